@@ -1,0 +1,42 @@
+//! Command-line interface: the argument definitions and the dispatch to one module per command.
+
+pub mod generate;
+pub mod ingest;
+pub mod keygen;
+
+use clap::{Parser, Subcommand};
+
+/// Success.
+pub const EXIT_OK: i32 = 0;
+/// The command failed (bad input file, store problem, ...); the message says why.
+pub const EXIT_ERROR: i32 = 1;
+/// The command line itself is wrong (clap uses 2 as well).
+pub const EXIT_USAGE: i32 = 2;
+/// `ingest --strict` only: the run completed but rows went to the quarantine.
+pub const EXIT_QUARANTINED: i32 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "wmo-audit", version, about = "Audit access to Wmo client dossiers against the organisation's privacy protocol")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a pseudonymisation key file (owner-only permissions).
+    Keygen(keygen::KeygenArgs),
+    /// Validate, pseudonymise and store access logs and reference data.
+    Ingest(ingest::IngestArgs),
+    /// Generate a synthetic organisation with injected misuse and its labels.
+    Generate(generate::GenerateArgs),
+}
+
+/// Runs a command and returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Keygen(a) => keygen::run(a),
+        Command::Ingest(a) => ingest::run(a),
+        Command::Generate(a) => generate::run(a),
+    }
+}

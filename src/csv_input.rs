@@ -1,0 +1,239 @@
+//! Reading a CSV export (any delimiter, UTF-8 or Windows-1252, mapped headers) as raw rows.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::bsn::redact_bsns;
+use crate::contract::{ColType, TableSpec};
+use crate::error::{Error, Result};
+use crate::raw_row::RawRow;
+use crate::source_profile::{Encoding, TableMapping};
+
+/// A CSV file being read, its header already checked against the contract.
+pub struct CsvInput {
+    path: PathBuf,
+    reader: csv::Reader<Box<dyn Read>>,
+    encoding: Encoding,
+    delimiter: u8,
+    /// For each contract column, the index of the file column that holds it.
+    positions: Vec<Option<usize>>,
+    /// For each contract column, the export value -> contract value map.
+    value_maps: Vec<Option<BTreeMap<String, String>>>,
+    /// File columns whose raw text is redacted in the quarantine.
+    redact: Vec<bool>,
+    header_len: usize,
+    /// Header columns that are not part of the contract (reported, not read).
+    pub ignored_columns: Vec<String>,
+    record: csv::ByteRecord,
+}
+
+impl CsvInput {
+    pub fn open(
+        path: &Path,
+        table: &TableSpec,
+        mapping: Option<&TableMapping>,
+        delimiter: u8,
+        encoding: Encoding,
+    ) -> Result<CsvInput> {
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut head = vec![0u8; 8192];
+        let n = read_up_to(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
+        head.truncate(n);
+        if head.contains(&0) {
+            return Err(Error::input(path, "holds NUL bytes: this is a binary file, not CSV text"));
+        }
+        let skip_bom = head.starts_with(&[0xEF, 0xBB, 0xBF]);
+        let rest: Box<dyn Read> = Box::new(BufReader::with_capacity(1 << 20, file));
+        let start = if skip_bom { &head[3..] } else { &head[..] };
+        let stream: Box<dyn Read> = Box::new(std::io::Cursor::new(start.to_vec()).chain(rest));
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(stream);
+
+        let mut header = csv::ByteRecord::new();
+        let got = reader
+            .read_byte_record(&mut header)
+            .map_err(|e| Error::input(path, format!("cannot read the header: {e}")))?;
+        if !got {
+            return Err(Error::input(path, "is empty: there is no header row"));
+        }
+        let names: Vec<String> = header
+            .iter()
+            .map(|f| decode(f, encoding).map(|s| s.trim().to_string()))
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::input(path, not_utf8(1)))?;
+
+        let rename = |file_name: &str| -> String {
+            mapping
+                .and_then(|m| m.columns.get(file_name).cloned())
+                .unwrap_or_else(|| file_name.to_string())
+        };
+        let mut positions = vec![None; table.columns.len()];
+        let mut ignored_columns = Vec::new();
+        let mut redact = vec![false; names.len()];
+        for (i, name) in names.iter().enumerate() {
+            match table.column_index(&rename(name)) {
+                Some(c) if positions[c].is_none() => {
+                    positions[c] = Some(i);
+                    redact[i] = table.columns[c].ty == ColType::Identifier;
+                }
+                Some(_) => {
+                    return Err(Error::input(
+                        path,
+                        format!("header names column '{name}' twice"),
+                    ))
+                }
+                None => ignored_columns.push(name.clone()),
+            }
+        }
+        let missing: Vec<&str> = table
+            .columns
+            .iter()
+            .zip(&positions)
+            .filter(|(c, p)| c.required && p.is_none())
+            .map(|(c, _)| c.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let mut message = format!(
+                "is not a {} file: the header lacks {} (found: {})",
+                table.name,
+                missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", "),
+                names.iter().take(12).map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ")
+            );
+            if names.len() == 1 {
+                message.push_str(&format!(
+                    "; the header has one column, so the delimiter is probably not '{}'",
+                    delimiter as char
+                ));
+            }
+            return Err(Error::input(path, message));
+        }
+        let value_maps = table
+            .columns
+            .iter()
+            .map(|c| mapping.and_then(|m| m.values.get(&c.name).cloned()))
+            .collect();
+        Ok(CsvInput {
+            path: path.into(),
+            reader,
+            encoding,
+            delimiter,
+            positions,
+            value_maps,
+            redact,
+            header_len: names.len(),
+            ignored_columns,
+            record: csv::ByteRecord::new(),
+        })
+    }
+
+    /// Bytes read so far, for the progress bar.
+    pub fn position(&self) -> u64 {
+        self.reader.position().byte()
+    }
+
+    /// The next row, or `None` at the end. An error here is about the whole file.
+    pub fn next_row(&mut self) -> Result<Option<RawRow>> {
+        let got = self.reader.read_byte_record(&mut self.record).map_err(|e| {
+            Error::input(&self.path, format!("cannot be read as CSV: {e}"))
+        })?;
+        if !got {
+            return Ok(None);
+        }
+        let line = self.record.position().map_or(0, |p| p.line());
+        let texts: Vec<String> = self
+            .record
+            .iter()
+            .map(|f| decode(f, self.encoding))
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::input(&self.path, not_utf8(line)))?;
+        let raw = self.raw_text(&texts);
+        let problem = (texts.len() != self.header_len).then(|| {
+            format!("row has {} fields where the header has {}", texts.len(), self.header_len)
+        });
+        let fields = self
+            .positions
+            .iter()
+            .zip(&self.value_maps)
+            .map(|(pos, map)| {
+                let text = pos.and_then(|p| texts.get(p))?.trim();
+                if text.is_empty() {
+                    return None;
+                }
+                Some(map_value(text, map.as_ref()))
+            })
+            .collect();
+        Ok(Some(RawRow {
+            line,
+            fields,
+            raw,
+            problem,
+        }))
+    }
+
+    fn raw_text(&self, texts: &[String]) -> String {
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(self.delimiter)
+            .from_writer(Vec::new());
+        let shown: Vec<&str> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                if self.redact.get(i).copied().unwrap_or(false) && !t.is_empty() {
+                    "[redacted]"
+                } else {
+                    t.as_str()
+                }
+            })
+            .collect();
+        let _ = w.write_record(&shown);
+        let bytes = w.into_inner().unwrap_or_default();
+        redact_bsns(String::from_utf8_lossy(&bytes).trim_end())
+    }
+}
+
+fn map_value(text: &str, map: Option<&BTreeMap<String, String>>) -> String {
+    if let Some(map) = map {
+        if let Some(v) = map.get(text) {
+            return v.clone();
+        }
+        if let Some((_, v)) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(text)) {
+            return v.clone();
+        }
+    }
+    text.to_string()
+}
+
+fn decode(bytes: &[u8], encoding: Encoding) -> Option<String> {
+    match encoding {
+        Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(str::to_string),
+        Encoding::Windows1252 => Some(
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned(),
+        ),
+    }
+}
+
+fn not_utf8(line: u64) -> String {
+    format!(
+        "line {line} is not valid UTF-8; if the export is Windows-1252, read it with a profile \
+         that says encoding = \"windows-1252\""
+    )
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}

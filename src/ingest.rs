@@ -1,0 +1,704 @@
+//! The ingest run: input files in, validated and pseudonymised rows into the store.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::{TimeZone, Utc};
+use chrono_tz::Tz;
+use indicatif::{ProgressBar, ProgressStyle};
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::contract::{Contract, TableSpec};
+use crate::csv_input::CsvInput;
+use crate::error::{Error, Result};
+use crate::fhir_input::FhirInput;
+use crate::key::Key;
+use crate::manifest::{FileRecord, Manifest, ProfileRecord, RunRecord, TableRecord};
+use crate::pseudonymiser::Pseudonymiser;
+use crate::raw_row::RawRow;
+use crate::row_validator::{RowValidator, TimeStats};
+use crate::source_profile::{ClientIds, Encoding, SourceProfile};
+use crate::store::{event_parts, Store};
+use crate::table_buffer::{frame_rows, TableBuffer};
+use crate::time_parser::TimeParser;
+use crate::value::{key_hash, Value};
+
+/// Rows per events part file; bounds memory on large ingests.
+const PART_ROWS: usize = 2_000_000;
+
+/// How an input file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    /// Canonical contract CSV.
+    Csv,
+    /// CSV read through the source profile.
+    CsvProfile,
+    FhirNdjson,
+    FhirJson,
+}
+
+impl InputFormat {
+    fn as_str(self) -> &'static str {
+        match self {
+            InputFormat::Csv => "csv",
+            InputFormat::CsvProfile => "csv+profile",
+            InputFormat::FhirNdjson => "fhir-ndjson",
+            InputFormat::FhirJson => "fhir-json",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub table: String,
+    pub format: InputFormat,
+}
+
+/// A checked ingest: everything needed, validated before any work starts.
+pub struct IngestConfig {
+    pub store: PathBuf,
+    pub files: Vec<InputFile>,
+    pub key: Key,
+    pub profile: Option<SourceProfile>,
+    /// Zone for a new store (an existing store keeps its own; a different one is refused).
+    pub time_zone: Tz,
+    pub client_ids: ClientIds,
+    pub progress: bool,
+}
+
+impl IngestConfig {
+    /// Expands folders and decides which table each file holds: by the profile's file
+    /// prefixes, else `<table>*.csv`, else FHIR for `.ndjson` / `.json`.
+    pub fn plan_inputs(
+        inputs: &[PathBuf],
+        profile: Option<&SourceProfile>,
+        contract: &Contract,
+    ) -> Result<Vec<InputFile>> {
+        let mut paths = Vec::new();
+        for input in inputs {
+            if input.is_dir() {
+                let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                    .map_err(|e| Error::io(input, e))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.is_file() && is_data_file(p))
+                    .collect();
+                found.sort();
+                paths.extend(found);
+            } else if input.is_file() {
+                paths.push(input.clone());
+            } else {
+                return Err(Error::input(input, "does not exist"));
+            }
+        }
+        let mut files = Vec::new();
+        for path in paths {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let lower = name.to_lowercase();
+            let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase());
+            let (table, format) = if let Some(t) = profile.and_then(|p| p.table_for(&name)) {
+                (t.to_string(), InputFormat::CsvProfile)
+            } else if ext.as_deref() == Some("ndjson") {
+                (contract.events().name.clone(), InputFormat::FhirNdjson)
+            } else if ext.as_deref() == Some("json") {
+                (contract.events().name.clone(), InputFormat::FhirJson)
+            } else if let Some(t) = contract
+                .tables
+                .iter()
+                .filter(|t| lower.starts_with(&t.name))
+                .max_by_key(|t| t.name.len())
+            {
+                (t.name.clone(), InputFormat::Csv)
+            } else {
+                let known: Vec<String> = contract.tables.iter().map(|t| format!("{}*.csv", t.name)).collect();
+                return Err(Error::input(
+                    &path,
+                    format!(
+                        "cannot tell which table '{name}' holds: name it {}, give a profile whose \
+                         file_prefixes match it, or use .ndjson/.json for FHIR AuditEvents",
+                        known.join(", ")
+                    ),
+                ));
+            };
+            files.push(InputFile { path, table, format });
+        }
+        if files.is_empty() {
+            return Err(Error::Invalid("no input files found".into()));
+        }
+        Ok(files)
+    }
+}
+
+fn is_data_file(p: &Path) -> bool {
+    let ext = p.extension().map(|e| e.to_string_lossy().to_lowercase());
+    matches!(ext.as_deref(), Some("csv" | "txt" | "ndjson" | "json"))
+}
+
+/// One quarantined row, for the terminal (the store keeps them all).
+#[derive(Debug, Clone)]
+pub struct QuarantineNote {
+    pub file: String,
+    pub line: u64,
+    pub reason: String,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct IngestReport {
+    pub run: u32,
+    pub files: Vec<FileRecord>,
+    pub quarantine: Vec<QuarantineNote>,
+    /// Stored events whose account is not in the staff table.
+    pub unknown_users: u64,
+    /// Stored events whose client is not in the clients table.
+    pub unknown_clients: u64,
+    pub months: Vec<String>,
+}
+
+impl IngestReport {
+    pub fn totals(&self) -> FileRecord {
+        let mut t = FileRecord::default();
+        for f in &self.files {
+            t.rows_read += f.rows_read;
+            t.rows_stored += f.rows_stored;
+            t.rows_replaced += f.rows_replaced;
+            t.rows_quarantined += f.rows_quarantined;
+            t.rows_duplicate += f.rows_duplicate;
+            t.local_times.ambiguous += f.local_times.ambiguous;
+            t.local_times.shifted += f.local_times.shifted;
+        }
+        t
+    }
+}
+
+/// Runs an ingest. On any error nothing is committed and the store is as it was.
+pub fn run(config: IngestConfig) -> Result<IngestReport> {
+    let contract = Contract::load()?;
+    let mut store = Store::open(&config.store, true)?;
+    let mut manifest = match store.manifest() {
+        Some(m) => {
+            check_settings(m, &config)?;
+            m.clone()
+        }
+        None => Manifest::new(config.time_zone.name(), config.client_ids.as_str(), config.key.id()),
+    };
+    let zone: Tz = manifest
+        .time_zone
+        .parse()
+        .map_err(|_| Error::store(&config.store, format!("unknown time zone '{}'", manifest.time_zone)))?;
+    let run_no = manifest.next_run();
+
+    // Hash (and so read) every file before any work: an unreadable file stops the run here.
+    let mut hashes = Vec::new();
+    for f in &config.files {
+        hashes.push(sha256_file(&f.path)?);
+    }
+
+    let mut ctx = Run {
+        contract: &contract,
+        config: &config,
+        zone,
+        run_no,
+        ps: Pseudonymiser::new(&config.key),
+        quarantine: TableBuffer::with_columns(contract.quarantine.columns.clone()),
+        notes: Vec::new(),
+        records: Vec::new(),
+        reference_rows: HashMap::new(),
+        unknown_users: 0,
+        unknown_clients: 0,
+        months: Vec::new(),
+    };
+    for table in &contract.tables {
+        let inputs: Vec<(&InputFile, &String)> = config
+            .files
+            .iter()
+            .zip(&hashes)
+            .filter(|(f, _)| f.table == table.name)
+            .collect();
+        if table.is_events() {
+            ctx.events(table, &inputs, &mut store, &mut manifest)?;
+        } else {
+            ctx.reference(table, &inputs, &mut store, &mut manifest)?;
+        }
+    }
+
+    if !ctx.quarantine.is_empty() {
+        let rel = format!("quarantine/part-r{run_no:06}.parquet");
+        let mut df = ctx.quarantine.take_frame()?;
+        store.stage(&rel, &mut df)?;
+        let t = manifest.tables.entry("quarantine".into()).or_default();
+        t.rows += df.height() as u64;
+        t.files.push(rel);
+    }
+    manifest.runs.push(RunRecord {
+        run: run_no,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        ingested_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        key_id: config.key.id().into(),
+        profile: config.profile.as_ref().map(|p| ProfileRecord {
+            name: p.name.clone(),
+            sha256: p.sha256.clone(),
+        }),
+        files: ctx.records.clone(),
+    });
+    store.commit(&manifest)?;
+    Ok(IngestReport {
+        run: run_no,
+        files: ctx.records,
+        quarantine: ctx.notes,
+        unknown_users: ctx.unknown_users,
+        unknown_clients: ctx.unknown_clients,
+        months: ctx.months,
+    })
+}
+
+fn check_settings(m: &Manifest, config: &IngestConfig) -> Result<()> {
+    let err = |message: String| Error::store(&config.store, message);
+    if m.key_id != config.key.id() {
+        return Err(err(format!(
+            "was made with key '{}', not with '{}': pseudonyms would not match; use the store's key",
+            m.key_id,
+            config.key.id()
+        )));
+    }
+    if m.client_ids != config.client_ids.as_str() {
+        return Err(err(format!(
+            "identifies clients by '{}', this run by '{}'",
+            m.client_ids,
+            config.client_ids.as_str()
+        )));
+    }
+    if m.time_zone != config.time_zone.name() {
+        return Err(err(format!(
+            "uses time zone '{}', this run '{}'",
+            m.time_zone,
+            config.time_zone.name()
+        )));
+    }
+    Ok(())
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// A reader over either input kind.
+enum Reader {
+    Csv(CsvInput),
+    Fhir(FhirInput),
+}
+
+impl Reader {
+    fn next_row(&mut self) -> Result<Option<RawRow>> {
+        match self {
+            Reader::Csv(r) => r.next_row(),
+            Reader::Fhir(r) => r.next_row(),
+        }
+    }
+
+    fn position(&self) -> Option<u64> {
+        match self {
+            Reader::Csv(r) => Some(r.position()),
+            Reader::Fhir(_) => None,
+        }
+    }
+}
+
+struct Run<'a> {
+    contract: &'a Contract,
+    config: &'a IngestConfig,
+    zone: Tz,
+    run_no: u32,
+    ps: Pseudonymiser<'a>,
+    quarantine: TableBuffer,
+    notes: Vec<QuarantineNote>,
+    records: Vec<FileRecord>,
+    /// Current rows of every reference table, for reference checks.
+    reference_rows: HashMap<String, Vec<Vec<Value>>>,
+    unknown_users: u64,
+    unknown_clients: u64,
+    months: Vec<String>,
+}
+
+impl<'a> Run<'a> {
+    fn file_name(path: &Path) -> String {
+        path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+    }
+
+    /// Opens a file and its matching parser. The profile's time settings apply to files read
+    /// through it; canonical files get ISO 8601 only.
+    fn open(&self, input: &InputFile, table: &TableSpec) -> Result<(Reader, TimeParser, Vec<String>)> {
+        let canonical = TimeParser::canonical(self.zone);
+        Ok(match input.format {
+            InputFormat::CsvProfile => {
+                let p = self.config.profile.as_ref().ok_or_else(|| {
+                    Error::Invalid("internal: profile format without a profile".into())
+                })?;
+                let r = CsvInput::open(&input.path, table, p.tables.get(&table.name), p.delimiter, p.encoding)?;
+                let ignored = r.ignored_columns.clone();
+                (Reader::Csv(r), p.time.clone(), ignored)
+            }
+            InputFormat::Csv => {
+                let r = CsvInput::open(&input.path, table, None, b',', Encoding::Utf8)?;
+                let ignored = r.ignored_columns.clone();
+                (Reader::Csv(r), canonical, ignored)
+            }
+            InputFormat::FhirNdjson | InputFormat::FhirJson => {
+                (Reader::Fhir(FhirInput::open(&input.path, table)?), canonical, Vec::new())
+            }
+        })
+    }
+
+    fn progress(&self, input: &InputFile) -> ProgressBar {
+        use std::io::IsTerminal;
+        if !self.config.progress || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let len = std::fs::metadata(&input.path).map(|m| m.len()).unwrap_or(0);
+        let bar = ProgressBar::new(len);
+        bar.set_style(
+            ProgressStyle::with_template("{msg:30!} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message(Self::file_name(&input.path));
+        bar
+    }
+
+    fn quarantine(&mut self, record: &mut FileRecord, table: &str, row: &RawRow, reason: String) -> Result<()> {
+        record.rows_quarantined += 1;
+        self.quarantine.push(&[
+            Value::Str(record.file.clone()),
+            Value::Str(record.sha256.clone()),
+            Value::U64(row.line),
+            Value::Str(table.into()),
+            Value::Str(reason.clone()),
+            Value::Str(row.raw.clone()),
+        ])?;
+        self.notes.push(QuarantineNote {
+            file: record.file.clone(),
+            line: row.line,
+            reason,
+        });
+        Ok(())
+    }
+
+    fn new_record(&self, input: &InputFile, sha: &str, manifest: &Manifest) -> FileRecord {
+        let mut r = FileRecord {
+            file: Self::file_name(&input.path),
+            sha256: sha.to_string(),
+            table: input.table.clone(),
+            format: input.format.as_str().into(),
+            status: "ingested".into(),
+            ..FileRecord::default()
+        };
+        if let Some(run) = manifest.ingested_in(sha) {
+            r.status = format!("already-ingested (run {run})");
+        }
+        r
+    }
+
+    /// Every row of the file that passes validation, to `accept`; the rest to the quarantine.
+    fn read_file(
+        &mut self,
+        input: &InputFile,
+        table: &'a TableSpec,
+        record: &mut FileRecord,
+        accept: &mut dyn FnMut(&mut Self, &mut FileRecord, &RawRow, Vec<Value>) -> Result<()>,
+    ) -> Result<()> {
+        let (mut reader, time, ignored) = self.open(input, table)?;
+        record.ignored_columns = ignored;
+        let client_ids = self.config.client_ids;
+        let bar = self.progress(input);
+        let mut stats = TimeStats::default();
+        while let Some(row) = reader.next_row()? {
+            record.rows_read += 1;
+            if record.rows_read % 8192 == 0 {
+                if let Some(p) = reader.position() {
+                    bar.set_position(p);
+                }
+            }
+            if let Some(problem) = row.problem.clone() {
+                self.quarantine(record, &table.name, &row, problem)?;
+                continue;
+            }
+            let validator = RowValidator::new(table, &time, client_ids);
+            match validator.validate(&row.fields, &mut self.ps, &mut stats) {
+                Ok(values) => accept(self, record, &row, values)?,
+                Err(reason) => self.quarantine(record, &table.name, &row, reason)?,
+            }
+        }
+        bar.finish_and_clear();
+        record.local_times = stats;
+        Ok(())
+    }
+
+    /// A reference table: merged by key with what the store holds (a new version of a row
+    /// replaces the old one), references to other tables checked, rewritten whole.
+    fn reference(
+        &mut self,
+        table: &'a TableSpec,
+        inputs: &[(&InputFile, &String)],
+        store: &mut Store,
+        manifest: &mut Manifest,
+    ) -> Result<()> {
+        let rel = format!("{}.parquet", table.store);
+        let specs: Vec<_> = table.columns.iter().chain(&table.added).cloned().collect();
+        let mut rows = match manifest.tables.get(&table.store) {
+            Some(_) => frame_rows(&store.read(&rel, None)?, &specs)?,
+            None => Vec::new(),
+        };
+        let key_idx = table.key_indices();
+        let digest_idx = table.columns.len();
+        let mut index: HashMap<u128, usize> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (key_hash(key_idx.iter().map(|&k| &r[k])), i))
+            .collect();
+        let checks = self.reference_checks(table)?;
+        let mut changed = false;
+        for (input, sha) in inputs {
+            let mut record = self.new_record(input, sha, manifest);
+            if record.status == "ingested" {
+                self.read_file(input, table, &mut record, &mut |run, record, raw, values| {
+                    for (col, target, known) in &checks {
+                        if !known.contains(&values[*col]) {
+                            let shown = match &values[*col] {
+                                Value::Str(s) if !table.columns[*col].stored_as.is_some() => format!(" '{s}'"),
+                                _ => " (value withheld)".into(),
+                            };
+                            let reason = format!(
+                                "{}{shown} is not in {target}: a reference to something the store does not know",
+                                table.columns[*col].name
+                            );
+                            return run.quarantine(record, &table.name, raw, reason);
+                        }
+                    }
+                    let kh = key_hash(key_idx.iter().map(|&k| &values[k]));
+                    match index.get(&kh) {
+                        Some(&i) if rows[i][digest_idx] == values[digest_idx] => record.rows_duplicate += 1,
+                        Some(&i) => {
+                            rows[i] = values;
+                            record.rows_stored += 1;
+                            record.rows_replaced += 1;
+                        }
+                        None => {
+                            index.insert(kh, rows.len());
+                            rows.push(values);
+                            record.rows_stored += 1;
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
+            changed |= record.rows_stored > 0;
+            self.records.push(record);
+        }
+        if changed {
+            rows.sort_by(|a, b| {
+                key_idx
+                    .iter()
+                    .map(|&k| a[k].cmp(&b[k]))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            let mut buf = TableBuffer::new(table);
+            for r in &rows {
+                buf.push(r)?;
+            }
+            store.stage(&rel, &mut buf.take_frame()?)?;
+            manifest.tables.insert(
+                table.store.clone(),
+                TableRecord {
+                    rows: rows.len() as u64,
+                    files: vec![rel],
+                },
+            );
+        }
+        self.reference_rows.insert(table.name.clone(), rows);
+        Ok(())
+    }
+
+    /// For each reference of the table: its column, the target's name, and the known keys.
+    fn reference_checks(&self, table: &TableSpec) -> Result<Vec<(usize, String, HashSet<Value>)>> {
+        let mut checks = Vec::new();
+        for r in &table.references {
+            let target = self
+                .contract
+                .table(&r.table)
+                .ok_or_else(|| Error::Invalid(format!("internal: unknown table '{}'", r.table)))?;
+            let k = target.require(&r.key)?;
+            let known = self
+                .reference_rows
+                .get(&r.table)
+                .map(|rows| rows.iter().map(|row| row[k].clone()).collect())
+                .unwrap_or_default();
+            checks.push((table.require(&r.column)?, r.table.clone(), known));
+        }
+        Ok(checks)
+    }
+
+    fn known(&self, table: &str, column: &str) -> HashSet<Value> {
+        let Some(spec) = self.contract.table(table) else {
+            return HashSet::new();
+        };
+        let Some(i) = spec.column_index(column) else {
+            return HashSet::new();
+        };
+        self.reference_rows
+            .get(table)
+            .map(|rows| rows.iter().map(|r| r[i].clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The access log: de-duplicated by (source, event_id) against the month partitions it
+    /// touches, written as new part files; existing parts are never rewritten.
+    fn events(
+        &mut self,
+        table: &'a TableSpec,
+        inputs: &[(&InputFile, &String)],
+        store: &mut Store,
+        manifest: &mut Manifest,
+    ) -> Result<()> {
+        let time_idx = table.require("event_time")?;
+        let user_idx = table.require("user_id")?;
+        let client_idx = table.require("client_id")?;
+        let key_idx = table.key_indices();
+        let key_names: Vec<&str> = key_idx.iter().map(|&k| table.columns[k].store_name()).collect();
+        let digest_idx = table.columns.len();
+        let users = self.known("staff", "user_id");
+        let clients = self.known("clients", "client_id");
+        let zone = self.zone;
+        let run_no = self.run_no;
+
+        let mut seen: HashMap<String, HashMap<u128, u64>> = HashMap::new();
+        let mut buffers: BTreeMap<String, TableBuffer> = BTreeMap::new();
+        let mut chunks: BTreeMap<String, usize> = BTreeMap::new();
+        let mut new_parts: Vec<(String, String)> = Vec::new();
+
+        for (input, sha) in inputs {
+            let mut record = self.new_record(input, sha, manifest);
+            if record.status == "ingested" {
+                self.read_file(input, table, &mut record, &mut |run, record, raw, values| {
+                    let Value::Timestamp(t) = values[time_idx] else {
+                        return Err(Error::Invalid("internal: event_time is not a timestamp".into()));
+                    };
+                    let month = Utc
+                        .timestamp_micros(t)
+                        .single()
+                        .map(|u| u.with_timezone(&zone).format("%Y-%m").to_string())
+                        .ok_or_else(|| Error::Invalid(format!("internal: time {t} out of range")))?;
+                    let keys = match seen.entry(month.clone()) {
+                        Entry::Occupied(e) => e.into_mut(),
+                        Entry::Vacant(e) => e.insert(load_keys(store, manifest, &month, &key_names)?),
+                    };
+                    let kh = key_hash(key_idx.iter().map(|&k| &values[k]));
+                    let Value::U64(d) = values[digest_idx] else {
+                        return Err(Error::Invalid("internal: digest missing".into()));
+                    };
+                    match keys.get(&kh) {
+                        Some(&old) if old == d => record.rows_duplicate += 1,
+                        Some(_) => {
+                            let reason = format!(
+                                "event '{}' from source '{}' is already stored with different content; \
+                                 a source must not reuse an event id",
+                                values[key_idx[1]].as_str().unwrap_or(""),
+                                values[key_idx[0]].as_str().unwrap_or("")
+                            );
+                            run.quarantine(record, &table.name, raw, reason)?;
+                        }
+                        None => {
+                            keys.insert(kh, d);
+                            if !users.contains(&values[user_idx]) {
+                                run.unknown_users += 1;
+                            }
+                            if !clients.contains(&values[client_idx]) {
+                                run.unknown_clients += 1;
+                            }
+                            let buf = buffers.entry(month.clone()).or_insert_with(|| TableBuffer::new(table));
+                            buf.push(&values)?;
+                            record.rows_stored += 1;
+                            if buf.len() >= PART_ROWS {
+                                let part = flush(store, buf, &month, run_no, &mut chunks)?;
+                                new_parts.push((month, part));
+                            }
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
+            self.records.push(record);
+        }
+        for (month, buf) in buffers.iter_mut() {
+            if !buf.is_empty() {
+                let part = flush(store, buf, month, run_no, &mut chunks)?;
+                new_parts.push((month.clone(), part));
+            }
+        }
+        let t = manifest.tables.entry(table.store.clone()).or_default();
+        for (month, part) in &new_parts {
+            t.files.push(part.clone());
+            if !self.months.contains(month) {
+                self.months.push(month.clone());
+            }
+        }
+        t.files.sort();
+        t.rows += self.records.iter().filter(|r| r.table == table.name).map(|r| r.rows_stored).sum::<u64>();
+        self.months.sort();
+        Ok(())
+    }
+}
+
+/// (source, event_id) hashes and digests of the events a month already holds.
+fn load_keys(store: &Store, manifest: &Manifest, month: &str, key_names: &[&str]) -> Result<HashMap<u128, u64>> {
+    let mut keys = HashMap::new();
+    for part in event_parts(manifest, month) {
+        let mut cols: Vec<&str> = key_names.to_vec();
+        cols.push("digest");
+        let df = store.read(&part, Some(&cols))?;
+        let key_cols: Vec<&StringChunked> = key_names
+            .iter()
+            .map(|k| df.column(k).and_then(|c| c.str()))
+            .collect::<PolarsResult<_>>()?;
+        let digests = df.column("digest")?.u64()?;
+        for i in 0..df.height() {
+            let vals: Vec<Value> = key_cols
+                .iter()
+                .map(|c| c.get(i).map_or(Value::Null, |s| Value::Str(s.into())))
+                .collect();
+            keys.insert(key_hash(vals.iter()), digests.get(i).unwrap_or(0));
+        }
+    }
+    Ok(keys)
+}
+
+fn flush(
+    store: &mut Store,
+    buf: &mut TableBuffer,
+    month: &str,
+    run: u32,
+    chunks: &mut BTreeMap<String, usize>,
+) -> Result<String> {
+    let n = chunks.entry(month.to_string()).or_insert(0);
+    let rel = format!("events/month={month}/part-r{run:06}-{n:04}.parquet");
+    *n += 1;
+    let df = buf.take_frame()?;
+    let mut df = df.sort(["event_time", "source", "event_id"], SortMultipleOptions::default())?;
+    store.stage(&rel, &mut df)?;
+    Ok(rel)
+}

@@ -1,0 +1,24 @@
+//! wmo-audit: audit access to Wmo client dossiers against the organisation's privacy protocol.
+//!
+//! The library does the work; `main.rs` only parses arguments and maps results to exit codes.
+
+pub mod bsn;
+pub mod cmd;
+pub mod contract;
+pub mod csv_input;
+pub mod error;
+pub mod fhir_input;
+pub mod generate;
+pub mod ingest;
+pub mod key;
+pub mod manifest;
+pub mod pseudonymiser;
+pub mod raw_row;
+pub mod row_validator;
+pub mod source_profile;
+pub mod store;
+pub mod table_buffer;
+pub mod time_parser;
+pub mod value;
+
+pub use error::{Error, Result};

@@ -1,0 +1,198 @@
+//! The Parquet store on disk: locking, reading tables, and crash-safe commits.
+//!
+//! Layout: `manifest.json`, `<table>.parquet` per reference table,
+//! `events/month=YYYY-MM/part-rNNNNNN-NNNN.parquet` (hive-style), `quarantine/part-rNNNNNN.parquet`.
+//!
+//! A run writes every new file under `.staging/`, then writes `.staging/COMMIT` (the list of
+//! files) with an atomic rename: that is the commit point. It then moves the files into place,
+//! `manifest.json` last, and removes `.staging/`. Opening the store finishes a committed run
+//! that was interrupted while moving, and discards an uncommitted one, so a run killed at any
+//! moment leaves the store as it was or as the completed run would have.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+
+const STAGING: &str = ".staging";
+const COMMIT: &str = "COMMIT";
+const MANIFEST: &str = "manifest.json";
+
+/// Environment variable that makes a run stop dead at a named point, to test crash safety.
+/// Values: `staged` (files written, not committed) and `committed` (commit point passed,
+/// files not yet moved).
+pub const FAILPOINT_ENV: &str = "WMO_AUDIT_FAILPOINT";
+
+/// An open store, locked for this process until dropped.
+pub struct Store {
+    root: PathBuf,
+    _lock: File,
+    manifest: Option<Manifest>,
+    staged: Vec<String>,
+}
+
+impl Store {
+    /// Opens (creating the folder if `create`) and locks the store, then recovers from an
+    /// interrupted run.
+    pub fn open(root: &Path, create: bool) -> Result<Store> {
+        if !root.exists() {
+            if !create {
+                return Err(Error::store(root, "does not exist; create it with 'wmo-audit ingest'"));
+            }
+            fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+        }
+        let lock_path = root.join(".lock");
+        let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+        lock.try_lock().map_err(|_| {
+            Error::store(root, "is in use by another wmo-audit run; wait for it to finish")
+        })?;
+        let mut store = Store {
+            root: root.into(),
+            _lock: lock,
+            manifest: None,
+            staged: Vec::new(),
+        };
+        store.recover()?;
+        store.manifest = store.read_manifest()?;
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.manifest.as_ref()
+    }
+
+    fn read_manifest(&self) -> Result<Option<Manifest>> {
+        let path = self.root.join(MANIFEST);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|e| Error::store(&self.root, format!("manifest.json is damaged: {e}")))?;
+        if m.format != crate::manifest::FORMAT || m.format_version != crate::manifest::FORMAT_VERSION {
+            return Err(Error::store(
+                &self.root,
+                format!("is a '{}' v{} store; this tool reads '{}' v{}", m.format, m.format_version,
+                    crate::manifest::FORMAT, crate::manifest::FORMAT_VERSION),
+            ));
+        }
+        Ok(Some(m))
+    }
+
+    fn recover(&self) -> Result<()> {
+        let staging = self.root.join(STAGING);
+        if !staging.exists() {
+            return Ok(());
+        }
+        let commit = staging.join(COMMIT);
+        if commit.exists() {
+            let text = fs::read_to_string(&commit).map_err(|e| Error::io(&commit, e))?;
+            let files: Vec<String> = serde_json::from_str(&text)
+                .map_err(|e| Error::store(&self.root, format!("commit record is damaged: {e}")))?;
+            self.move_into_place(&files)?;
+        }
+        fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))
+    }
+
+    fn move_into_place(&self, files: &[String]) -> Result<()> {
+        for rel in files {
+            let from = self.root.join(STAGING).join(rel);
+            let to = self.root.join(rel);
+            if !from.exists() {
+                continue; // moved before the interruption
+            }
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        }
+        sync_dir(&self.root);
+        Ok(())
+    }
+
+    /// Reads a stored file (relative path), optionally only some columns.
+    pub fn read(&self, rel: &str, columns: Option<&[&str]>) -> Result<DataFrame> {
+        let path = self.root.join(rel);
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut reader = ParquetReader::new(file);
+        if let Some(cols) = columns {
+            reader = reader.with_columns(Some(cols.iter().map(|c| c.to_string()).collect()));
+        }
+        Ok(reader.finish()?)
+    }
+
+    /// Writes a file into the staging area; it becomes visible at `commit`.
+    pub fn stage(&mut self, rel: &str, df: &mut DataFrame) -> Result<()> {
+        let path = self.root.join(STAGING).join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        ParquetWriter::new(&file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_statistics(StatisticsOptions::full())
+            .finish(df)?;
+        file.sync_all().map_err(|e| Error::io(&path, e))?;
+        self.staged.push(rel.to_string());
+        Ok(())
+    }
+
+    /// Commits the staged files and the new manifest atomically (see the module docs).
+    pub fn commit(mut self, manifest: &Manifest) -> Result<()> {
+        let staging = self.root.join(STAGING);
+        fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        let text = serde_json::to_string_pretty(manifest).map_err(|e| Error::Invalid(e.to_string()))?;
+        write_synced(&staging.join(MANIFEST), format!("{text}\n").as_bytes())?;
+        self.staged.push(MANIFEST.into());
+        failpoint("staged");
+        let list = serde_json::to_string(&self.staged).map_err(|e| Error::Invalid(e.to_string()))?;
+        let tmp = staging.join("COMMIT.tmp");
+        write_synced(&tmp, list.as_bytes())?;
+        fs::rename(&tmp, staging.join(COMMIT)).map_err(|e| Error::io(&staging, e))?;
+        sync_dir(&staging);
+        failpoint("committed");
+        self.move_into_place(&self.staged)?;
+        fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        self.manifest = Some(manifest.clone());
+        Ok(())
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = File::create(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+fn sync_dir(path: &Path) {
+    // Best effort: not every platform can open a directory for syncing.
+    if let Ok(d) = File::open(path) {
+        let _ = d.sync_all();
+    }
+}
+
+fn failpoint(name: &str) {
+    if std::env::var(FAILPOINT_ENV).as_deref() == Ok(name) {
+        eprintln!("wmo-audit: stopping at failpoint '{name}'");
+        std::process::exit(86);
+    }
+}
+
+/// All files of the events table, per month, from the manifest.
+pub fn event_parts(manifest: &Manifest, month: &str) -> Vec<String> {
+    let prefix = format!("events/month={month}/");
+    manifest
+        .tables
+        .get("events")
+        .map(|t| t.files.iter().filter(|f| f.starts_with(&prefix)).cloned().collect())
+        .unwrap_or_default()
+}
