@@ -48,8 +48,12 @@ impl CsvInput {
         let rest: Box<dyn Read> = Box::new(BufReader::with_capacity(1 << 20, file));
         let start = if skip_bom { &head[3..] } else { &head[..] };
         let stream: Box<dyn Read> = Box::new(std::io::Cursor::new(start.to_vec()).chain(rest));
+        // Records end at '\n' only: the csv crate's line numbers run one behind on CRLF
+        // files otherwise. The '\r' this leaves on the last field is trimmed like all
+        // surrounding white space.
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
+            .terminator(csv::Terminator::Any(b'\n'))
             .has_headers(false)
             .flexible(true)
             .from_reader(stream);
@@ -186,7 +190,7 @@ impl CsvInput {
                 if self.redact.get(i).copied().unwrap_or(false) && !t.is_empty() {
                     "[redacted]"
                 } else {
-                    t.as_str()
+                    t.trim_end_matches('\r')
                 }
             })
             .collect();

@@ -1,0 +1,99 @@
+//! Helpers shared by the integration tests: run the real binary, read what it wrote.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use polars::prelude::*;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("tests/fixtures").join(rel)
+}
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wmo-audit"))
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A fresh key in `dir`.
+pub fn keygen(dir: &Path) -> PathBuf {
+    let key = dir.join("key.json");
+    let o = run(&["keygen", "--out", key.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    key
+}
+
+/// `ingest --store S --key K [extra...] inputs...`
+pub fn ingest(store: &Path, key: &Path, rest: &[&Path], extra: &[&str]) -> Output {
+    let mut c = bin();
+    c.args(["ingest", "-q", "--store"]).arg(store).arg("--key").arg(key).args(extra);
+    for p in rest {
+        c.arg(p);
+    }
+    c.output().expect("the binary runs")
+}
+
+pub fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), stdout(o), stderr(o));
+    stdout(o)
+}
+
+/// Every file of the store (but the lock) with its bytes.
+pub fn snapshot(store: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![store.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().unwrap() != ".lock" {
+                let rel = p.strip_prefix(store).unwrap().to_string_lossy().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+pub fn read_parquet(path: &Path) -> DataFrame {
+    ParquetReader::new(std::fs::File::open(path).unwrap()).finish().unwrap()
+}
+
+/// All events of the store, through a hive-partitioned scan as another engine would do it.
+pub fn events(store: &Path) -> DataFrame {
+    let pattern = format!("{}/events/**/*.parquet", store.display());
+    let args = ScanArgsParquet {
+        hive_options: HiveOptions::new_enabled(),
+        ..ScanArgsParquet::default()
+    };
+    LazyFrame::scan_parquet(PlRefPath::new(pattern.as_str()), args)
+        .unwrap()
+        .sort(["event_id"], SortMultipleOptions::default())
+        .collect()
+        .unwrap()
+}
+
+pub fn str_col(df: &DataFrame, name: &str) -> Vec<Option<String>> {
+    df.column(name).unwrap().str().unwrap().iter().map(|s| s.map(str::to_string)).collect()
+}
+
+pub fn manifest(store: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(store.join("manifest.json")).unwrap()).unwrap()
+}
