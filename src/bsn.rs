@@ -138,7 +138,10 @@ mod tests {
 
     #[test]
     fn redaction_hides_valid_bsns_in_any_spelling_only() {
-        assert_eq!(redact_bsns("client 111222333 in crisis"), "client [bsn] in crisis");
+        assert_eq!(
+            redact_bsns("client 111222333 in crisis"),
+            "client [bsn] in crisis"
+        );
         assert_eq!(redact_bsns("bsn 1112.22.333."), "bsn [bsn].");
         assert_eq!(redact_bsns("bsn 1112 22 333"), "bsn [bsn]");
         // Not a BSN (fails the check), a phone number, and a longer number stay.

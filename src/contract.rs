@@ -9,11 +9,23 @@ use crate::error::{Error, Result};
 const FILES: &[(&str, &str)] = &[
     ("teams.toml", include_str!("../schemas/contract/teams.toml")),
     ("staff.toml", include_str!("../schemas/contract/staff.toml")),
-    ("clients.toml", include_str!("../schemas/contract/clients.toml")),
+    (
+        "clients.toml",
+        include_str!("../schemas/contract/clients.toml"),
+    ),
     ("cases.toml", include_str!("../schemas/contract/cases.toml")),
-    ("assignments.toml", include_str!("../schemas/contract/assignments.toml")),
-    ("complaints.toml", include_str!("../schemas/contract/complaints.toml")),
-    ("access_log.toml", include_str!("../schemas/contract/access_log.toml")),
+    (
+        "assignments.toml",
+        include_str!("../schemas/contract/assignments.toml"),
+    ),
+    (
+        "complaints.toml",
+        include_str!("../schemas/contract/complaints.toml"),
+    ),
+    (
+        "access_log.toml",
+        include_str!("../schemas/contract/access_log.toml"),
+    ),
 ];
 const STORE_FILE: &str = include_str!("../schemas/contract/store.toml");
 
@@ -75,13 +87,18 @@ impl ColumnSpec {
     }
 
     pub fn int_values(&self) -> Vec<i64> {
-        self.values.iter().filter_map(toml::Value::as_integer).collect()
+        self.values
+            .iter()
+            .filter_map(toml::Value::as_integer)
+            .collect()
     }
 
     /// The Polars type of the stored column.
     pub fn store_dtype(&self) -> DataType {
         match self.ty {
-            ColType::String | ColType::Text | ColType::Enum | ColType::Identifier => DataType::String,
+            ColType::String | ColType::Text | ColType::Enum | ColType::Identifier => {
+                DataType::String
+            }
             ColType::Bool => DataType::Boolean,
             ColType::Int => DataType::Int32,
             ColType::Date => DataType::Date,
@@ -238,9 +255,9 @@ impl Contract {
             }
             for r in &t.references {
                 t.require(&r.column)?;
-                let target = self.table(&r.table).ok_or_else(|| {
-                    err(format!("reference to unknown table '{}'", r.table))
-                })?;
+                let target = self
+                    .table(&r.table)
+                    .ok_or_else(|| err(format!("reference to unknown table '{}'", r.table)))?;
                 target.require(&r.key)?;
                 let pos = |name: &str| self.tables.iter().position(|x| x.name == name);
                 if pos(&r.table) >= pos(&t.name) {
@@ -277,7 +294,15 @@ mod tests {
         let names: Vec<_> = c.tables.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             names,
-            ["teams", "staff", "clients", "cases", "assignments", "complaints", "access_log"]
+            [
+                "teams",
+                "staff",
+                "clients",
+                "cases",
+                "assignments",
+                "complaints",
+                "access_log"
+            ]
         );
         assert!(c.events().is_events());
     }
@@ -290,7 +315,10 @@ mod tests {
         assert!(schema.get("client_id").is_none());
         assert_eq!(
             schema.get("event_time"),
-            Some(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))
+            Some(&DataType::Datetime(
+                TimeUnit::Microseconds,
+                Some(TimeZone::UTC)
+            ))
         );
         assert_eq!(schema.get("digest"), Some(&DataType::UInt64));
     }

@@ -42,7 +42,10 @@ impl CsvInput {
         let n = read_up_to(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
         head.truncate(n);
         if head.contains(&0) {
-            return Err(Error::input(path, "holds NUL bytes: this is a binary file, not CSV text"));
+            return Err(Error::input(
+                path,
+                "holds NUL bytes: this is a binary file, not CSV text",
+            ));
         }
         let skip_bom = head.starts_with(&[0xEF, 0xBB, 0xBF]);
         let rest: Box<dyn Read> = Box::new(BufReader::with_capacity(1 << 20, file));
@@ -105,8 +108,17 @@ impl CsvInput {
             let mut message = format!(
                 "is not a {} file: the header lacks {} (found: {})",
                 table.name,
-                missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", "),
-                names.iter().take(12).map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ")
+                missing
+                    .iter()
+                    .map(|m| format!("'{m}'"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                names
+                    .iter()
+                    .take(12)
+                    .map(|m| format!("'{m}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             if names.len() == 1 {
                 message.push_str(&format!(
@@ -142,9 +154,10 @@ impl CsvInput {
 
     /// The next row, or `None` at the end. An error here is about the whole file.
     pub fn next_row(&mut self) -> Result<Option<RawRow>> {
-        let got = self.reader.read_byte_record(&mut self.record).map_err(|e| {
-            Error::input(&self.path, format!("cannot be read as CSV: {e}"))
-        })?;
+        let got = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| Error::input(&self.path, format!("cannot be read as CSV: {e}")))?;
         if !got {
             return Ok(None);
         }
@@ -157,7 +170,11 @@ impl CsvInput {
             .ok_or_else(|| Error::input(&self.path, not_utf8(line)))?;
         let raw = self.raw_text(&texts);
         let problem = (texts.len() != self.header_len).then(|| {
-            format!("row has {} fields where the header has {}", texts.len(), self.header_len)
+            format!(
+                "row has {} fields where the header has {}",
+                texts.len(),
+                self.header_len
+            )
         });
         let fields = self
             .positions

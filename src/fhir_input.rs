@@ -74,7 +74,11 @@ impl FhirInput {
                 Some("Bundle") => doc
                     .get("entry")
                     .and_then(Json::as_array)
-                    .map(|a| a.iter().map(|e| e.get("resource").cloned().unwrap_or(Json::Null)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .map(|e| e.get("resource").cloned().unwrap_or(Json::Null))
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 Some("AuditEvent") => vec![doc],
                 other => {
@@ -104,12 +108,18 @@ impl FhirInput {
                 };
                 *n += 1;
                 let text = text.map_err(|e| {
-                    Error::input(&self.path, format!("line {n} cannot be read as UTF-8 text: {e}"))
+                    Error::input(
+                        &self.path,
+                        format!("line {n} cannot be read as UTF-8 text: {e}"),
+                    )
                 })?;
                 if text.trim().is_empty() {
                     continue;
                 }
-                break (*n, serde_json::from_str::<Json>(&text).map_err(|e| (text.clone(), e.to_string())));
+                break (
+                    *n,
+                    serde_json::from_str::<Json>(&text).map_err(|e| (text.clone(), e.to_string())),
+                );
             },
             FhirSource::Entries(entries, n) => {
                 let Some(doc) = entries.next() else {
@@ -178,7 +188,11 @@ impl FhirInput {
         };
         RawRow {
             line,
-            fields: self.columns.iter().map(|c| get(c).filter(|v| !v.trim().is_empty())).collect(),
+            fields: self
+                .columns
+                .iter()
+                .map(|c| get(c).filter(|v| !v.trim().is_empty()))
+                .collect(),
             raw: redact_bsns(&raw),
             problem: None,
         }
@@ -199,7 +213,11 @@ fn str_at(doc: &Json, path: &[&str]) -> Option<String> {
 }
 
 fn reference_id(reference: &str) -> String {
-    reference.rsplit('/').next().unwrap_or(reference).to_string()
+    reference
+        .rsplit('/')
+        .next()
+        .unwrap_or(reference)
+        .to_string()
 }
 
 fn requesting_agent(doc: &Json) -> Option<&Json> {
@@ -238,9 +256,18 @@ fn client_id(doc: &Json) -> Option<String> {
 }
 
 fn section(doc: &Json) -> String {
-    let entities = doc.get("entity").and_then(Json::as_array).cloned().unwrap_or_default();
+    let entities = doc
+        .get("entity")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
     for e in &entities {
-        for d in e.get("detail").and_then(Json::as_array).into_iter().flatten() {
+        for d in e
+            .get("detail")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
             let ty = str_at(d, &["type"]).or_else(|| str_at(d, &["type", "text"]));
             if ty.as_deref() == Some("section") {
                 if let Some(v) = str_at(d, &["valueString"]) {
@@ -251,8 +278,9 @@ fn section(doc: &Json) -> String {
     }
     for e in &entities {
         let Some(what) = e.get("what") else { continue };
-        let ty = str_at(what, &["type"])
-            .or_else(|| str_at(what, &["reference"]).and_then(|r| r.split('/').next().map(str::to_string)));
+        let ty = str_at(what, &["type"]).or_else(|| {
+            str_at(what, &["reference"]).and_then(|r| r.split('/').next().map(str::to_string))
+        });
         if let Some(ty) = ty.filter(|t| t != "Patient") {
             if let Some((_, s)) = SECTIONS.iter().find(|(k, _)| *k == ty) {
                 return (*s).to_string();
@@ -278,7 +306,12 @@ fn emergency(doc: &Json) -> (bool, Option<String>) {
     for key in ["purposeOfEvent", "authorization"] {
         concepts.extend(doc.get(key).and_then(Json::as_array).into_iter().flatten());
     }
-    for a in doc.get("agent").and_then(Json::as_array).into_iter().flatten() {
+    for a in doc
+        .get("agent")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
         for key in ["purposeOfUse", "authorization"] {
             concepts.extend(a.get(key).and_then(Json::as_array).into_iter().flatten());
         }
@@ -293,10 +326,18 @@ fn emergency(doc: &Json) -> (bool, Option<String>) {
             reason = reason.or_else(|| str_at(c, &["text"]));
         }
     }
-    let mut types: Vec<&Json> = doc.get("subtype").and_then(Json::as_array).into_iter().flatten().collect();
+    let mut types: Vec<&Json> = doc
+        .get("subtype")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
     types.extend(doc.get("code"));
     for t in types {
-        if codings(t).iter().any(|k| str_at(k, &["code"]).as_deref() == Some("110127")) {
+        if codings(t)
+            .iter()
+            .any(|k| str_at(k, &["code"]).as_deref() == Some("110127"))
+        {
             found = true;
         }
     }

@@ -116,7 +116,11 @@ impl IngestConfig {
             {
                 (t.name.clone(), InputFormat::Csv)
             } else {
-                let known: Vec<String> = contract.tables.iter().map(|t| format!("{}*.csv", t.name)).collect();
+                let known: Vec<String> = contract
+                    .tables
+                    .iter()
+                    .map(|t| format!("{}*.csv", t.name))
+                    .collect();
                 return Err(Error::input(
                     &path,
                     format!(
@@ -126,7 +130,11 @@ impl IngestConfig {
                     ),
                 ));
             };
-            files.push(InputFile { path, table, format });
+            files.push(InputFile {
+                path,
+                table,
+                format,
+            });
         }
         if files.is_empty() {
             return Err(Error::Invalid("no input files found".into()));
@@ -186,12 +194,18 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
             check_settings(m, &config)?;
             m.clone()
         }
-        None => Manifest::new(config.time_zone.name(), config.client_ids.as_str(), config.key.id()),
+        None => Manifest::new(
+            config.time_zone.name(),
+            config.client_ids.as_str(),
+            config.key.id(),
+        ),
     };
-    let zone: Tz = manifest
-        .time_zone
-        .parse()
-        .map_err(|_| Error::store(&config.store, format!("unknown time zone '{}'", manifest.time_zone)))?;
+    let zone: Tz = manifest.time_zone.parse().map_err(|_| {
+        Error::store(
+            &config.store,
+            format!("unknown time zone '{}'", manifest.time_zone),
+        )
+    })?;
     let run_no = manifest.next_run();
 
     // Hash (and so read) every file before any work: an unreadable file stops the run here.
@@ -298,6 +312,9 @@ fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
+/// What `Run::read_file` hands every valid row to.
+type Accept<'c, R> = dyn FnMut(&mut R, &mut FileRecord, &RawRow, Vec<Value>) -> Result<()> + 'c;
+
 /// A reader over either input kind.
 enum Reader {
     Csv(CsvInput),
@@ -338,19 +355,31 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     fn file_name(path: &Path) -> String {
-        path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+        path.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
     }
 
     /// Opens a file and its matching parser. The profile's time settings apply to files read
     /// through it; canonical files get ISO 8601 only.
-    fn open(&self, input: &InputFile, table: &TableSpec) -> Result<(Reader, TimeParser, Vec<String>)> {
+    fn open(
+        &self,
+        input: &InputFile,
+        table: &TableSpec,
+    ) -> Result<(Reader, TimeParser, Vec<String>)> {
         let canonical = TimeParser::canonical(self.zone);
         Ok(match input.format {
             InputFormat::CsvProfile => {
                 let p = self.config.profile.as_ref().ok_or_else(|| {
                     Error::Invalid("internal: profile format without a profile".into())
                 })?;
-                let r = CsvInput::open(&input.path, table, p.tables.get(&table.name), p.delimiter, p.encoding)?;
+                let r = CsvInput::open(
+                    &input.path,
+                    table,
+                    p.tables.get(&table.name),
+                    p.delimiter,
+                    p.encoding,
+                )?;
                 let ignored = r.ignored_columns.clone();
                 (Reader::Csv(r), p.time.clone(), ignored)
             }
@@ -359,9 +388,11 @@ impl<'a> Run<'a> {
                 let ignored = r.ignored_columns.clone();
                 (Reader::Csv(r), canonical, ignored)
             }
-            InputFormat::FhirNdjson | InputFormat::FhirJson => {
-                (Reader::Fhir(FhirInput::open(&input.path, table)?), canonical, Vec::new())
-            }
+            InputFormat::FhirNdjson | InputFormat::FhirJson => (
+                Reader::Fhir(FhirInput::open(&input.path, table)?),
+                canonical,
+                Vec::new(),
+            ),
         })
     }
 
@@ -373,14 +404,22 @@ impl<'a> Run<'a> {
         let len = std::fs::metadata(&input.path).map(|m| m.len()).unwrap_or(0);
         let bar = ProgressBar::new(len);
         bar.set_style(
-            ProgressStyle::with_template("{msg:30!} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{msg:30!} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_message(Self::file_name(&input.path));
         bar
     }
 
-    fn quarantine(&mut self, record: &mut FileRecord, table: &str, row: &RawRow, reason: String) -> Result<()> {
+    fn quarantine(
+        &mut self,
+        record: &mut FileRecord,
+        table: &str,
+        row: &RawRow,
+        reason: String,
+    ) -> Result<()> {
         record.rows_quarantined += 1;
         self.quarantine.push(&[
             Value::Str(record.file.clone()),
@@ -419,7 +458,7 @@ impl<'a> Run<'a> {
         input: &InputFile,
         table: &'a TableSpec,
         record: &mut FileRecord,
-        accept: &mut dyn FnMut(&mut Self, &mut FileRecord, &RawRow, Vec<Value>) -> Result<()>,
+        accept: &mut Accept<'_, Self>,
     ) -> Result<()> {
         let (mut reader, time, ignored) = self.open(input, table)?;
         record.ignored_columns = ignored;
@@ -428,7 +467,7 @@ impl<'a> Run<'a> {
         let mut stats = TimeStats::default();
         while let Some(row) = reader.next_row()? {
             record.rows_read += 1;
-            if record.rows_read % 8192 == 0 {
+            if record.rows_read.is_multiple_of(8192) {
                 if let Some(p) = reader.position() {
                     bar.set_position(p);
                 }
@@ -479,7 +518,7 @@ impl<'a> Run<'a> {
                     for (col, target, known) in &checks {
                         if !known.contains(&values[*col]) {
                             let shown = match &values[*col] {
-                                Value::Str(s) if !table.columns[*col].stored_as.is_some() => format!(" '{s}'"),
+                                Value::Str(s) if table.columns[*col].stored_as.is_none() => format!(" '{s}'"),
                                 _ => " (value withheld)".into(),
                             };
                             let reason = format!(
@@ -579,7 +618,10 @@ impl<'a> Run<'a> {
         let user_idx = table.require("user_id")?;
         let client_idx = table.require("client_id")?;
         let key_idx = table.key_indices();
-        let key_names: Vec<&str> = key_idx.iter().map(|&k| table.columns[k].store_name()).collect();
+        let key_names: Vec<&str> = key_idx
+            .iter()
+            .map(|&k| table.columns[k].store_name())
+            .collect();
         let digest_idx = table.columns.len();
         let users = self.known("staff", "user_id");
         let clients = self.known("clients", "client_id");
@@ -658,14 +700,24 @@ impl<'a> Run<'a> {
             }
         }
         t.files.sort();
-        t.rows += self.records.iter().filter(|r| r.table == table.name).map(|r| r.rows_stored).sum::<u64>();
+        t.rows += self
+            .records
+            .iter()
+            .filter(|r| r.table == table.name)
+            .map(|r| r.rows_stored)
+            .sum::<u64>();
         self.months.sort();
         Ok(())
     }
 }
 
 /// (source, event_id) hashes and digests of the events a month already holds.
-fn load_keys(store: &Store, manifest: &Manifest, month: &str, key_names: &[&str]) -> Result<HashMap<u128, u64>> {
+fn load_keys(
+    store: &Store,
+    manifest: &Manifest,
+    month: &str,
+    key_names: &[&str],
+) -> Result<HashMap<u128, u64>> {
     let mut keys = HashMap::new();
     for part in event_parts(manifest, month) {
         let mut cols: Vec<&str> = key_names.to_vec();
@@ -698,7 +750,10 @@ fn flush(
     let rel = format!("events/month={month}/part-r{run:06}-{n:04}.parquet");
     *n += 1;
     let df = buf.take_frame()?;
-    let mut df = df.sort(["event_time", "source", "event_id"], SortMultipleOptions::default())?;
+    let mut df = df.sort(
+        ["event_time", "source", "event_id"],
+        SortMultipleOptions::default(),
+    )?;
     store.stage(&rel, &mut df)?;
     Ok(rel)
 }

@@ -86,7 +86,8 @@ impl Key {
                 "DEMO KEY, published with the synthetic sample. Never use it for real data.".into()
             }),
         };
-        let text = serde_json::to_string_pretty(&file).map_err(|e| Error::Invalid(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&file).map_err(|e| Error::Invalid(e.to_string()))?;
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -133,7 +134,10 @@ impl Key {
         #[cfg(unix)]
         if !key.demo {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.permissions().mode();
+            let mode = std::fs::metadata(path)
+                .map_err(|e| Error::io(path, e))?
+                .permissions()
+                .mode();
             if mode & 0o077 != 0 {
                 return Err(err(format!(
                     "permissions {:o} let others read the key; run 'chmod 600 {}'",

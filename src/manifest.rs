@@ -98,7 +98,11 @@ impl Manifest {
     pub fn ingested_in(&self, sha256: &str) -> Option<u32> {
         self.runs
             .iter()
-            .find(|r| r.files.iter().any(|f| f.sha256 == sha256 && f.status == "ingested"))
+            .find(|r| {
+                r.files
+                    .iter()
+                    .any(|f| f.sha256 == sha256 && f.status == "ingested")
+            })
             .map(|r| r.run)
     }
 

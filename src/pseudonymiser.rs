@@ -103,7 +103,11 @@ mod tests {
         let a = p1.pseudonym(Domain::Bsn, "111222333");
         assert!(a.starts_with("bsn1_") && a.len() == 5 + 32);
         assert_eq!(a, p1.pseudonym(Domain::Bsn, "111222333"));
-        assert_ne!(a, p2.pseudonym(Domain::Bsn, "111222333"), "another key, another pseudonym");
+        assert_ne!(
+            a,
+            p2.pseudonym(Domain::Bsn, "111222333"),
+            "another key, another pseudonym"
+        );
         assert_ne!(
             a[5..],
             p1.pseudonym(Domain::ClientNumber, "111222333")[5..],

@@ -26,9 +26,10 @@ pub struct RowValidator<'a> {
 
 impl<'a> RowValidator<'a> {
     pub fn new(spec: &'a TableSpec, time: &'a TimeParser, client_ids: ClientIds) -> Self {
-        let period = spec.period.as_ref().and_then(|(from, to)| {
-            Some((spec.column_index(from)?, spec.column_index(to)?))
-        });
+        let period = spec
+            .period
+            .as_ref()
+            .and_then(|(from, to)| Some((spec.column_index(from)?, spec.column_index(to)?)));
         RowValidator {
             spec,
             time,
@@ -111,7 +112,10 @@ impl<'a> RowValidator<'a> {
                     Value::Str(self.pseudonym(kind, &col.name, text, ps)?)
                 }
                 ColType::U64 => {
-                    return Err(format!("internal: column '{}' cannot be read from input", col.name))
+                    return Err(format!(
+                        "internal: column '{}' cannot be read from input",
+                        col.name
+                    ))
                 }
             };
             values.push(v);
@@ -141,9 +145,8 @@ impl<'a> RowValidator<'a> {
         text: &str,
         ps: &mut Pseudonymiser,
     ) -> Result<String, String> {
-        let bsn = |text: &str| {
-            Bsn::parse(text).map_err(|e| format!("{column} (value withheld) {e}"))
-        };
+        let bsn =
+            |text: &str| Bsn::parse(text).map_err(|e| format!("{column} (value withheld) {e}"));
         Ok(match (kind, self.client_ids) {
             (IdKind::Bsn, _) | (IdKind::Client, ClientIds::Bsn) => {
                 ps.pseudonym(Domain::Bsn, bsn(text)?.as_str())
@@ -162,7 +165,9 @@ mod tests {
     use crate::key::Key;
 
     fn fields(v: &[&str]) -> Vec<Option<String>> {
-        v.iter().map(|s| (!s.is_empty()).then(|| s.to_string())).collect()
+        v.iter()
+            .map(|s| (!s.is_empty()).then(|| s.to_string()))
+            .collect()
     }
 
     fn check(table: &str, row: &[&str]) -> Result<Vec<Value>, String> {
@@ -171,11 +176,25 @@ mod tests {
         let mut ps = Pseudonymiser::new(&key);
         let time = TimeParser::canonical(chrono_tz::Europe::Amsterdam);
         let spec = contract.table(table).unwrap();
-        RowValidator::new(spec, &time, ClientIds::Bsn).validate(&fields(row), &mut ps, &mut TimeStats::default())
+        RowValidator::new(spec, &time, ClientIds::Bsn).validate(
+            &fields(row),
+            &mut ps,
+            &mut TimeStats::default(),
+        )
     }
 
     const GOOD: [&str; 11] = [
-        "E1", "2026-03-02T09:00:00+01:00", "u1", "R", "111222333", "plan", "false", "", "0", "sys", "",
+        "E1",
+        "2026-03-02T09:00:00+01:00",
+        "u1",
+        "R",
+        "111222333",
+        "plan",
+        "false",
+        "",
+        "0",
+        "sys",
+        "",
     ];
 
     #[test]
@@ -198,16 +217,30 @@ mod tests {
         assert!(with(1, "gisteren").contains("timestamp 'gisteren' is not ISO 8601"));
         assert!(with(3, "X").contains("unknown action 'X' (expected one of C, R, U, D, E)"));
         let bsn = with(4, "111222334");
-        assert!(bsn.contains("fails the 11-check") && !bsn.contains("111222334"), "{bsn}");
+        assert!(
+            bsn.contains("fails the 11-check") && !bsn.contains("111222334"),
+            "{bsn}"
+        );
         assert!(with(6, "ja").contains("emergency 'ja' is not true or false"));
         assert!(with(8, "3").contains("outcome '3' is not one of 0, 4, 8, 12"));
     }
 
     #[test]
     fn an_assignment_ending_before_it_starts_is_refused() {
-        let e = check("assignments", &["Z1", "u1", "primary", "2026-03-01", "2026-02-01"]).unwrap_err();
-        assert!(e.contains("valid_to '2026-02-01' is before valid_from '2026-03-01'"), "{e}");
-        assert!(check("assignments", &["Z1", "u1", "primary", "2026-03-01", "2026-03-01"]).is_ok());
+        let e = check(
+            "assignments",
+            &["Z1", "u1", "primary", "2026-03-01", "2026-02-01"],
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("valid_to '2026-02-01' is before valid_from '2026-03-01'"),
+            "{e}"
+        );
+        assert!(check(
+            "assignments",
+            &["Z1", "u1", "primary", "2026-03-01", "2026-03-01"]
+        )
+        .is_ok());
     }
 
     #[test]

@@ -109,12 +109,18 @@ impl SourceProfile {
         Self::parse(&text, path, &hex::encode(Sha256::digest(&bytes)), contract)
     }
 
-    pub fn parse(text: &str, path: &Path, sha256: &str, contract: &Contract) -> Result<SourceProfile> {
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        sha256: &str,
+        contract: &Contract,
+    ) -> Result<SourceProfile> {
         let err = |message: String| Error::Profile {
             path: path.into(),
             message,
         };
-        let file: ProfileFile = toml::from_str(text).map_err(|e| err(e.to_string().trim().to_string()))?;
+        let file: ProfileFile =
+            toml::from_str(text).map_err(|e| err(e.to_string().trim().to_string()))?;
         let delimiter = match file.delimiter.as_bytes() {
             [b] if b.is_ascii() && *b != b'"' => *b,
             _ => {
@@ -134,7 +140,12 @@ impl SourceProfile {
             let spec = contract.table(table).ok_or_else(|| {
                 err(format!(
                     "[tables.{table}]: no such contract table (known: {})",
-                    contract.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                    contract
+                        .tables
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?;
             for target in mapping.columns.values().chain(mapping.values.keys()) {
@@ -174,7 +185,11 @@ impl SourceProfile {
         let lower = file_name.to_lowercase();
         self.tables
             .iter()
-            .find(|(_, m)| m.file_prefixes.iter().any(|p| lower.starts_with(&p.to_lowercase())))
+            .find(|(_, m)| {
+                m.file_prefixes
+                    .iter()
+                    .any(|p| lower.starts_with(&p.to_lowercase()))
+            })
             .map(|(t, _)| t.as_str())
     }
 }
@@ -206,7 +221,8 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.to_string().contains("'evnt_id' is not a column"), "{e}");
-        let e = parse("name='x'\ndescription='x'\ntime_zone='Europe/Amsterdm'\n[tables]\n").unwrap_err();
+        let e = parse("name='x'\ndescription='x'\ntime_zone='Europe/Amsterdm'\n[tables]\n")
+            .unwrap_err();
         assert!(e.to_string().contains("not an IANA zone"), "{e}");
         let e = parse(&format!("{base}delimiter=';;'\n[tables]\n")).unwrap_err();
         assert!(e.to_string().contains("one ASCII character"), "{e}");

@@ -41,14 +41,20 @@ impl Store {
     pub fn open(root: &Path, create: bool) -> Result<Store> {
         if !root.exists() {
             if !create {
-                return Err(Error::store(root, "does not exist; create it with 'wmo-audit ingest'"));
+                return Err(Error::store(
+                    root,
+                    "does not exist; create it with 'wmo-audit ingest'",
+                ));
             }
             fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
         }
         let lock_path = root.join(".lock");
         let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
         lock.try_lock().map_err(|_| {
-            Error::store(root, "is in use by another wmo-audit run; wait for it to finish")
+            Error::store(
+                root,
+                "is in use by another wmo-audit run; wait for it to finish",
+            )
         })?;
         let mut store = Store {
             root: root.into(),
@@ -77,11 +83,18 @@ impl Store {
         let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let m: Manifest = serde_json::from_str(&text)
             .map_err(|e| Error::store(&self.root, format!("manifest.json is damaged: {e}")))?;
-        if m.format != crate::manifest::FORMAT || m.format_version != crate::manifest::FORMAT_VERSION {
+        if m.format != crate::manifest::FORMAT
+            || m.format_version != crate::manifest::FORMAT_VERSION
+        {
             return Err(Error::store(
                 &self.root,
-                format!("is a '{}' v{} store; this tool reads '{}' v{}", m.format, m.format_version,
-                    crate::manifest::FORMAT, crate::manifest::FORMAT_VERSION),
+                format!(
+                    "is a '{}' v{} store; this tool reads '{}' v{}",
+                    m.format,
+                    m.format_version,
+                    crate::manifest::FORMAT,
+                    crate::manifest::FORMAT_VERSION
+                ),
             ));
         }
         Ok(Some(m))
@@ -149,11 +162,13 @@ impl Store {
     pub fn commit(mut self, manifest: &Manifest) -> Result<()> {
         let staging = self.root.join(STAGING);
         fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-        let text = serde_json::to_string_pretty(manifest).map_err(|e| Error::Invalid(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(manifest).map_err(|e| Error::Invalid(e.to_string()))?;
         write_synced(&staging.join(MANIFEST), format!("{text}\n").as_bytes())?;
         self.staged.push(MANIFEST.into());
         failpoint("staged");
-        let list = serde_json::to_string(&self.staged).map_err(|e| Error::Invalid(e.to_string()))?;
+        let list =
+            serde_json::to_string(&self.staged).map_err(|e| Error::Invalid(e.to_string()))?;
         let tmp = staging.join("COMMIT.tmp");
         write_synced(&tmp, list.as_bytes())?;
         fs::rename(&tmp, staging.join(COMMIT)).map_err(|e| Error::io(&staging, e))?;
@@ -193,6 +208,12 @@ pub fn event_parts(manifest: &Manifest, month: &str) -> Vec<String> {
     manifest
         .tables
         .get("events")
-        .map(|t| t.files.iter().filter(|f| f.starts_with(&prefix)).cloned().collect())
+        .map(|t| {
+            t.files
+                .iter()
+                .filter(|f| f.starts_with(&prefix))
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default()
 }

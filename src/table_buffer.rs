@@ -18,7 +18,9 @@ enum Builder {
 impl Builder {
     fn new(ty: ColType) -> Builder {
         match ty {
-            ColType::String | ColType::Text | ColType::Enum | ColType::Identifier => Builder::Str(Vec::new()),
+            ColType::String | ColType::Text | ColType::Enum | ColType::Identifier => {
+                Builder::Str(Vec::new())
+            }
             ColType::Bool => Builder::Bool(Vec::new()),
             ColType::Int => Builder::Int(Vec::new()),
             ColType::Date => Builder::Date(Vec::new()),
@@ -73,7 +75,14 @@ pub struct TableBuffer {
 
 impl TableBuffer {
     pub fn new(table: &TableSpec) -> TableBuffer {
-        Self::with_columns(table.columns.iter().chain(table.added.iter()).cloned().collect())
+        Self::with_columns(
+            table
+                .columns
+                .iter()
+                .chain(table.added.iter())
+                .cloned()
+                .collect(),
+        )
     }
 
     pub fn with_columns(specs: Vec<ColumnSpec>) -> TableBuffer {
@@ -206,7 +215,13 @@ mod tests {
     fn a_value_of_the_wrong_type_is_refused() {
         let contract = Contract::load().unwrap();
         let mut buf = TableBuffer::new(contract.table("teams").unwrap());
-        let bad = vec![Value::Int(1), Value::Null, Value::Null, Value::Null, Value::Null];
+        let bad = vec![
+            Value::Int(1),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+        ];
         assert!(buf.push(&bad).is_err());
     }
 }

@@ -95,9 +95,9 @@ impl TimeParser {
             LocalResult::Ambiguous(first, second) => match self.ambiguous {
                 Ambiguous::Earliest => Ok((first.timestamp_micros(), Resolution::Ambiguous)),
                 Ambiguous::Latest => Ok((second.timestamp_micros(), Resolution::Ambiguous)),
-                Ambiguous::Reject => {
-                    Err("occurs twice (end of summer time) and the profile rejects such times".into())
-                }
+                Ambiguous::Reject => Err(
+                    "occurs twice (end of summer time) and the profile rejects such times".into(),
+                ),
             },
             LocalResult::None => match self.nonexistent {
                 Nonexistent::ShiftForward => {
@@ -107,9 +107,10 @@ impl TimeParser {
                     let utc = naive - Duration::seconds(i64::from(offset.local_minus_utc()));
                     Ok((utc.and_utc().timestamp_micros(), Resolution::Shifted))
                 }
-                Nonexistent::Reject => {
-                    Err("does not exist (start of summer time) and the profile rejects such times".into())
-                }
+                Nonexistent::Reject => Err(
+                    "does not exist (start of summer time) and the profile rejects such times"
+                        .into(),
+                ),
             },
         }
     }
@@ -145,7 +146,9 @@ mod tests {
     }
 
     fn utc(text: &str) -> i64 {
-        DateTime::parse_from_rfc3339(text).unwrap().timestamp_micros()
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_micros()
     }
 
     #[test]
@@ -155,14 +158,23 @@ mod tests {
             p.timestamp("2026-03-01T09:15:00+01:00").unwrap(),
             (utc("2026-03-01T08:15:00Z"), Resolution::Exact)
         );
-        assert!(p.timestamp("2026-03-01 09:15:00").unwrap_err().contains("UTC offset"));
+        assert!(p
+            .timestamp("2026-03-01 09:15:00")
+            .unwrap_err()
+            .contains("UTC offset"));
     }
 
     #[test]
     fn ordinary_local_times_use_the_zone_offset() {
         let p = local(Ambiguous::Earliest, Nonexistent::ShiftForward);
-        assert_eq!(p.timestamp("15-01-2026 10:00:00").unwrap().0, utc("2026-01-15T09:00:00Z"));
-        assert_eq!(p.timestamp("15-07-2026 10:00:00").unwrap().0, utc("2026-07-15T08:00:00Z"));
+        assert_eq!(
+            p.timestamp("15-01-2026 10:00:00").unwrap().0,
+            utc("2026-01-15T09:00:00Z")
+        );
+        assert_eq!(
+            p.timestamp("15-07-2026 10:00:00").unwrap().0,
+            utc("2026-07-15T08:00:00Z")
+        );
     }
 
     #[test]
@@ -174,9 +186,15 @@ mod tests {
             (utc("2026-10-25T00:30:00Z"), Resolution::Ambiguous)
         );
         let late = local(Ambiguous::Latest, Nonexistent::Reject);
-        assert_eq!(late.timestamp("25-10-2026 02:30:00").unwrap().0, utc("2026-10-25T01:30:00Z"));
+        assert_eq!(
+            late.timestamp("25-10-2026 02:30:00").unwrap().0,
+            utc("2026-10-25T01:30:00Z")
+        );
         let strict = local(Ambiguous::Reject, Nonexistent::Reject);
-        assert!(strict.timestamp("25-10-2026 02:30:00").unwrap_err().contains("occurs twice"));
+        assert!(strict
+            .timestamp("25-10-2026 02:30:00")
+            .unwrap_err()
+            .contains("occurs twice"));
     }
 
     #[test]
@@ -188,7 +206,10 @@ mod tests {
             (utc("2026-03-29T01:30:00Z"), Resolution::Shifted)
         );
         let strict = local(Ambiguous::Earliest, Nonexistent::Reject);
-        assert!(strict.timestamp("29-03-2026 02:30:00").unwrap_err().contains("does not exist"));
+        assert!(strict
+            .timestamp("29-03-2026 02:30:00")
+            .unwrap_err()
+            .contains("does not exist"));
     }
 
     #[test]

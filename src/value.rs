@@ -84,6 +84,9 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(digest(&[Value::Int(1)]), digest(&[Value::Date(1)]));
         assert_ne!(digest(&[Value::Null]), digest(&[Value::Str(String::new())]));
-        assert_eq!(a, digest(&[Value::Str("ab".into()), Value::Str("c".into())]));
+        assert_eq!(
+            a,
+            digest(&[Value::Str("ab".into()), Value::Str("c".into())])
+        );
     }
 }

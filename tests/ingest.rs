@@ -7,10 +7,18 @@ use common::*;
 use polars::prelude::*;
 
 fn reference() -> Vec<std::path::PathBuf> {
-    ["teams", "staff", "clients", "cases", "assignments", "complaints", "access_log"]
-        .iter()
-        .map(|t| fixture(&format!("ref/{t}.csv")))
-        .collect()
+    [
+        "teams",
+        "staff",
+        "clients",
+        "cases",
+        "assignments",
+        "complaints",
+        "access_log",
+    ]
+    .iter()
+    .map(|t| fixture(&format!("ref/{t}.csv")))
+    .collect()
 }
 
 fn refs(paths: &[std::path::PathBuf]) -> Vec<&std::path::Path> {
@@ -22,18 +30,31 @@ fn every_bad_row_kind_is_quarantined_with_its_reason_and_counts_reconcile() {
     let dir = tempfile::tempdir().unwrap();
     let (store, key) = (dir.path().join("store"), keygen(dir.path()));
     ok(&ingest(&store, &key, &refs(&reference()), &[]));
-    let bad = [fixture("bad/staff.csv"), fixture("bad/assignments.csv"), fixture("bad/access_log.csv")];
+    let bad = [
+        fixture("bad/staff.csv"),
+        fixture("bad/assignments.csv"),
+        fixture("bad/access_log.csv"),
+    ];
     let o = ingest(&store, &key, &refs(&bad), &[]);
     let out = ok(&o);
     let err = stderr(&o);
 
     // The quarantine table holds every bad row with file, line and reason.
     let m = manifest(&store);
-    let qfile = m["tables"]["quarantine"]["files"][0].as_str().unwrap().to_string();
+    let qfile = m["tables"]["quarantine"]["files"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
     let q = read_parquet(&store.join(qfile));
     let files = str_col(&q, "file");
     let reasons = str_col(&q, "reason");
-    let lines: Vec<u64> = q.column("line").unwrap().u64().unwrap().into_no_null_iter().collect();
+    let lines: Vec<u64> = q
+        .column("line")
+        .unwrap()
+        .u64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
     let found = |file: &str, line: u64| -> String {
         let i = (0..q.height())
             .find(|&i| files[i].as_deref() == Some(file) && lines[i] == line)
@@ -43,53 +64,117 @@ fn every_bad_row_kind_is_quarantined_with_its_reason_and_counts_reconcile() {
     let expect = [
         ("staff.csv", 2, "team_id 'WT-NERGENS' is not in teams"),
         ("staff.csv", 3, "unknown role 'wizard'"),
-        ("staff.csv", 4, "person_id (value withheld) is not a BSN: it fails the 11-check"),
-        ("assignments.csv", 2, "valid_to '2026-03-01' is before valid_from '2026-03-10'"),
+        (
+            "staff.csv",
+            4,
+            "person_id (value withheld) is not a BSN: it fails the 11-check",
+        ),
+        (
+            "assignments.csv",
+            2,
+            "valid_to '2026-03-01' is before valid_from '2026-03-10'",
+        ),
         ("assignments.csv", 3, "case_id 'Z9' is not in cases"),
         ("access_log.csv", 2, "timestamp 'gisteren' is not ISO 8601"),
         ("access_log.csv", 3, "unknown action 'Q'"),
         ("access_log.csv", 4, "required field 'user_id' is empty"),
-        ("access_log.csv", 5, "client_id (value withheld) is not a BSN: it fails the 11-check"),
+        (
+            "access_log.csv",
+            5,
+            "client_id (value withheld) is not a BSN: it fails the 11-check",
+        ),
         ("access_log.csv", 6, "unknown section 'kitchen'"),
-        ("access_log.csv", 7, "emergency 'misschien' is not true or false"),
+        (
+            "access_log.csv",
+            7,
+            "emergency 'misschien' is not true or false",
+        ),
         ("access_log.csv", 8, "outcome '3' is not one of 0, 4, 8, 12"),
-        ("access_log.csv", 9, "row has 7 fields where the header has 11"),
-        ("access_log.csv", 10, "event 'E1' from source 'sys' is already stored with different content"),
+        (
+            "access_log.csv",
+            9,
+            "row has 7 fields where the header has 11",
+        ),
+        (
+            "access_log.csv",
+            10,
+            "event 'E1' from source 'sys' is already stored with different content",
+        ),
     ];
     for (file, line, reason) in expect {
         let got = found(file, line);
-        assert!(got.contains(reason), "{file}:{line}: expected '{reason}', got '{got}'");
+        assert!(
+            got.contains(reason),
+            "{file}:{line}: expected '{reason}', got '{got}'"
+        );
         // The terminal shows the same, as file:line: reason.
-        assert!(err.contains(&format!("{file}:{line}: ")), "stderr lacks {file}:{line}:\n{err}");
+        assert!(
+            err.contains(&format!("{file}:{line}: ")),
+            "stderr lacks {file}:{line}:\n{err}"
+        );
     }
-    assert_eq!(q.height(), expect.len(), "no other row quarantined: {reasons:?}");
+    assert_eq!(
+        q.height(),
+        expect.len(),
+        "no other row quarantined: {reasons:?}"
+    );
     // The raw text is kept, with identifiers redacted.
     let raws = str_col(&q, "raw");
-    assert!(raws.iter().flatten().all(|r| !r.contains("111222334") && !r.contains("111222333")));
+    assert!(raws
+        .iter()
+        .flatten()
+        .all(|r| !r.contains("111222334") && !r.contains("111222333")));
     assert!(raws.iter().flatten().any(|r| r.contains("gisteren")));
 
     // Counts reconcile per file and overall; duplicates are counted, not stored again.
     let run = m["runs"].as_array().unwrap().last().unwrap();
     for f in run["files"].as_array().unwrap() {
         let n = |k: &str| f[k].as_u64().unwrap();
-        assert_eq!(n("rows_read"), n("rows_stored") + n("rows_quarantined") + n("rows_duplicate"), "{f}");
+        assert_eq!(
+            n("rows_read"),
+            n("rows_stored") + n("rows_quarantined") + n("rows_duplicate"),
+            "{f}"
+        );
     }
-    let log = run["files"].as_array().unwrap().iter().find(|f| f["file"] == "access_log.csv").unwrap();
-    assert_eq!((log["rows_read"].as_u64(), log["rows_stored"].as_u64(), log["rows_duplicate"].as_u64()), (Some(11), Some(1), Some(1)));
-    assert!(out.contains("rows read 17 = stored 1 + quarantined 14 + duplicates 2"), "{out}");
+    let log = run["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "access_log.csv")
+        .unwrap();
+    assert_eq!(
+        (
+            log["rows_read"].as_u64(),
+            log["rows_stored"].as_u64(),
+            log["rows_duplicate"].as_u64()
+        ),
+        (Some(11), Some(1), Some(1))
+    );
+    assert!(
+        out.contains("rows read 17 = stored 1 + quarantined 14 + duplicates 2"),
+        "{out}"
+    );
 
     // The one good new event was stored, its free text redacted.
     let ev = events(&store);
     assert_eq!(ev.height(), 4);
     let reasons = str_col(&ev, "emergency_reason");
-    assert!(reasons.contains(&Some("Spoed voor [bsn]".into())), "{reasons:?}");
+    assert!(
+        reasons.contains(&Some("Spoed voor [bsn]".into())),
+        "{reasons:?}"
+    );
 }
 
 #[test]
 fn strict_mode_signals_quarantined_rows_in_the_exit_status() {
     let dir = tempfile::tempdir().unwrap();
     let (store, key) = (dir.path().join("store"), keygen(dir.path()));
-    let o = ingest(&store, &key, &[&fixture("ref/teams.csv"), &fixture("bad/staff.csv")], &["--strict"]);
+    let o = ingest(
+        &store,
+        &key,
+        &[&fixture("ref/teams.csv"), &fixture("bad/staff.csv")],
+        &["--strict"],
+    );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
 }
 
@@ -104,7 +189,10 @@ fn ingesting_the_same_files_again_adds_nothing_and_an_overlapping_export_adds_on
     assert!(out.contains("already-ingested (run 1)"), "{out}");
     let after = snapshot(&store);
     let data = |s: &std::collections::BTreeMap<String, Vec<u8>>| {
-        s.iter().filter(|(k, _)| k.ends_with(".parquet")).map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>()
+        s.iter()
+            .filter(|(k, _)| k.ends_with(".parquet"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>()
     };
     assert_eq!(data(&before), data(&after), "no data file changed");
 
@@ -116,12 +204,23 @@ fn ingesting_the_same_files_again_adds_nothing_and_an_overlapping_export_adds_on
     let extra = "E4,2026-04-02T11:00:00+02:00,mw1,R,111222333,contact,false,,0,sys,WS-1";
     std::fs::write(&overlap, format!("{}\n{extra}\n", lines.join("\n"))).unwrap();
     let out = ok(&ingest(&store, &key, &[&overlap], &[]));
-    assert!(out.contains("rows read 3 = stored 1 + quarantined 0 + duplicates 2"), "{out}");
+    assert!(
+        out.contains("rows read 3 = stored 1 + quarantined 0 + duplicates 2"),
+        "{out}"
+    );
     let ev = events(&store);
-    assert_eq!(str_col(&ev, "event_id"), ["E1", "E2", "E3", "E4"].map(|s| Some(s.to_string())));
+    assert_eq!(
+        str_col(&ev, "event_id"),
+        ["E1", "E2", "E3", "E4"].map(|s| Some(s.to_string()))
+    );
     // The new event went into a new part of its month; the old part is untouched.
-    assert_eq!(before.get("events/month=2026-04/part-r000001-0000.parquet"), snapshot(&store).get("events/month=2026-04/part-r000001-0000.parquet"));
-    assert!(store.join("events/month=2026-04/part-r000003-0000.parquet").exists());
+    assert_eq!(
+        before.get("events/month=2026-04/part-r000001-0000.parquet"),
+        snapshot(&store).get("events/month=2026-04/part-r000001-0000.parquet")
+    );
+    assert!(store
+        .join("events/month=2026-04/part-r000003-0000.parquet")
+        .exists());
 }
 
 #[test]
@@ -135,7 +234,10 @@ fn a_reference_row_with_a_known_key_is_replaced_not_duplicated() {
     assert!(out.contains("1 replaced an earlier version"), "{out}");
     let df = read_parquet(&store.join("cases.parquet"));
     assert_eq!(df.height(), 2);
-    assert_eq!(str_col(&df, "closure"), [Some("completed".to_string()), Some("completed".to_string())]);
+    assert_eq!(
+        str_col(&df, "closure"),
+        [Some("completed".to_string()), Some("completed".to_string())]
+    );
 }
 
 #[test]
@@ -145,25 +247,35 @@ fn a_run_killed_before_its_commit_point_leaves_the_store_unchanged() {
     let files = reference();
     ok(&ingest(&store, &key, &refs(&files[..6]), &[]));
     let before = snapshot(&store);
-    let o = ingest(&store, &key, &[&files[6]], &[])
-        .status
-        .code();
+    let o = ingest(&store, &key, &[&files[6]], &[]).status.code();
     assert_eq!(o, Some(0));
     // Same again on a fresh copy, but stopped dead after staging.
     let store2 = dir.path().join("store2");
     ok(&ingest(&store2, &key, &refs(&files[..6]), &[]));
     let mut c = bin();
-    c.env("WMO_AUDIT_FAILPOINT", "staged").args(["ingest", "-q", "--store"]).arg(&store2).arg("--key").arg(&key).arg(&files[6]);
+    c.env("WMO_AUDIT_FAILPOINT", "staged")
+        .args(["ingest", "-q", "--store"])
+        .arg(&store2)
+        .arg("--key")
+        .arg(&key)
+        .arg(&files[6]);
     let killed = c.output().unwrap();
     assert_eq!(killed.status.code(), Some(86), "{}", stderr(&killed));
     // Readers see the old store (the staging area is hidden and ignored).
-    let visible: Vec<_> = snapshot(&store2).into_keys().filter(|k| !k.starts_with(".staging")).collect();
+    let visible: Vec<_> = snapshot(&store2)
+        .into_keys()
+        .filter(|k| !k.starts_with(".staging"))
+        .collect();
     assert_eq!(visible, before.keys().cloned().collect::<Vec<_>>());
     // The next run discards the uncommitted work and ends as a clean run would.
     ok(&ingest(&store2, &key, &[&files[6]], &[]));
     assert!(!store2.join(".staging").exists());
     assert_eq!(events(&store2).height(), 3);
-    let parquet = |s: std::collections::BTreeMap<String, Vec<u8>>| s.into_iter().filter(|(k, _)| k.ends_with(".parquet")).collect::<Vec<_>>();
+    let parquet = |s: std::collections::BTreeMap<String, Vec<u8>>| {
+        s.into_iter()
+            .filter(|(k, _)| k.ends_with(".parquet"))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(parquet(snapshot(&store)), parquet(snapshot(&store2)));
 }
 
@@ -173,9 +285,17 @@ fn a_run_killed_after_its_commit_point_is_completed_on_the_next_open() {
     let (store, key) = (dir.path().join("store"), keygen(dir.path()));
     let files = reference();
     let mut c = bin();
-    c.env("WMO_AUDIT_FAILPOINT", "committed").args(["ingest", "-q", "--store"]).arg(&store).arg("--key").arg(&key).args(&files);
+    c.env("WMO_AUDIT_FAILPOINT", "committed")
+        .args(["ingest", "-q", "--store"])
+        .arg(&store)
+        .arg("--key")
+        .arg(&key)
+        .args(&files);
     assert_eq!(c.output().unwrap().status.code(), Some(86));
-    assert!(!store.join("manifest.json").exists(), "nothing moved into place yet");
+    assert!(
+        !store.join("manifest.json").exists(),
+        "nothing moved into place yet"
+    );
     // Any later run finishes the committed one first; the files are then already ingested.
     let out = ok(&ingest(&store, &key, &refs(&files), &[]));
     assert!(out.contains("already-ingested (run 1)"), "{out}");
@@ -188,12 +308,31 @@ fn local_times_around_both_dst_changes_are_resolved_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let (store, key) = (dir.path().join("store"), keygen(dir.path()));
     let profile = root().join("schemas/profiles/zaaksysteem-nl.toml");
-    let out = ok(&ingest(&store, &key, &[&fixture("dst/Logboek_dst.csv")], &["--profile", profile.to_str().unwrap()]));
-    assert!(out.contains("local times: 1 in the repeated October hour"), "{out}");
+    let out = ok(&ingest(
+        &store,
+        &key,
+        &[&fixture("dst/Logboek_dst.csv")],
+        &["--profile", profile.to_str().unwrap()],
+    ));
+    assert!(
+        out.contains("local times: 1 in the repeated October hour"),
+        "{out}"
+    );
     assert!(out.contains("1 in the skipped March hour"), "{out}");
     let ev = events(&store);
-    let times: Vec<i64> = ev.column("event_time").unwrap().datetime().unwrap().physical().into_no_null_iter().collect();
-    let utc = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros();
+    let times: Vec<i64> = ev
+        .column("event_time")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .into_no_null_iter()
+        .collect();
+    let utc = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_micros()
+    };
     assert_eq!(
         times,
         vec![
@@ -205,10 +344,22 @@ fn local_times_around_both_dst_changes_are_resolved_and_counted() {
         ]
     );
     // Dutch values were mapped, Windows-1252 text decoded.
-    assert_eq!(str_col(&ev, "action"), ["R", "R", "R", "U", "R"].map(|s| Some(s.to_string())));
+    assert_eq!(
+        str_col(&ev, "action"),
+        ["R", "R", "R", "U", "R"].map(|s| Some(s.to_string()))
+    );
     assert_eq!(str_col(&ev, "section")[3].as_deref(), Some("finance"));
-    assert_eq!(str_col(&ev, "emergency_reason")[3].as_deref(), Some("Cliënt in nood, coördinator onbereikbaar"));
-    let outcome: Vec<i32> = ev.column("outcome").unwrap().i32().unwrap().into_no_null_iter().collect();
+    assert_eq!(
+        str_col(&ev, "emergency_reason")[3].as_deref(),
+        Some("Cliënt in nood, coördinator onbereikbaar")
+    );
+    let outcome: Vec<i32> = ev
+        .column("outcome")
+        .unwrap()
+        .i32()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
     assert_eq!(outcome, vec![0, 0, 0, 0, 4]);
     // The events land in the month of their local date.
     let months = str_col(&ev, "month");
@@ -219,10 +370,27 @@ fn local_times_around_both_dst_changes_are_resolved_and_counted() {
 fn a_profile_that_rejects_ambiguous_times_quarantines_them() {
     let dir = tempfile::tempdir().unwrap();
     let (store, key) = (dir.path().join("store"), keygen(dir.path()));
-    let text = std::fs::read_to_string(root().join("schemas/profiles/zaaksysteem-nl.toml")).unwrap();
+    let text =
+        std::fs::read_to_string(root().join("schemas/profiles/zaaksysteem-nl.toml")).unwrap();
     let strict = dir.path().join("strict.toml");
-    std::fs::write(&strict, text.replace("ambiguous_time = \"earliest\"", "ambiguous_time = \"reject\"").replace("nonexistent_time = \"shift_forward\"", "nonexistent_time = \"reject\"")).unwrap();
-    let o = ingest(&store, &key, &[&fixture("dst/Logboek_dst.csv")], &["--profile", strict.to_str().unwrap()]);
+    std::fs::write(
+        &strict,
+        text.replace(
+            "ambiguous_time = \"earliest\"",
+            "ambiguous_time = \"reject\"",
+        )
+        .replace(
+            "nonexistent_time = \"shift_forward\"",
+            "nonexistent_time = \"reject\"",
+        ),
+    )
+    .unwrap();
+    let o = ingest(
+        &store,
+        &key,
+        &[&fixture("dst/Logboek_dst.csv")],
+        &["--profile", strict.to_str().unwrap()],
+    );
     let out = ok(&o);
     assert!(out.contains("stored 3 + quarantined 2"), "{out}");
     assert!(stderr(&o).contains("Logboek_dst.csv:3: event_time: local time '26-10-2025 02:30:00' in Europe/Amsterdam: occurs twice"), "{}", stderr(&o));
@@ -233,25 +401,86 @@ fn fhir_r4_bundle_and_r5_ndjson_map_onto_the_contract_including_break_the_glass(
     let dir = tempfile::tempdir().unwrap();
     let (store, key) = (dir.path().join("store"), keygen(dir.path()));
     ok(&ingest(&store, &key, &refs(&reference()[..6]), &[]));
-    let o = ingest(&store, &key, &[&fixture("fhir/r4-bundle.json"), &fixture("fhir/r5-export.ndjson")], &[]);
+    let o = ingest(
+        &store,
+        &key,
+        &[
+            &fixture("fhir/r4-bundle.json"),
+            &fixture("fhir/r5-export.ndjson"),
+        ],
+        &[],
+    );
     let out = ok(&o);
-    assert!(out.contains("rows read 6 = stored 4 + quarantined 2 + duplicates 0"), "{out}");
+    assert!(
+        out.contains("rows read 6 = stored 4 + quarantined 2 + duplicates 0"),
+        "{out}"
+    );
     let err = stderr(&o);
-    assert!(err.contains("r5-export.ndjson:3: resource type 'Patient' is not an AuditEvent"), "{err}");
-    assert!(err.contains("r5-export.ndjson:4: line is not JSON"), "{err}");
+    assert!(
+        err.contains("r5-export.ndjson:3: resource type 'Patient' is not an AuditEvent"),
+        "{err}"
+    );
+    assert!(
+        err.contains("r5-export.ndjson:4: line is not JSON"),
+        "{err}"
+    );
 
     let ev = events(&store);
     let col = |n: &str| str_col(&ev, n);
-    assert_eq!(col("event_id"), ["r4-btg-1", "r4-read-1", "r5-btg-1", "r5-read-1"].map(|s| Some(s.to_string())));
-    assert_eq!(col("user_id"), ["mw2", "mw1", "mw1", "mw3"].map(|s| Some(s.to_string())));
-    assert_eq!(col("action"), ["E", "R", "R", "R"].map(|s| Some(s.to_string())));
-    assert_eq!(col("section"), ["medical", "plan", "medical", "contact"].map(|s| Some(s.to_string())));
-    assert_eq!(col("source"), ["sys", "sys", "sys", "sys"].map(|s| Some(s.to_string())));
-    assert_eq!(col("workstation"), [None, Some("WS-1".to_string()), None, Some("WS-3".to_string())]);
-    let emergency: Vec<bool> = ev.column("emergency").unwrap().bool().unwrap().iter().map(|b| b.unwrap()).collect();
+    assert_eq!(
+        col("event_id"),
+        ["r4-btg-1", "r4-read-1", "r5-btg-1", "r5-read-1"].map(|s| Some(s.to_string()))
+    );
+    assert_eq!(
+        col("user_id"),
+        ["mw2", "mw1", "mw1", "mw3"].map(|s| Some(s.to_string()))
+    );
+    assert_eq!(
+        col("action"),
+        ["E", "R", "R", "R"].map(|s| Some(s.to_string()))
+    );
+    assert_eq!(
+        col("section"),
+        ["medical", "plan", "medical", "contact"].map(|s| Some(s.to_string()))
+    );
+    assert_eq!(
+        col("source"),
+        ["sys", "sys", "sys", "sys"].map(|s| Some(s.to_string()))
+    );
+    assert_eq!(
+        col("workstation"),
+        [
+            None,
+            Some("WS-1".to_string()),
+            None,
+            Some("WS-3".to_string())
+        ]
+    );
+    let emergency: Vec<bool> = ev
+        .column("emergency")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .map(|b| b.unwrap())
+        .collect();
     assert_eq!(emergency, vec![true, false, true, false]);
-    assert_eq!(col("emergency_reason"), [Some("Crisis: cliënt [bsn] niet aanspreekbaar".to_string()), None, None, None]);
-    let outcome: Vec<i32> = ev.column("outcome").unwrap().i32().unwrap().into_no_null_iter().collect();
+    assert_eq!(
+        col("emergency_reason"),
+        [
+            Some("Crisis: cliënt [bsn] niet aanspreekbaar".to_string()),
+            None,
+            None,
+            None
+        ]
+    );
+    let outcome: Vec<i32> = ev
+        .column("outcome")
+        .unwrap()
+        .i32()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
     assert_eq!(outcome, vec![0, 0, 0, 4]);
     // The client is the same pseudonym as from the canonical CSV; R5 takes occurredDateTime.
     let canonical = dir.path().join("canonical");
@@ -264,8 +493,20 @@ fn fhir_r4_bundle_and_r5_ndjson_map_onto_the_contract_including_break_the_glass(
     };
     assert_eq!(pid_of(&ev, "r4-read-1"), pid_of(&cev, "E1"));
     assert_eq!(pid_of(&ev, "r5-read-1"), pid_of(&cev, "E3"));
-    let t: Vec<i64> = ev.column("event_time").unwrap().datetime().unwrap().physical().into_no_null_iter().collect();
-    assert_eq!(t[3], chrono::DateTime::parse_from_rfc3339("2026-04-01T08:00:00Z").unwrap().timestamp_micros());
+    let t: Vec<i64> = ev
+        .column("event_time")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(
+        t[3],
+        chrono::DateTime::parse_from_rfc3339("2026-04-01T08:00:00Z")
+            .unwrap()
+            .timestamp_micros()
+    );
 }
 
 #[test]
@@ -278,13 +519,18 @@ fn an_unreadable_file_is_an_error_naming_it_and_the_store_stays_as_it_was() {
     let binary = dir.path().join("access_log_bin.csv");
     std::fs::write(&binary, [0x50u8, 0x4b, 3, 4, 0, 0, 0, 0]).unwrap();
     let latin = dir.path().join("access_log_latin.csv");
-    let text = std::fs::read_to_string(fixture("ref/access_log.csv")).unwrap().replace("E2,", "Ë2,");
+    let text = std::fs::read_to_string(fixture("ref/access_log.csv"))
+        .unwrap()
+        .replace("E2,", "Ë2,");
     std::fs::write(&latin, encoding_rs::WINDOWS_1252.encode(&text).0).unwrap();
     let semicolons = dir.path().join("access_log_semi.csv");
     std::fs::write(&semicolons, "event_id;event_time;user_id\nE1;x;y\n").unwrap();
 
     let cases = [
-        (&binary, "access_log_bin.csv: holds NUL bytes: this is a binary file, not CSV text"),
+        (
+            &binary,
+            "access_log_bin.csv: holds NUL bytes: this is a binary file, not CSV text",
+        ),
         (&latin, "access_log_latin.csv: line 3 is not valid UTF-8"),
         (&semicolons, "the delimiter is probably not ','"),
     ];
@@ -295,7 +541,10 @@ fn an_unreadable_file_is_an_error_naming_it_and_the_store_stays_as_it_was() {
         let err = stderr(&o);
         assert!(err.contains(message), "expected '{message}' in:\n{err}");
         assert!(err.contains("nothing was written"), "{err}");
-        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+            "{err}"
+        );
         assert_eq!(snapshot(&store), before);
     }
 }
@@ -310,9 +559,14 @@ fn the_store_refuses_another_key() {
     let other = keygen(&other_dir);
     let o = ingest(&store, &other, &[&fixture("ref/staff.csv")], &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("pseudonyms would not match"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("pseudonyms would not match"),
+        "{}",
+        stderr(&o)
+    );
     // The key itself is never printed or stored.
-    let secret: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
+    let secret: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
     let secret = secret["secret"].as_str().unwrap();
     assert!(!stderr(&o).contains(secret));
     for bytes in snapshot(&store).values() {
@@ -328,6 +582,10 @@ fn an_unknown_input_file_is_refused_before_any_work() {
     std::fs::write(&odd, "a,b\n1,2\n").unwrap();
     let o = ingest(&store, &key, &[&odd], &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("cannot tell which table 'export.csv' holds"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot tell which table 'export.csv' holds"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!store.join("manifest.json").exists());
 }

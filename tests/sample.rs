@@ -49,13 +49,29 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 fn the_committed_sample_is_exactly_what_the_generator_makes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("gen");
-    ok(&run(&["generate", "--out", out.to_str().unwrap(), "--seed", "7513", "--size", "small"]));
+    ok(&run(&[
+        "generate",
+        "--out",
+        out.to_str().unwrap(),
+        "--seed",
+        "7513",
+        "--size",
+        "small",
+    ]));
     let committed = files_under(&sample());
     let made = files_under(&out);
-    let rel = |base: &Path, v: &[PathBuf]| v.iter().map(|p| p.strip_prefix(base).unwrap().to_path_buf()).collect::<Vec<_>>();
+    let rel = |base: &Path, v: &[PathBuf]| {
+        v.iter()
+            .map(|p| p.strip_prefix(base).unwrap().to_path_buf())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(rel(&sample(), &committed), rel(&out, &made));
     for (a, b) in committed.iter().zip(&made) {
-        assert!(std::fs::read(a).unwrap() == std::fs::read(b).unwrap(), "{} differs from a fresh generate", a.display());
+        assert!(
+            std::fs::read(a).unwrap() == std::fs::read(b).unwrap(),
+            "{} differs from a fresh generate",
+            a.display()
+        );
     }
 }
 
@@ -66,8 +82,18 @@ fn the_dutch_export_and_the_canonical_csv_give_the_same_store() {
     let canonical = dir.path().join("canonical");
     let out = ingest_dutch(&dutch);
     assert!(out.contains("quarantined 0 + duplicates 0"), "{out}");
-    ok(&ingest(&canonical, &demo_key(), &[&sample().join("reference"), &sample().join("canonical")], &[]));
-    let parquet = |s: &Path| snapshot(s).into_iter().filter(|(k, _)| k.ends_with(".parquet")).collect::<Vec<_>>();
+    ok(&ingest(
+        &canonical,
+        &demo_key(),
+        &[&sample().join("reference"), &sample().join("canonical")],
+        &[],
+    ));
+    let parquet = |s: &Path| {
+        snapshot(s)
+            .into_iter()
+            .filter(|(k, _)| k.ends_with(".parquet"))
+            .collect::<Vec<_>>()
+    };
     let (a, b) = (parquet(&dutch), parquet(&canonical));
     assert_eq!(a.len(), 6 + 12, "six reference tables and twelve months");
     assert!(a == b, "the stores differ");
@@ -80,7 +106,11 @@ fn the_dutch_export_and_the_canonical_csv_give_the_same_store() {
         let id = line.split(',').next().unwrap();
         assert!(ids.contains(id), "labelled event {id} missing");
     }
-    let rows = std::fs::read_to_string(sample().join("canonical/access_log.csv")).unwrap().lines().count() - 1;
+    let rows = std::fs::read_to_string(sample().join("canonical/access_log.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
     assert_eq!(ev.height(), rows);
 }
 
@@ -113,31 +143,52 @@ fn no_identifier_reaches_any_file_of_the_store() {
     ingest_dutch(&store);
     let ids = identifiers();
     assert!(ids.len() > 1000, "the scan must have something to look for");
-    let bsns: Vec<&String> = ids.iter().filter(|s| s.len() == 9 && s.bytes().all(|b| b.is_ascii_digit())).collect();
+    let bsns: Vec<&String> = ids
+        .iter()
+        .filter(|s| s.len() == 9 && s.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
     let others: Vec<&String> = ids.iter().filter(|s| !bsns.contains(s)).collect();
 
     // 1. The raw bytes of every file (Parquet, manifest) hold no BSN and no address key
     //    (surnames are checked decoded below: employees' display names may contain them).
     for (name, bytes) in snapshot(&store) {
         let text = String::from_utf8_lossy(&bytes);
-        for id in bsns.iter().chain(others.iter().filter(|s| s.bytes().any(|b| b.is_ascii_digit()))) {
+        for id in bsns.iter().chain(
+            others
+                .iter()
+                .filter(|s| s.bytes().any(|b| b.is_ascii_digit())),
+        ) {
             assert!(!text.contains(id.as_str()), "{name} holds '{id}'");
         }
     }
     // 2. Decoded: no string cell of any table equals or contains an identifier. Staff display
     //    names are employees' names for the FG and may share a surname with a client, so
     //    surnames are checked everywhere but there.
-    for file in files_under(&store).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")) {
+    for file in files_under(&store)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+    {
         let df = read_parquet(&file);
         for col in df.columns() {
             let Ok(s) = col.str() else { continue };
             for v in s.iter().flatten() {
                 for id in &bsns {
-                    assert!(!v.contains(id.as_str()), "{}: column {} holds a BSN", file.display(), col.name());
+                    assert!(
+                        !v.contains(id.as_str()),
+                        "{}: column {} holds a BSN",
+                        file.display(),
+                        col.name()
+                    );
                 }
                 if col.name().as_str() != "display_name" {
                     for id in &others {
-                        assert!(v != id.as_str(), "{}: column {} holds '{}'", file.display(), col.name(), id);
+                        assert!(
+                            v != id.as_str(),
+                            "{}: column {} holds '{}'",
+                            file.display(),
+                            col.name(),
+                            id
+                        );
                     }
                 }
             }
@@ -165,12 +216,18 @@ fn every_stored_table_has_the_schema_the_contract_files_describe() {
     let store = dir.path().join("store");
     ingest_dutch(&store);
     let contract_dir = root().join("schemas/contract");
-    let store_file: toml::Value = toml::from_str(&std::fs::read_to_string(contract_dir.join("store.toml")).unwrap()).unwrap();
+    let store_file: toml::Value =
+        toml::from_str(&std::fs::read_to_string(contract_dir.join("store.toml")).unwrap()).unwrap();
     let added: Vec<(String, DataType)> = store_file["added"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_string(), expected_dtype(c["type"].as_str().unwrap())))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                expected_dtype(c["type"].as_str().unwrap()),
+            )
+        })
         .collect();
     let mut checked = 0;
     for file in std::fs::read_dir(&contract_dir).unwrap() {
@@ -184,20 +241,38 @@ fn every_stored_table_has_the_schema_the_contract_files_describe() {
             .unwrap()
             .iter()
             .map(|c| {
-                let name = c.get("stored_as").or_else(|| c.get("name")).unwrap().as_str().unwrap().to_string();
+                let name = c
+                    .get("stored_as")
+                    .or_else(|| c.get("name"))
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string();
                 (name, expected_dtype(c["type"].as_str().unwrap()))
             })
             .collect();
         expected.extend(added.clone());
         let target = spec["store"].as_str().unwrap();
         let stored = if target == "events" {
-            let part = files_under(&store.join("events")).into_iter().next().unwrap();
+            let part = files_under(&store.join("events"))
+                .into_iter()
+                .next()
+                .unwrap();
             read_parquet(&part)
         } else {
             read_parquet(&store.join(format!("{target}.parquet")))
         };
-        let got: Vec<(String, DataType)> = stored.schema().iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
-        assert_eq!(got, expected, "{} disagrees with the stored {target}", path.display());
+        let got: Vec<(String, DataType)> = stored
+            .schema()
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            expected,
+            "{} disagrees with the stored {target}",
+            path.display()
+        );
         checked += 1;
     }
     assert_eq!(checked, 7);
@@ -218,7 +293,10 @@ fn the_manifest_records_every_file_and_reconciles() {
     for f in files {
         assert_eq!(f["sha256"].as_str().unwrap().len(), 64);
         let n = |k: &str| f[k].as_u64().unwrap();
-        assert_eq!(n("rows_read"), n("rows_stored") + n("rows_quarantined") + n("rows_duplicate"));
+        assert_eq!(
+            n("rows_read"),
+            n("rows_stored") + n("rows_quarantined") + n("rows_duplicate")
+        );
     }
     let events_rows: u64 = m["tables"]["events"]["rows"].as_u64().unwrap();
     assert_eq!(events_rows as usize, events(&store).height());

@@ -51,10 +51,9 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
     if key.is_demo() {
         eprintln!("wmo-audit: warning: {} is a DEMO key, published with the sample; never use it for real data", key.id());
     }
-    let time_zone: chrono_tz::Tz = args
-        .time_zone
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--time-zone '{}' is not an IANA zone name", args.time_zone))?;
+    let time_zone: chrono_tz::Tz = args.time_zone.parse().map_err(|_| {
+        anyhow::anyhow!("--time-zone '{}' is not an IANA zone name", args.time_zone)
+    })?;
     let client_ids = match (args.client_ids.as_deref(), &profile) {
         (Some("local"), _) => ClientIds::Local,
         (Some(_), _) => ClientIds::Bsn,
@@ -63,7 +62,12 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
     };
     if let Some(p) = &profile {
         if p.client_ids != client_ids {
-            anyhow::bail!("profile '{}' says client_ids = '{}' but --client-ids is '{}'", p.name, p.client_ids.as_str(), client_ids.as_str());
+            anyhow::bail!(
+                "profile '{}' says client_ids = '{}' but --client-ids is '{}'",
+                p.name,
+                p.client_ids.as_str(),
+                client_ids.as_str()
+            );
         }
     }
     let files = IngestConfig::plan_inputs(&args.inputs, profile.as_ref(), &contract)?;
@@ -76,7 +80,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
         client_ids,
         progress: !args.quiet,
     };
-    let report = ingest::run(config).with_context(|| format!("nothing was written to '{}'", args.store.display()))?;
+    let report = ingest::run(config)
+        .with_context(|| format!("nothing was written to '{}'", args.store.display()))?;
     print_report(&report, &mut std::io::stdout().lock())?;
     for note in report.quarantine.iter().take(SHOW_QUARANTINE) {
         eprintln!("{}:{}: {}", note.file, note.line, note.reason);
@@ -89,21 +94,39 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
         );
     }
     let quarantined = report.totals().rows_quarantined > 0;
-    Ok(if args.strict && quarantined { super::EXIT_QUARANTINED } else { super::EXIT_OK })
+    Ok(if args.strict && quarantined {
+        super::EXIT_QUARANTINED
+    } else {
+        super::EXIT_OK
+    })
 }
 
 /// The end-of-run summary: one line per file, the totals, and what deserves attention.
 pub fn print_report(report: &IngestReport, out: &mut impl std::io::Write) -> std::io::Result<()> {
     writeln!(out, "ingest run {}", report.run)?;
-    writeln!(out, "{:<34} {:<12} {:>9} {:>9} {:>9} {:>9}  status", "file", "table", "read", "stored", "quarant.", "dupl.")?;
+    writeln!(
+        out,
+        "{:<34} {:<12} {:>9} {:>9} {:>9} {:>9}  status",
+        "file", "table", "read", "stored", "quarant.", "dupl."
+    )?;
     for f in &report.files {
         writeln!(
             out,
             "{:<34} {:<12} {:>9} {:>9} {:>9} {:>9}  {}",
-            f.file, f.table, f.rows_read, f.rows_stored, f.rows_quarantined, f.rows_duplicate, f.status
+            f.file,
+            f.table,
+            f.rows_read,
+            f.rows_stored,
+            f.rows_quarantined,
+            f.rows_duplicate,
+            f.status
         )?;
         if !f.ignored_columns.is_empty() {
-            writeln!(out, "  ignored columns not in the contract: {}", f.ignored_columns.join(", "))?;
+            writeln!(
+                out,
+                "  ignored columns not in the contract: {}",
+                f.ignored_columns.join(", ")
+            )?;
         }
     }
     let t = report.totals();
@@ -114,10 +137,18 @@ pub fn print_report(report: &IngestReport, out: &mut impl std::io::Write) -> std
         t.rows_stored,
         t.rows_quarantined,
         t.rows_duplicate,
-        if t.reconciles() { "" } else { "  (DOES NOT RECONCILE)" }
+        if t.reconciles() {
+            ""
+        } else {
+            "  (DOES NOT RECONCILE)"
+        }
     )?;
     if t.rows_replaced > 0 {
-        writeln!(out, "of the stored rows, {} replaced an earlier version with the same key", t.rows_replaced)?;
+        writeln!(
+            out,
+            "of the stored rows, {} replaced an earlier version with the same key",
+            t.rows_replaced
+        )?;
     }
     if t.local_times.ambiguous + t.local_times.shifted > 0 {
         writeln!(
@@ -127,10 +158,18 @@ pub fn print_report(report: &IngestReport, out: &mut impl std::io::Write) -> std
         )?;
     }
     if report.unknown_users > 0 {
-        writeln!(out, "warning: {} stored events are by accounts not in the staff table", report.unknown_users)?;
+        writeln!(
+            out,
+            "warning: {} stored events are by accounts not in the staff table",
+            report.unknown_users
+        )?;
     }
     if report.unknown_clients > 0 {
-        writeln!(out, "warning: {} stored events are about clients not in the clients table", report.unknown_clients)?;
+        writeln!(
+            out,
+            "warning: {} stored events are about clients not in the clients table",
+            report.unknown_clients
+        )?;
     }
     if !report.months.is_empty() {
         writeln!(out, "months written: {}", report.months.join(", "))?;

@@ -22,6 +22,10 @@ pub fn run(args: KeygenArgs) -> anyhow::Result<i32> {
     let key = if args.demo { key.into_demo() } else { key };
     key.write_new(&args.out)
         .with_context(|| format!("cannot create key file '{}'", args.out.display()))?;
-    println!("created key {} in {} (owner-only); keep it apart from the store and the reports", key.id(), args.out.display());
+    println!(
+        "created key {} in {} (owner-only); keep it apart from the store and the reports",
+        key.id(),
+        args.out.display()
+    );
     Ok(super::EXIT_OK)
 }

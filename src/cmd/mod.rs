@@ -16,7 +16,11 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_QUARANTINED: i32 = 3;
 
 #[derive(Debug, Parser)]
-#[command(name = "wmo-audit", version, about = "Audit access to Wmo client dossiers against the organisation's privacy protocol")]
+#[command(
+    name = "wmo-audit",
+    version,
+    about = "Audit access to Wmo client dossiers against the organisation's privacy protocol"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -31,7 +31,12 @@ pub struct Label {
 }
 
 impl Label {
-    fn new(kind: &'static str, verdict: &'static str, reason: &'static str, signals: &'static str) -> Label {
+    fn new(
+        kind: &'static str,
+        verdict: &'static str,
+        reason: &'static str,
+        signals: &'static str,
+    ) -> Label {
         Label {
             kind,
             verdict,
@@ -98,7 +103,10 @@ pub fn routine(org: &Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
         for user in 0..org.people.len() {
             let roles: Vec<_> = org.roles_on(user, d).cloned().collect();
             for r in roles {
-                let push = |out: &mut Vec<Access>, rng: &mut ChaCha8Rng, client: usize, section: &'static str| {
+                let push = |out: &mut Vec<Access>,
+                            rng: &mut ChaCha8Rng,
+                            client: usize,
+                            section: &'static str| {
                     out.push(Access {
                         time: at(d, rng, 8, 18),
                         user,
@@ -121,7 +129,11 @@ pub fn routine(org: &Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
                         if mine.is_empty() {
                             continue;
                         }
-                        let n = if r.role == "worker" { rng.random_range(8..17) } else { rng.random_range(2..6) };
+                        let n = if r.role == "worker" {
+                            rng.random_range(8..17)
+                        } else {
+                            rng.random_range(2..6)
+                        };
                         for _ in 0..n {
                             let Some(a) = mine.choose(rng) else { break };
                             let s = section(rng, r.big);
@@ -129,23 +141,36 @@ pub fn routine(org: &Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
                         }
                     }
                     "coach" => {
-                        let open: Vec<&Case> = org.cases.iter().filter(|c| c.team == r.team && open_on(c, d)).collect();
+                        let open: Vec<&Case> = org
+                            .cases
+                            .iter()
+                            .filter(|c| c.team == r.team && open_on(c, d))
+                            .collect();
                         for _ in 0..rng.random_range(2..6) {
                             let Some(c) = open.choose(rng) else { break };
-                            let s = *["plan", "contact", "identity"].choose(rng).unwrap_or(&"plan");
+                            let s = *["plan", "contact", "identity"]
+                                .choose(rng)
+                                .unwrap_or(&"plan");
                             push(&mut out, rng, c.client, s);
                         }
                     }
                     "complaints_handler" => {
-                        for k in org.complaints.iter().filter(|k| k.handler == user && in_period(d, k.opened, k.closed)) {
+                        for k in org
+                            .complaints
+                            .iter()
+                            .filter(|k| k.handler == user && in_period(d, k.opened, k.closed))
+                        {
                             for _ in 0..rng.random_range(0..3) {
-                                let s = *["complaint", "complaint", "plan", "contact"].choose(rng).unwrap_or(&"complaint");
+                                let s = *["complaint", "complaint", "plan", "contact"]
+                                    .choose(rng)
+                                    .unwrap_or(&"complaint");
                                 push(&mut out, rng, k.client, s);
                             }
                         }
                     }
                     "veilig_thuis" => {
-                        let dv: Vec<&Case> = org.cases.iter().filter(|c| c.dv && open_on(c, d)).collect();
+                        let dv: Vec<&Case> =
+                            org.cases.iter().filter(|c| c.dv && open_on(c, d)).collect();
                         for _ in 0..rng.random_range(0..3) {
                             let Some(c) = dv.choose(rng) else { break };
                             let s = *["plan", "contact"].choose(rng).unwrap_or(&"plan");
@@ -155,20 +180,28 @@ pub fn routine(org: &Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
                     _ => {
                         // Staff roles look at a dossier now and then for their task.
                         if rng.random_bool(0.25) {
-                            let open: Vec<&Case> = org.cases.iter().filter(|c| open_on(c, d)).collect();
+                            let open: Vec<&Case> =
+                                org.cases.iter().filter(|c| open_on(c, d)).collect();
                             if let Some(c) = open.choose(rng) {
                                 let mut a = Access {
                                     time: at(d, rng, 9, 17),
                                     user,
                                     client: c.client,
                                     action: "R",
-                                    section: *["plan", "finance", "identity"].choose(rng).unwrap_or(&"plan"),
+                                    section: ["plan", "finance", "identity"]
+                                        .choose(rng)
+                                        .unwrap_or(&"plan"),
                                     emergency: false,
                                     reason: None,
                                     outcome: 0,
                                     label: None,
                                 };
-                                a.label = Some(Label::new("role_read", "justified_if_role_listed", "", ""));
+                                a.label = Some(Label::new(
+                                    "role_read",
+                                    "justified_if_role_listed",
+                                    "",
+                                    "",
+                                ));
                                 out.push(a);
                             }
                         }
@@ -193,10 +226,17 @@ fn strangers(org: &Org, user: usize, team: usize, filter: impl Fn(&Client) -> bo
     (0..org.clients.len())
         .filter(|&c| filter(&org.clients[c]))
         .filter(|&c| {
-            let cases: Vec<usize> = (0..org.cases.len()).filter(|&k| org.cases[k].client == c).collect();
+            let cases: Vec<usize> = (0..org.cases.len())
+                .filter(|&k| org.cases[k].client == c)
+                .collect();
             !cases.is_empty()
-                && cases.iter().all(|&k| org.cases[k].team != team && org.cases[k].opened.year() > 2010)
-                && !org.assignments.iter().any(|a| a.user == user && cases.contains(&a.case))
+                && cases
+                    .iter()
+                    .all(|&k| org.cases[k].team != team && org.cases[k].opened.year() > 2010)
+                && !org
+                    .assignments
+                    .iter()
+                    .any(|a| a.user == user && cases.contains(&a.case))
                 && !org.complaints.iter().any(|k| k.client == c)
         })
         .collect()
@@ -232,7 +272,14 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
                 continue;
             }
             if let Some(&c) = pool.choose(rng) {
-                add(&mut out, at(d, rng, 9, 17), u, c, "plan", Label::new("snooping_other_team", "unjustified", "other_team", ""));
+                add(
+                    &mut out,
+                    at(d, rng, 9, 17),
+                    u,
+                    c,
+                    "plan",
+                    Label::new("snooping_other_team", "unjustified", "other_team", ""),
+                );
             }
         }
     }
@@ -244,11 +291,16 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
     let other_area = |team: usize| areas.iter().copied().find(|&t| t != team).unwrap_or(0);
     for (user, team, is_self) in [(self_user, self_team, true), (fam_user, fam_team, false)] {
         let p = org.people[user].clone();
-        let mut used: std::collections::HashSet<String> = org.clients.iter().map(|c| c.bsn.clone()).collect();
+        let mut used: std::collections::HashSet<String> =
+            org.clients.iter().map(|c| c.bsn.clone()).collect();
         used.extend(org.people.iter().map(|p| p.bsn.clone()));
         let client = org.clients.len();
         org.clients.push(Client {
-            bsn: if is_self { p.bsn.clone() } else { super::org::random_bsn(rng, &mut used) },
+            bsn: if is_self {
+                p.bsn.clone()
+            } else {
+                super::org::random_bsn(rng, &mut used)
+            },
             surname: p.surname.clone(),
             address: p.address.clone(),
             restricted: false,
@@ -265,7 +317,13 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
         let case = org.cases.len() - 1;
         let holder = org.cases[case].team;
         if let Some(&w) = org.members(holder, "worker", org.start).first() {
-            org.assignments.push(Assignment { case, user: w, relation: "primary", from: org.start - Duration::days(90), to: None });
+            org.assignments.push(Assignment {
+                case,
+                user: w,
+                relation: "primary",
+                from: org.start - Duration::days(90),
+                to: None,
+            });
         }
         let (kind, signals) = if is_self {
             ("self_lookup", "self_access;same_surname;same_address")
@@ -275,7 +333,14 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
         for _ in 0..2 {
             let d = pick_day(rng);
             if org.roles_on(user, d).next().is_some() {
-                add(&mut out, at(d, rng, 9, 17), user, client, "identity", Label::new(kind, "unjustified", "other_team", signals));
+                add(
+                    &mut out,
+                    at(d, rng, 9, 17),
+                    user,
+                    client,
+                    "identity",
+                    Label::new(kind, "unjustified", "other_team", signals),
+                );
             }
         }
     }
@@ -286,7 +351,19 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
     for &c in vips.iter().take(3) {
         let d = pick_day(rng);
         if org.roles_on(u, d).next().is_some() {
-            add(&mut out, at(d, rng, 9, 17), u, c, "plan", Label::new("restricted_browsing", "unjustified", "other_team", "restricted_client"));
+            add(
+                &mut out,
+                at(d, rng, 9, 17),
+                u,
+                c,
+                "plan",
+                Label::new(
+                    "restricted_browsing",
+                    "unjustified",
+                    "other_team",
+                    "restricted_client",
+                ),
+            );
         }
     }
 
@@ -294,18 +371,42 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
     let mut done = 0;
     for a in org.assignments.clone() {
         let case = &org.cases[a.case];
-        let (Some(closed), Some(to)) = (case.closed, a.to) else { continue };
+        let (Some(closed), Some(to)) = (case.closed, a.to) else {
+            continue;
+        };
         let d = closed + Duration::days(120);
-        let still_related = org.assignments.iter().any(|b| b.user == a.user && org.cases[b.case].client == case.client && b.to.is_none_or(|t| t > closed));
-        let reopened = org.cases.iter().any(|c| c.client == case.client && c.opened > case.opened);
-        if a.relation != "primary" || to != closed || d > org.end || d < org.start || still_related || reopened {
+        let still_related = org.assignments.iter().any(|b| {
+            b.user == a.user
+                && org.cases[b.case].client == case.client
+                && b.to.is_none_or(|t| t > closed)
+        });
+        let reopened = org
+            .cases
+            .iter()
+            .any(|c| c.client == case.client && c.opened > case.opened);
+        if a.relation != "primary"
+            || to != closed
+            || d > org.end
+            || d < org.start
+            || still_related
+            || reopened
+        {
             continue;
         }
         let d = days.iter().copied().find(|&x| x >= d).unwrap_or(d);
-        if org.roles_on(a.user, d).all(|r| r.role != "worker") || org.complaints.iter().any(|k| k.client == case.client) {
+        if org.roles_on(a.user, d).all(|r| r.role != "worker")
+            || org.complaints.iter().any(|k| k.client == case.client)
+        {
             continue;
         }
-        add(&mut out, at(d, rng, 9, 17), a.user, case.client, "plan", Label::new("read_after_close", "unjustified", "case_closed", ""));
+        add(
+            &mut out,
+            at(d, rng, 9, 17),
+            a.user,
+            case.client,
+            "plan",
+            Label::new("read_after_close", "unjustified", "case_closed", ""),
+        );
         done += 1;
         if done == 3 {
             break;
@@ -313,12 +414,29 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
     }
 
     // Reads of dossiers that should have been destroyed.
-    let old: Vec<usize> = org.cases.iter().filter(|c| c.opened.year() < 2010).map(|c| c.client).collect();
+    let old: Vec<usize> = org
+        .cases
+        .iter()
+        .filter(|c| c.opened.year() < 2010)
+        .map(|c| c.client)
+        .collect();
     let (u, _) = workers[2 % workers.len()];
     for &c in old.iter().take(2) {
         let d = pick_day(rng);
         if org.roles_on(u, d).next().is_some() {
-            add(&mut out, at(d, rng, 9, 17), u, c, "identity", Label::new("past_retention", "unjustified", "case_closed", "past_retention"));
+            add(
+                &mut out,
+                at(d, rng, 9, 17),
+                u,
+                c,
+                "identity",
+                Label::new(
+                    "past_retention",
+                    "unjustified",
+                    "case_closed",
+                    "past_retention",
+                ),
+            );
         }
     }
 
@@ -338,17 +456,33 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
             action: "R",
             section: "plan",
             emergency: true,
-            reason: with_reason.then(|| "Spoed: cliënt in crisis, eigen consulent afwezig".to_string()),
+            reason: with_reason
+                .then(|| "Spoed: cliënt in crisis, eigen consulent afwezig".to_string()),
             outcome: 0,
             label: Some(if with_reason {
                 Label::new("emergency_with_reason_assigned", "emergency", "", "")
             } else {
-                Label::new("emergency_without_reason", "emergency", "", "no_emergency_reason")
+                Label::new(
+                    "emergency_without_reason",
+                    "emergency",
+                    "",
+                    "no_emergency_reason",
+                )
             }),
         });
         if with_reason {
-            if let Some(case) = org.cases.iter().position(|k| k.client == c && open_on(k, d)) {
-                org.assignments.push(Assignment { case, user: u, relation: "co_worker", from: d + Duration::days(1), to: Some(d + Duration::days(30)) });
+            if let Some(case) = org
+                .cases
+                .iter()
+                .position(|k| k.client == c && open_on(k, d))
+            {
+                org.assignments.push(Assignment {
+                    case,
+                    user: u,
+                    relation: "co_worker",
+                    from: d + Duration::days(1),
+                    to: Some(d + Duration::days(30)),
+                });
             }
         }
     }
@@ -360,7 +494,19 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
             for _ in 0..3 {
                 let d = pick_day(rng);
                 if let Some(&c) = pool.choose(rng) {
-                    add(&mut out, at(d, rng, 9, 17), h, c, "plan", Label::new("complaints_no_complaint", "unjustified", "no_open_complaint", ""));
+                    add(
+                        &mut out,
+                        at(d, rng, 9, 17),
+                        h,
+                        c,
+                        "plan",
+                        Label::new(
+                            "complaints_no_complaint",
+                            "unjustified",
+                            "no_open_complaint",
+                            "",
+                        ),
+                    );
                 }
             }
         }
@@ -368,14 +514,31 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
 
     // Medical sections read by a worker without BIG registration (on their own case).
     if let Some(a) = org.assignments.iter().find(|a| {
-        a.relation == "primary" && a.to.is_none() && org.roles.iter().any(|r| r.user == a.user && r.role == "worker" && !r.big && r.to.is_none())
+        a.relation == "primary"
+            && a.to.is_none()
+            && org
+                .roles
+                .iter()
+                .any(|r| r.user == a.user && r.role == "worker" && !r.big && r.to.is_none())
     }) {
         let (u, client) = (a.user, org.cases[a.case].client);
         let from = a.from.max(org.start);
         for _ in 0..3 {
             let d = days[rng.random_range(0..days.len())];
             if d >= from && open_on(&org.cases[a.case], d) {
-                add(&mut out, at(d, rng, 9, 17), u, client, "medical", Label::new("medical_without_big", "unjustified", "section_not_allowed", ""));
+                add(
+                    &mut out,
+                    at(d, rng, 9, 17),
+                    u,
+                    client,
+                    "medical",
+                    Label::new(
+                        "medical_without_big",
+                        "unjustified",
+                        "section_not_allowed",
+                        "",
+                    ),
+                );
             }
         }
     }
@@ -391,7 +554,14 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
         .collect();
     for _ in 0..10 {
         if let Some(&c) = mine.choose(rng) {
-            add(&mut out, at(d, rng, 21, 23), u, c, "plan", Label::new("after_hours_burst", "justified", "", "after_hours"));
+            add(
+                &mut out,
+                at(d, rng, 21, 23),
+                u,
+                c,
+                "plan",
+                Label::new("after_hours_burst", "justified", "", "after_hours"),
+            );
         }
     }
 
@@ -399,15 +569,34 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
     let leaver = org.roles.iter().find(|r| {
         r.role == "worker"
             && r.to.is_some_and(|t| t < org.end - Duration::days(30))
-            && !org.roles.iter().any(|x| x.user == r.user && x.to.is_none_or(|t| t > r.to.unwrap_or(t)))
+            && !org
+                .roles
+                .iter()
+                .any(|x| x.user == r.user && x.to.is_none_or(|t| t > r.to.unwrap_or(t)))
     });
     if let Some(r) = leaver {
         let (u, left) = (r.user, r.to.unwrap_or(org.end));
         {
-            let former: Vec<usize> = org.assignments.iter().filter(|a| a.user == u).map(|a| org.cases[a.case].client).collect();
-            let d = days.iter().copied().find(|&x| x >= left + Duration::days(14)).unwrap_or(left);
+            let former: Vec<usize> = org
+                .assignments
+                .iter()
+                .filter(|a| a.user == u)
+                .map(|a| org.cases[a.case].client)
+                .collect();
+            let d = days
+                .iter()
+                .copied()
+                .find(|&x| x >= left + Duration::days(14))
+                .unwrap_or(left);
             for &c in former.iter().take(2) {
-                add(&mut out, at(d, rng, 9, 17), u, c, "plan", Label::new("terminated_account", "unjustified", "relation_ended", ""));
+                add(
+                    &mut out,
+                    at(d, rng, 9, 17),
+                    u,
+                    c,
+                    "plan",
+                    Label::new("terminated_account", "unjustified", "relation_ended", ""),
+                );
             }
         }
     }

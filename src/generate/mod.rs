@@ -72,8 +72,10 @@ impl fmt::Display for GenerateSummary {
 
 pub fn run(config: &GenerateConfig) -> Result<GenerateSummary> {
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let start = NaiveDate::from_ymd_opt(2025, 10, 1).ok_or_else(|| Error::Invalid("bad date".into()))?;
-    let end = NaiveDate::from_ymd_opt(2026, 9, 30).ok_or_else(|| Error::Invalid("bad date".into()))?;
+    let start =
+        NaiveDate::from_ymd_opt(2025, 10, 1).ok_or_else(|| Error::Invalid("bad date".into()))?;
+    let end =
+        NaiveDate::from_ymd_opt(2026, 9, 30).ok_or_else(|| Error::Invalid("bad date".into()))?;
     let (areas, clients) = match config.size {
         Size::Small => (3, 500),
         Size::Medium => (10, 5000),
@@ -81,7 +83,7 @@ pub fn run(config: &GenerateConfig) -> Result<GenerateSummary> {
     let mut org = Org::build(&mut rng, areas, clients, start, end);
     let mut accesses = activity::inject(&mut org, &mut rng);
     accesses.extend(activity::routine(&org, &mut rng));
-    accesses.sort_by(|a, b| (a.time, a.user, a.client).cmp(&(b.time, b.user, b.client)));
+    accesses.sort_by_key(|a| (a.time, a.user, a.client));
 
     let out = &config.out;
     for dir in ["reference", "canonical", "export-nl"] {
@@ -89,7 +91,11 @@ pub fn run(config: &GenerateConfig) -> Result<GenerateSummary> {
     }
     write_reference(&org, &out.join("reference"))?;
     write_canonical_log(&org, &accesses, &out.join("canonical/access_log.csv"))?;
-    write_dutch_log(&org, &accesses, &out.join(format!("export-nl/Logboek_{start}_{end}.csv")))?;
+    write_dutch_log(
+        &org,
+        &accesses,
+        &out.join(format!("export-nl/Logboek_{start}_{end}.csv")),
+    )?;
     let labelled = write_labels(&org, &accesses, &out.join("labels.csv"))?;
     Ok(GenerateSummary {
         out: out.clone(),
@@ -132,12 +138,30 @@ fn write_reference(org: &Org, dir: &Path) -> Result<()> {
         &["team_id", "name", "kind", "organisation"],
         org.teams
             .iter()
-            .map(|t| vec![t.id.clone(), t.name.clone(), t.kind.into(), org::ORGANISATION.into()])
+            .map(|t| {
+                vec![
+                    t.id.clone(),
+                    t.name.clone(),
+                    t.kind.into(),
+                    org::ORGANISATION.into(),
+                ]
+            })
             .collect(),
     )?;
     write_rows(
         &dir.join("staff.csv"),
-        &["user_id", "display_name", "role", "team_id", "valid_from", "valid_to", "big_registered", "person_id", "surname", "address_key"],
+        &[
+            "user_id",
+            "display_name",
+            "role",
+            "team_id",
+            "valid_from",
+            "valid_to",
+            "big_registered",
+            "person_id",
+            "surname",
+            "address_key",
+        ],
         org.roles
             .iter()
             .map(|r| {
@@ -162,12 +186,27 @@ fn write_reference(org: &Org, dir: &Path) -> Result<()> {
         &["client_id", "surname", "address_key", "restricted"],
         org.clients
             .iter()
-            .map(|c| vec![c.bsn.clone(), c.surname.clone(), c.address.clone(), c.restricted.to_string()])
+            .map(|c| {
+                vec![
+                    c.bsn.clone(),
+                    c.surname.clone(),
+                    c.address.clone(),
+                    c.restricted.to_string(),
+                ]
+            })
             .collect(),
     )?;
     write_rows(
         &dir.join("cases.csv"),
-        &["case_id", "client_id", "team_id", "opened", "closed", "closure", "domestic_violence"],
+        &[
+            "case_id",
+            "client_id",
+            "team_id",
+            "opened",
+            "closed",
+            "closure",
+            "domestic_violence",
+        ],
         org.cases
             .iter()
             .map(|c| {
@@ -201,7 +240,13 @@ fn write_reference(org: &Org, dir: &Path) -> Result<()> {
     )?;
     write_rows(
         &dir.join("complaints.csv"),
-        &["complaint_id", "client_id", "handler_user_id", "opened", "closed"],
+        &[
+            "complaint_id",
+            "client_id",
+            "handler_user_id",
+            "opened",
+            "closed",
+        ],
         org.complaints
             .iter()
             .map(|k| {
@@ -236,21 +281,43 @@ fn log_values(org: &Org, i: usize, a: &Access) -> Vec<String> {
         a.reason.clone().unwrap_or_default(),
         a.outcome.to_string(),
         SOURCE.into(),
-        if a.time.and_utc().timestamp() % 20 == 0 { String::new() } else { format!("WS-{}", &user[2..]) },
+        if a.time.and_utc().timestamp() % 20 == 0 {
+            String::new()
+        } else {
+            format!("WS-{}", &user[2..])
+        },
     ]
 }
 
 fn write_canonical_log(org: &Org, accesses: &[Access], path: &Path) -> Result<()> {
     let contract = Contract::load()?;
-    let header: Vec<&str> = contract.events().columns.iter().map(|c| c.name.as_str()).collect();
-    write_rows(path, &header, accesses.iter().enumerate().map(|(i, a)| log_values(org, i, a)).collect())
+    let header: Vec<&str> = contract
+        .events()
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    write_rows(
+        path,
+        &header,
+        accesses
+            .iter()
+            .enumerate()
+            .map(|(i, a)| log_values(org, i, a))
+            .collect(),
+    )
 }
 
 /// The same log as the case system's Dutch export: the profile's column names and values,
 /// local time without offset, semicolons, CRLF, Windows-1252.
 fn write_dutch_log(org: &Org, accesses: &[Access], path: &Path) -> Result<()> {
     let contract = Contract::load()?;
-    let profile = SourceProfile::parse(EXPORT_PROFILE, Path::new("zaaksysteem-nl.toml"), "", &contract)?;
+    let profile = SourceProfile::parse(
+        EXPORT_PROFILE,
+        Path::new("zaaksysteem-nl.toml"),
+        "",
+        &contract,
+    )?;
     let table = contract.events();
     let mapping = profile
         .tables
@@ -279,7 +346,12 @@ fn write_dutch_log(org: &Org, accesses: &[Access], path: &Path) -> Result<()> {
         })
         .collect();
     let time_idx = table.require("event_time")?;
-    let format = profile.time.local_formats.first().cloned().unwrap_or_else(|| "%d-%m-%Y %H:%M:%S".into());
+    let format = profile
+        .time
+        .local_formats
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "%d-%m-%Y %H:%M:%S".into());
     let mut w = csv::WriterBuilder::new()
         .delimiter(profile.delimiter)
         .terminator(csv::Terminator::CRLF)
@@ -296,7 +368,9 @@ fn write_dutch_log(org: &Org, accesses: &[Access], path: &Path) -> Result<()> {
         }
         w.write_record(&values).map_err(err)?;
     }
-    let text = w.into_inner().map_err(|e| Error::input(path, e.to_string()))?;
+    let text = w
+        .into_inner()
+        .map_err(|e| Error::input(path, e.to_string()))?;
     let text = String::from_utf8(text).map_err(|e| Error::input(path, e.to_string()))?;
     let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&text);
     if unmappable {
@@ -305,7 +379,11 @@ fn write_dutch_log(org: &Org, accesses: &[Access], path: &Path) -> Result<()> {
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
-fn write_labels(org: &Org, accesses: &[Access], path: &Path) -> Result<BTreeMap<&'static str, usize>> {
+fn write_labels(
+    org: &Org,
+    accesses: &[Access],
+    path: &Path,
+) -> Result<BTreeMap<&'static str, usize>> {
     let mut counts = BTreeMap::new();
     let rows = accesses
         .iter()
@@ -323,6 +401,17 @@ fn write_labels(org: &Org, accesses: &[Access], path: &Path) -> Result<BTreeMap<
             ])
         })
         .collect();
-    write_rows(path, &["event_id", "kind", "user_id", "expected_verdict", "expected_reason", "expected_signals"], rows)?;
+    write_rows(
+        path,
+        &[
+            "event_id",
+            "kind",
+            "user_id",
+            "expected_verdict",
+            "expected_reason",
+            "expected_signals",
+        ],
+        rows,
+    )?;
     Ok(counts)
 }

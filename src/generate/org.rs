@@ -10,16 +10,51 @@ use crate::bsn::Bsn;
 pub const ORGANISATION: &str = "Gemeente Voorbeeldstad";
 
 const FIRST_NAMES: &[&str] = &[
-    "Anne", "Bram", "Carla", "Daan", "Esra", "Femke", "Gijs", "Hanna", "Ilse", "Joost", "Karim", "Lotte",
-    "Mohamed", "Noor", "Oscar", "Petra", "Quinten", "Rosa", "Sanne", "Thijs", "Umut", "Vera", "Willem",
-    "Yara", "Zeynep", "Bas", "Eva", "Lieke", "Ruben", "Sophie",
+    "Anne", "Bram", "Carla", "Daan", "Esra", "Femke", "Gijs", "Hanna", "Ilse", "Joost", "Karim",
+    "Lotte", "Mohamed", "Noor", "Oscar", "Petra", "Quinten", "Rosa", "Sanne", "Thijs", "Umut",
+    "Vera", "Willem", "Yara", "Zeynep", "Bas", "Eva", "Lieke", "Ruben", "Sophie",
 ];
 pub const SURNAMES: &[&str] = &[
-    "de Jong", "Jansen", "de Vries", "van den Berg", "van Dijk", "Bakker", "Janssen", "Visser", "Smit",
-    "Meijer", "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van Leeuwen",
-    "Dekker", "Brouwer", "de Wit", "Dijkstra", "Smits", "de Graaf", "van der Meer", "Kok", "Jacobs",
-    "Haan", "Vermeulen", "van den Heuvel", "van der Veen", "van den Broek", "Yilmaz", "El Amrani",
-    "Kaya", "Öztürk", "Brinkman", "Çelik", "Huisman", "Prins",
+    "de Jong",
+    "Jansen",
+    "de Vries",
+    "van den Berg",
+    "van Dijk",
+    "Bakker",
+    "Janssen",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "de Groot",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Leeuwen",
+    "Dekker",
+    "Brouwer",
+    "de Wit",
+    "Dijkstra",
+    "Smits",
+    "de Graaf",
+    "van der Meer",
+    "Kok",
+    "Jacobs",
+    "Haan",
+    "Vermeulen",
+    "van den Heuvel",
+    "van der Veen",
+    "van den Broek",
+    "Yilmaz",
+    "El Amrani",
+    "Kaya",
+    "Öztürk",
+    "Brinkman",
+    "Çelik",
+    "Huisman",
+    "Prins",
 ];
 const STREET_LETTERS: &[&str] = &["AB", "BK", "CD", "EG", "HJ", "KL", "MN", "PR", "ST", "VW"];
 
@@ -111,7 +146,11 @@ pub fn random_bsn(rng: &mut ChaCha8Rng, used: &mut std::collections::HashSet<Str
     loop {
         let mut d: Vec<u8> = (0..8).map(|_| rng.random_range(0..10u8)).collect();
         d[0] = rng.random_range(1..10);
-        let s: i64 = d.iter().enumerate().map(|(i, &x)| i64::from(x) * (9 - i as i64)).sum();
+        let s: i64 = d
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| i64::from(x) * (9 - i as i64))
+            .sum();
         let last = s % 11;
         if last > 9 {
             continue;
@@ -135,7 +174,9 @@ fn address(rng: &mut ChaCha8Rng) -> String {
 
 impl Org {
     pub fn team_of_kind(&self, kind: &str) -> Vec<usize> {
-        (0..self.teams.len()).filter(|&t| self.teams[t].kind == kind).collect()
+        (0..self.teams.len())
+            .filter(|&t| self.teams[t].kind == kind)
+            .collect()
     }
 
     /// Role periods of a user valid on a day.
@@ -158,16 +199,26 @@ impl Org {
     }
 
     /// Builds an organisation of `area_teams` area teams and about `clients` clients.
-    pub fn build(rng: &mut ChaCha8Rng, area_teams: usize, clients: usize, start: NaiveDate, end: NaiveDate) -> Org {
+    pub fn build(
+        rng: &mut ChaCha8Rng,
+        area_teams: usize,
+        clients: usize,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Org {
         let mut org = Org {
             start,
             end,
             ..Org::default()
         };
         let mut used = std::collections::HashSet::new();
-        let areas = ["Noord", "Zuid", "Oost", "West", "Centrum", "Haven", "Dorp", "Park", "Molen", "Polder"];
+        let areas = [
+            "Noord", "Zuid", "Oost", "West", "Centrum", "Haven", "Dorp", "Park", "Molen", "Polder",
+        ];
         for i in 0..area_teams {
-            let name = areas.get(i).map_or(format!("Wijk {}", i + 1), |a| a.to_string());
+            let name = areas
+                .get(i)
+                .map_or(format!("Wijk {}", i + 1), |a| a.to_string());
             org.teams.push(Team {
                 id: format!("WT-{}", name.to_uppercase().replace(' ', "")),
                 name: format!("Sociaal Wijkteam {name}"),
@@ -210,7 +261,17 @@ impl Org {
                 "complaints" => (&["complaints_handler"], 2),
                 "veilig_thuis" => (&["veilig_thuis"], 2),
                 _ if org.teams[t].id == "BACKOFFICE" => (&["backoffice"], 3),
-                _ => (&["coordinator", "controller", "auditor", "supervisor", "policy_adviser", "administrator"], 1),
+                _ => (
+                    &[
+                        "coordinator",
+                        "controller",
+                        "auditor",
+                        "supervisor",
+                        "policy_adviser",
+                        "administrator",
+                    ],
+                    1,
+                ),
             };
             for role in roles {
                 for _ in 0..n {
@@ -252,7 +313,11 @@ impl Org {
         }
         let mid = self.start + Duration::days(150);
         // A worker moves from the first to the second area team.
-        if let Some(i) = self.roles.iter().position(|r| r.team == areas[0] && r.role == "worker") {
+        if let Some(i) = self
+            .roles
+            .iter()
+            .position(|r| r.team == areas[0] && r.role == "worker")
+        {
             let mut moved = self.roles[i].clone();
             self.roles[i].to = Some(mid - Duration::days(1));
             moved.team = areas[1];
@@ -260,13 +325,19 @@ impl Org {
             self.roles.push(moved);
         }
         // A worker of the second area team leaves.
-        if let Some(r) = self.roles.iter_mut().rev().find(|r| r.team == areas[1] && r.role == "worker" && r.to.is_none()) {
+        if let Some(r) = self
+            .roles
+            .iter_mut()
+            .rev()
+            .find(|r| r.team == areas[1] && r.role == "worker" && r.to.is_none())
+        {
             r.to = Some(self.start + Duration::days(200));
         }
         // A worker joins the last area team.
         let user = self.people.len();
         let surname = SURNAMES.choose(rng).unwrap_or(&"Bakker").to_string();
-        let mut used: std::collections::HashSet<String> = self.people.iter().map(|p| p.bsn.clone()).collect();
+        let mut used: std::collections::HashSet<String> =
+            self.people.iter().map(|p| p.bsn.clone()).collect();
         self.people.push(Person {
             user_id: format!("mw{:04}", 1001 + user),
             name: format!("{} {}", FIRST_NAMES.choose(rng).unwrap_or(&"Anne"), surname),
@@ -285,7 +356,8 @@ impl Org {
     }
 
     fn add_clients(&mut self, rng: &mut ChaCha8Rng, n: usize) {
-        let mut used: std::collections::HashSet<String> = self.people.iter().map(|p| p.bsn.clone()).collect();
+        let mut used: std::collections::HashSet<String> =
+            self.people.iter().map(|p| p.bsn.clone()).collect();
         let holders: Vec<usize> = ["area", "area", "area", "area", "access", "citywide"]
             .iter()
             .flat_map(|k| self.team_of_kind(k))
@@ -301,7 +373,7 @@ impl Org {
             let mut opened = self.start - Duration::days(rng.random_range(30..500));
             for k in 0..n_cases {
                 if k > 0 {
-                    opened = opened + Duration::days(rng.random_range(200..400));
+                    opened += Duration::days(rng.random_range(200..400));
                 }
                 if opened > self.end - Duration::days(20) {
                     break;
@@ -312,7 +384,17 @@ impl Org {
                 } else {
                     None
                 };
-                let closure = closed.map(|_| *["completed", "completed", "completed", "no_support", "aborted"].choose(rng).unwrap_or(&"completed"));
+                let closure = closed.map(|_| {
+                    *[
+                        "completed",
+                        "completed",
+                        "completed",
+                        "no_support",
+                        "aborted",
+                    ]
+                    .choose(rng)
+                    .unwrap_or(&"completed")
+                });
                 self.cases.push(Case {
                     id: format!("Z{:06}", 100_001 + self.cases.len()),
                     client: c,
@@ -333,7 +415,8 @@ impl Org {
                 address: address(rng),
                 restricted: false,
             });
-            let opened = NaiveDate::from_ymd_opt(2002, rng.random_range(1..13), 1).unwrap_or(self.start);
+            let opened =
+                NaiveDate::from_ymd_opt(2002, rng.random_range(1..13), 1).unwrap_or(self.start);
             self.cases.push(Case {
                 id: format!("Z{:06}", 100_001 + self.cases.len()),
                 client: c,
@@ -433,7 +516,8 @@ impl Org {
                 continue;
             }
             let opened = self.start + Duration::days(rng.random_range(0..330));
-            let Some(&handler) = self.members(team, "complaints_handler", opened).choose(rng) else {
+            let Some(&handler) = self.members(team, "complaints_handler", opened).choose(rng)
+            else {
                 continue;
             };
             let closed = opened + Duration::days(rng.random_range(20..60));

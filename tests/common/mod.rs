@@ -42,7 +42,11 @@ pub fn keygen(dir: &Path) -> PathBuf {
 /// `ingest --store S --key K [extra...] inputs...`
 pub fn ingest(store: &Path, key: &Path, rest: &[&Path], extra: &[&str]) -> Output {
     let mut c = bin();
-    c.args(["ingest", "-q", "--store"]).arg(store).arg("--key").arg(key).args(extra);
+    c.args(["ingest", "-q", "--store"])
+        .arg(store)
+        .arg("--key")
+        .arg(key)
+        .args(extra);
     for p in rest {
         c.arg(p);
     }
@@ -50,7 +54,13 @@ pub fn ingest(store: &Path, key: &Path, rest: &[&Path], extra: &[&str]) -> Outpu
 }
 
 pub fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), stdout(o), stderr(o));
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
     stdout(o)
 }
 
@@ -73,7 +83,9 @@ pub fn snapshot(store: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 pub fn read_parquet(path: &Path) -> DataFrame {
-    ParquetReader::new(std::fs::File::open(path).unwrap()).finish().unwrap()
+    ParquetReader::new(std::fs::File::open(path).unwrap())
+        .finish()
+        .unwrap()
 }
 
 /// All events of the store, through a hive-partitioned scan as another engine would do it.
@@ -91,7 +103,13 @@ pub fn events(store: &Path) -> DataFrame {
 }
 
 pub fn str_col(df: &DataFrame, name: &str) -> Vec<Option<String>> {
-    df.column(name).unwrap().str().unwrap().iter().map(|s| s.map(str::to_string)).collect()
+    df.column(name)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.map(str::to_string))
+        .collect()
 }
 
 pub fn manifest(store: &Path) -> serde_json::Value {
