@@ -27,7 +27,7 @@ const SOURCE: &str = "suite4sd-voorbeeldstad";
 pub enum Size {
     /// 3 area teams, ~40 accounts, ~500 clients, ~45,000 events over a year.
     Small,
-    /// 10 area teams, ~80 accounts, ~5,000 clients, ~150,000 events over a year.
+    /// 10 area teams, ~80 accounts, ~5,000 clients, ~190,000 events over a year.
     Medium,
 }
 
