@@ -465,6 +465,7 @@ impl<'a> Run<'a> {
         let client_ids = self.config.client_ids;
         let bar = self.progress(input);
         let mut stats = TimeStats::default();
+        let validator = RowValidator::new(table, &time, client_ids);
         while let Some(row) = reader.next_row()? {
             record.rows_read += 1;
             if record.rows_read.is_multiple_of(8192) {
@@ -476,7 +477,6 @@ impl<'a> Run<'a> {
                 self.quarantine(record, &table.name, &row, problem)?;
                 continue;
             }
-            let validator = RowValidator::new(table, &time, client_ids);
             match validator.validate(&row.fields, &mut self.ps, &mut stats) {
                 Ok(values) => accept(self, record, &row, values)?,
                 Err(reason) => self.quarantine(record, &table.name, &row, reason)?,

@@ -64,22 +64,35 @@ pub fn ok(o: &Output) -> String {
     stdout(o)
 }
 
-/// Every file of the store (but the lock) with its bytes.
-pub fn snapshot(store: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![store.to_path_buf()];
+/// Every file below `dir`, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.file_name().unwrap() != ".lock" {
-                let rel = p.strip_prefix(store).unwrap().to_string_lossy().to_string();
-                out.insert(rel, std::fs::read(&p).unwrap());
+            } else {
+                out.push(p);
             }
         }
     }
+    out.sort();
     out
+}
+
+/// Every file of the store (but the lock) with its bytes.
+pub fn snapshot(store: &Path) -> BTreeMap<String, Vec<u8>> {
+    files_under(store)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n != ".lock"))
+        .map(|p| {
+            let rel = p.strip_prefix(store).unwrap().to_string_lossy().to_string();
+            let bytes = std::fs::read(&p).unwrap();
+            (rel, bytes)
+        })
+        .collect()
 }
 
 pub fn read_parquet(path: &Path) -> DataFrame {
