@@ -581,28 +581,25 @@ impl<'a> Run<'a> {
                 .contract
                 .table(&r.table)
                 .ok_or_else(|| Error::Invalid(format!("internal: unknown table '{}'", r.table)))?;
-            let k = target.require(&r.key)?;
-            let known = self
-                .reference_rows
-                .get(&r.table)
-                .map(|rows| rows.iter().map(|row| row[k].clone()).collect())
-                .unwrap_or_default();
+            target.require(&r.key)?;
+            let known = self.known(&r.table, &r.key)?;
             checks.push((table.require(&r.column)?, r.table.clone(), known));
         }
         Ok(checks)
     }
 
-    fn known(&self, table: &str, column: &str) -> HashSet<Value> {
-        let Some(spec) = self.contract.table(table) else {
-            return HashSet::new();
-        };
-        let Some(i) = spec.column_index(column) else {
-            return HashSet::new();
-        };
-        self.reference_rows
+    /// The values of `column` over the current rows of reference table `table`.
+    fn known(&self, table: &str, column: &str) -> Result<HashSet<Value>> {
+        let spec = self
+            .contract
+            .table(table)
+            .ok_or_else(|| Error::Invalid(format!("internal: unknown table '{table}'")))?;
+        let i = spec.require(column)?;
+        Ok(self
+            .reference_rows
             .get(table)
             .map(|rows| rows.iter().map(|r| r[i].clone()).collect())
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 
     /// The access log: de-duplicated by (source, event_id) against the month partitions it
@@ -623,8 +620,8 @@ impl<'a> Run<'a> {
             .map(|&k| table.columns[k].store_name())
             .collect();
         let digest_idx = table.columns.len();
-        let users = self.known("staff", "user_id");
-        let clients = self.known("clients", "client_id");
+        let users = self.known("staff", "user_id")?;
+        let clients = self.known("clients", "client_id")?;
         let zone = self.zone;
         let run_no = self.run_no;
 

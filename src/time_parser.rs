@@ -1,6 +1,8 @@
 //! Timestamp and date parsing: ISO 8601 with offset, or local time in a zone with a DST policy.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone,
+};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
@@ -123,12 +125,18 @@ impl TimeParser {
     }
 }
 
+/// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
+const EPOCH_FROM_CE: i32 = 719_163;
+
 pub fn days_since_epoch(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")).num_days() as i32
+    d.num_days_from_ce() - EPOCH_FROM_CE
 }
 
+/// The date `days` after 1970-01-01; a count beyond chrono's range gives its last date.
 pub fn date_from_days(days: i32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + Duration::days(i64::from(days))
+    days.checked_add(EPOCH_FROM_CE)
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+        .unwrap_or(NaiveDate::MAX)
 }
 
 #[cfg(test)]

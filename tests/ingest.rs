@@ -209,10 +209,7 @@ fn ingesting_the_same_files_again_adds_nothing_and_an_overlapping_export_adds_on
         "{out}"
     );
     let ev = events(&store);
-    assert_eq!(
-        str_col(&ev, "event_id"),
-        ["E1", "E2", "E3", "E4"].map(|s| Some(s.to_string()))
-    );
+    assert_eq!(str_col(&ev, "event_id"), strings(&["E1", "E2", "E3", "E4"]));
     // The new event went into a new part of its month; the old part is untouched.
     assert_eq!(
         before.get("events/month=2026-04/part-r000001-0000.parquet"),
@@ -344,10 +341,7 @@ fn local_times_around_both_dst_changes_are_resolved_and_counted() {
         ]
     );
     // Dutch values were mapped, Windows-1252 text decoded.
-    assert_eq!(
-        str_col(&ev, "action"),
-        ["R", "R", "R", "U", "R"].map(|s| Some(s.to_string()))
-    );
+    assert_eq!(str_col(&ev, "action"), strings(&["R", "R", "R", "U", "R"]));
     assert_eq!(str_col(&ev, "section")[3].as_deref(), Some("finance"));
     assert_eq!(
         str_col(&ev, "emergency_reason")[3].as_deref(),
@@ -429,24 +423,15 @@ fn fhir_r4_bundle_and_r5_ndjson_map_onto_the_contract_including_break_the_glass(
     let col = |n: &str| str_col(&ev, n);
     assert_eq!(
         col("event_id"),
-        ["r4-btg-1", "r4-read-1", "r5-btg-1", "r5-read-1"].map(|s| Some(s.to_string()))
+        strings(&["r4-btg-1", "r4-read-1", "r5-btg-1", "r5-read-1"])
     );
-    assert_eq!(
-        col("user_id"),
-        ["mw2", "mw1", "mw1", "mw3"].map(|s| Some(s.to_string()))
-    );
-    assert_eq!(
-        col("action"),
-        ["E", "R", "R", "R"].map(|s| Some(s.to_string()))
-    );
+    assert_eq!(col("user_id"), strings(&["mw2", "mw1", "mw1", "mw3"]));
+    assert_eq!(col("action"), strings(&["E", "R", "R", "R"]));
     assert_eq!(
         col("section"),
-        ["medical", "plan", "medical", "contact"].map(|s| Some(s.to_string()))
+        strings(&["medical", "plan", "medical", "contact"])
     );
-    assert_eq!(
-        col("source"),
-        ["sys", "sys", "sys", "sys"].map(|s| Some(s.to_string()))
-    );
+    assert_eq!(col("source"), strings(&["sys", "sys", "sys", "sys"]));
     assert_eq!(
         col("workstation"),
         [

@@ -115,6 +115,11 @@ pub fn events(store: &Path) -> DataFrame {
         .unwrap()
 }
 
+/// The expected form of a string column with no nulls.
+pub fn strings(v: &[&str]) -> Vec<Option<String>> {
+    v.iter().map(|s| Some(s.to_string())).collect()
+}
+
 pub fn str_col(df: &DataFrame, name: &str) -> Vec<Option<String>> {
     df.column(name)
         .unwrap()
