@@ -22,6 +22,12 @@ pub enum Error {
     Input { path: PathBuf, message: String },
     #[error("store '{path}': {message}")]
     Store { path: PathBuf, message: String },
+    #[error("{}:{line}: {message}", path.display())]
+    Policy {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("polars: {0}")]
     Polars(#[from] polars::prelude::PolarsError),
     #[error("{0}")]

@@ -1,5 +1,6 @@
 //! Command-line interface: the argument definitions and the dispatch to one module per command.
 
+pub mod audit;
 pub mod generate;
 pub mod ingest;
 pub mod keygen;
@@ -14,6 +15,9 @@ pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 /// `ingest --strict` only: the run completed but rows went to the quarantine.
 pub const EXIT_QUARANTINED: i32 = 3;
+/// `audit` only: the run completed and found accesses that need review (unjustified accesses
+/// or emergency logins). 0 means it completed and found none.
+pub const EXIT_FINDINGS: i32 = 4;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +36,8 @@ pub enum Command {
     Keygen(keygen::KeygenArgs),
     /// Validate, pseudonymise and store access logs and reference data.
     Ingest(ingest::IngestArgs),
+    /// Check every access of a period against the policy and write the FG's report.
+    Audit(audit::AuditArgs),
     /// Generate a synthetic organisation with injected misuse and its labels.
     Generate(generate::GenerateArgs),
 }
@@ -41,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Keygen(a) => keygen::run(a),
         Command::Ingest(a) => ingest::run(a),
+        Command::Audit(a) => audit::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }

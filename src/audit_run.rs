@@ -1,0 +1,295 @@
+//! One audit run: read the store, run the rule engine, derive the review lists and write every
+//! output file. This is the audit's only IO; the engine and the derivations are pure.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, Months};
+use polars::prelude::*;
+
+use crate::audit_summary::AuditSummary;
+use crate::audit_tables::AuditTables;
+use crate::contract::Contract;
+use crate::emergency_logins::EmergencyLogin;
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::outliers::VolumeOutlier;
+use crate::period::Period;
+use crate::policy::Policy;
+use crate::report::{Lang, ReportInput};
+use crate::review_cases::ReviewCase;
+use crate::store::Store;
+
+/// A checked audit request.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    pub store: PathBuf,
+    pub policy: Policy,
+    pub policy_path: PathBuf,
+    /// SHA-256 of the policy file as read, shown in the report.
+    pub policy_sha256: String,
+    pub period: Period,
+    pub out_dir: PathBuf,
+    pub lang: Lang,
+}
+
+/// What a finished run found (the files hold the detail).
+#[derive(Debug, Clone)]
+pub struct AuditOutcome {
+    pub out_dir: PathBuf,
+    pub events: usize,
+    pub justified: usize,
+    pub unjustified: usize,
+    pub emergency: usize,
+    pub findings: usize,
+    pub review_cases: usize,
+    pub outliers: usize,
+}
+
+impl AuditOutcome {
+    /// Whether anything needs a person's review.
+    pub fn has_findings(&self) -> bool {
+        self.unjustified > 0 || self.emergency > 0
+    }
+}
+
+const REFERENCE: [&str; 6] = [
+    "staff",
+    "teams",
+    "clients",
+    "cases",
+    "assignments",
+    "complaints",
+];
+
+/// Reads the tables an audit of `period` needs: every reference table, and the events of the
+/// months up to one month past the period's end (a store in another time zone than the policy
+/// can put the period's last hours in the next month's partition).
+pub fn load_tables(store: &Store, period: &Period) -> Result<AuditTables> {
+    let manifest = store
+        .manifest()
+        .ok_or_else(|| Error::store(store.root(), "is empty; ingest data first"))?;
+    let contract = Contract::load()?;
+    let mut reference = Vec::new();
+    for name in REFERENCE {
+        let spec = contract
+            .table(name)
+            .ok_or_else(|| Error::Invalid(format!("contract has no table '{name}'")))?;
+        let df = match manifest.tables.get(name).and_then(|t| t.files.first()) {
+            Some(file) => store.read(file, None)?,
+            None => DataFrame::empty_with_schema(&spec.store_schema()),
+        };
+        reference.push(df);
+    }
+    let limit = period
+        .range
+        .last
+        .checked_add_months(Months::new(1))
+        .unwrap_or(period.range.last);
+    let limit = format!("{:04}-{:02}", limit.year(), limit.month());
+    let files: Vec<PlRefPath> = manifest
+        .tables
+        .get("events")
+        .map(|t| {
+            t.files
+                .iter()
+                .filter(|f| {
+                    f.strip_prefix("events/month=")
+                        .and_then(|r| r.get(..7))
+                        .is_some_and(|m| m <= limit.as_str())
+                })
+                .map(|f| PlRefPath::new(store.root().join(f).to_string_lossy().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let events = if files.is_empty() {
+        DataFrame::empty_with_schema(&contract.events().store_schema()).lazy()
+    } else {
+        let args = ScanArgsParquet {
+            hive_options: HiveOptions::new_disabled(),
+            ..Default::default()
+        };
+        LazyFrame::scan_parquet_files(files.into(), args)?
+    };
+    let mut it = reference.into_iter();
+    let mut next = || it.next().unwrap_or_default();
+    Ok(AuditTables {
+        events,
+        staff: next(),
+        teams: next(),
+        clients: next(),
+        cases: next(),
+        assignments: next(),
+        complaints: next(),
+    })
+}
+
+/// Runs the audit and writes its folder.
+pub fn run(config: &AuditConfig) -> Result<AuditOutcome> {
+    let store = Store::open(&config.store, false)?;
+    let tables = load_tables(&store, &config.period)?;
+    let policy = &config.policy;
+    let verdicts = engine::verdicts(&tables, policy, config.period.range)?.collect()?;
+    let summary = AuditSummary::compute(&verdicts, policy)?;
+    let names = display_names(&tables.staff)?;
+    let logins = EmergencyLogin::list(&verdicts, &tables, policy)?;
+    let cases = ReviewCase::group(&verdicts, &names, config.lang)?;
+    let outliers = VolumeOutlier::find(&tables, &verdicts, policy, config.period.range)?;
+
+    let out = &config.out_dir;
+    fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let mut v = verdicts.clone();
+    write_parquet(&out.join("verdicts.parquet"), &mut v)?;
+    let findings = findings(&verdicts, &names, policy)?;
+    write_csv(&out.join("findings.csv"), &findings)?;
+    write_file(&out.join("cases.csv"), |w| ReviewCase::write_csv(&cases, w))?;
+    write_file(&out.join("emergency_logins.csv"), |w| {
+        EmergencyLogin::write_csv(&logins, w)
+    })?;
+    write_file(&out.join("outliers.csv"), |w| {
+        VolumeOutlier::write_csv(&outliers, w)
+    })?;
+    let input = ReportInput {
+        policy,
+        policy_file: &config.policy_path,
+        policy_sha256: &config.policy_sha256,
+        period: &config.period,
+        store_key_id: store
+            .manifest()
+            .map(|m| m.key_id.as_str())
+            .unwrap_or_default(),
+        summary: &summary,
+        cases: &cases,
+        logins: &logins,
+        outliers: &outliers,
+        names: &names,
+        lang: config.lang,
+    };
+    write_file(&out.join("report.html"), |w| crate::report::write_html(&input, w))?;
+
+    Ok(AuditOutcome {
+        out_dir: out.clone(),
+        events: verdicts.height(),
+        justified: summary.totals.justified,
+        unjustified: summary.totals.unjustified,
+        emergency: summary.totals.emergency,
+        findings: findings.height(),
+        review_cases: cases.len(),
+        outliers: outliers.iter().filter(|o| o.flagged).count(),
+    })
+}
+
+/// user id → display name (the latest role period's name).
+pub fn display_names(staff: &DataFrame) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    let sorted = staff.sort(["user_id", "valid_from"], SortMultipleOptions::default())?;
+    let ids = sorted.column("user_id")?.str()?.clone();
+    let names = sorted.column("display_name")?.str()?.clone();
+    for (id, name) in ids.iter().zip(names.iter()) {
+        if let (Some(id), Some(name)) = (id, name) {
+            out.insert(id.to_string(), name.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Events for review: unjustified, emergency, or with a review signal (`engine::needs_review`).
+pub fn findings(
+    verdicts: &DataFrame,
+    names: &std::collections::BTreeMap<String, String>,
+    policy: &Policy,
+) -> Result<DataFrame> {
+    let tz = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
+    let priority = when(col("verdict").eq(lit(engine::UNJUSTIFIED)))
+        .then(lit(1))
+        .when(col("verdict").eq(lit(engine::EMERGENCY)))
+        .then(lit(2))
+        .otherwise(lit(3));
+    let ids: Vec<String> = names.keys().cloned().collect();
+    let vals: Vec<String> = names.values().cloned().collect();
+    let name_df = df!("user_id" => ids, "display_name" => vals)?;
+    let df = verdicts
+        .clone()
+        .lazy()
+        .filter(engine::needs_review())
+        .join(
+            name_df.lazy(),
+            [col("user_id")],
+            [col("user_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .select([
+            priority.alias("priority"),
+            col("event_id"),
+            col("source"),
+            col("event_time")
+                .dt()
+                .convert_time_zone(tz)
+                .dt()
+                .to_string("%Y-%m-%dT%H:%M:%S%:z")
+                .alias("local_time"),
+            col("user_id"),
+            col("display_name"),
+            col("user_team"),
+            col("user_role"),
+            col("client_pid"),
+            col("dossier_team"),
+            col("action"),
+            col("section"),
+            col("verdict"),
+            col("rule"),
+            col("article"),
+            col("reason"),
+            col("also_explained_by"),
+            col("signals"),
+            col("emergency_reason_given"),
+        ])
+        .sort_by_exprs(
+            [col("priority"), col("local_time"), col("source"), col("event_id")],
+            SortMultipleOptions::default(),
+        )
+        .collect()?;
+    Ok(df)
+}
+
+fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .finish(df)?;
+    Ok(())
+}
+
+fn write_file(path: &Path, body: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut w = std::io::BufWriter::new(file);
+    body(&mut w)?;
+    w.flush().map_err(|e| Error::io(path, e))
+}
+
+/// Writes a frame as CSV (header, then one line per row; nulls empty).
+pub fn write_csv(path: &Path, df: &DataFrame) -> Result<()> {
+    write_file(path, |w| {
+        let mut out = csv::Writer::from_writer(w);
+        let strings: Vec<Column> = df
+            .columns()
+            .iter()
+            .map(|c| c.cast(&DataType::String))
+            .collect::<PolarsResult<_>>()?;
+        let csv_err = |e: csv::Error| Error::Invalid(format!("writing '{}': {e}", path.display()));
+        out.write_record(df.get_column_names().iter().map(|n| n.as_str()))
+            .map_err(csv_err)?;
+        let cols: Vec<&StringChunked> = strings
+            .iter()
+            .map(|c| c.str())
+            .collect::<PolarsResult<_>>()?;
+        for i in 0..df.height() {
+            out.write_record(cols.iter().map(|c| c.get(i).unwrap_or("")))
+                .map_err(csv_err)?;
+        }
+        out.flush()
+            .map_err(|e| Error::io(path, e))
+    })
+}

@@ -1,0 +1,34 @@
+//! The tables an audit reads: the events (lazily, from any source) and the reference tables,
+//! in the store's column names. Building them from a store is IO and lives in `audit_run`.
+
+use polars::prelude::*;
+
+use crate::time_parser::days_since_epoch;
+
+/// Everything the rule engine needs. The reference tables are small and held in memory; the
+/// events stay lazy so the plan can stream them.
+#[derive(Clone)]
+pub struct AuditTables {
+    /// Every stored event up to the end of the audited period (earlier ones give `first_access`).
+    pub events: LazyFrame,
+    pub staff: DataFrame,
+    pub teams: DataFrame,
+    pub clients: DataFrame,
+    pub cases: DataFrame,
+    pub assignments: DataFrame,
+    pub complaints: DataFrame,
+}
+
+/// The calendar days (in the policy's time zone) an audit covers, both included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayRange {
+    pub first: chrono::NaiveDate,
+    pub last: chrono::NaiveDate,
+}
+
+impl DayRange {
+    /// The range as days since 1970-01-01, as polars stores a `Date`.
+    pub fn epoch_days(&self) -> (i32, i32) {
+        (days_since_epoch(self.first), days_since_epoch(self.last))
+    }
+}

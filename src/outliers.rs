@@ -1,0 +1,243 @@
+//! Volume outliers per user and period, with robust statistics (median and MAD, the modified
+//! z-score of Iglewicz and Hoaglin): the user's busiest day against their own daily history, and
+//! their accesses per active day against peers holding the same role in the same team.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::audit_tables::{AuditTables, DayRange};
+use crate::error::{Error, Result};
+use crate::policy::Policy;
+use crate::time_parser::date_from_days;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VolumeOutlier {
+    pub user_id: String,
+    pub user_team: String,
+    pub user_role: String,
+    pub accesses: usize,
+    pub active_days: usize,
+    pub per_day: f64,
+    pub peak_day: String,
+    pub peak_accesses: usize,
+    /// Median accesses on the user's active days up to the period's end.
+    pub own_median: Option<f64>,
+    /// Modified z of the peak day against all the user's active days up to the period's end.
+    pub own_z: Option<f64>,
+    pub peers: usize,
+    pub peer_median_per_day: Option<f64>,
+    /// Modified z of `per_day` against the peers' `per_day`.
+    pub peer_z: Option<f64>,
+    pub flagged: bool,
+}
+
+pub fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// The modified z-score of `x` in `sample`: 0.6745 (x - median) / MAD. A MAD of zero (more
+/// than half the values equal) is replaced by the mean absolute deviation times 1.2533, and by
+/// 1 when that is zero too, so a constant history still gives a finite score.
+pub fn modified_z(x: f64, sample: &[f64]) -> Option<f64> {
+    let mut s = sample.to_vec();
+    let med = median(&mut s)?;
+    let mut dev: Vec<f64> = sample.iter().map(|v| (v - med).abs()).collect();
+    let mad = median(&mut dev)?;
+    if mad > 0.0 {
+        return Some(0.6745 * (x - med) / mad);
+    }
+    let mean_ad = dev.iter().sum::<f64>() / dev.len() as f64;
+    let scale = if mean_ad > 0.0 { 1.2533 * mean_ad } else { 1.0 };
+    Some((x - med) / scale)
+}
+
+impl VolumeOutlier {
+    /// Every user active in the period, with their scores; `flagged` where a score passes the
+    /// policy's threshold.
+    pub fn find(
+        tables: &AuditTables,
+        verdicts: &DataFrame,
+        policy: &Policy,
+        range: DayRange,
+    ) -> Result<Vec<VolumeOutlier>> {
+        let tz = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
+        let (_, last) = range.epoch_days();
+        let (first, _) = range.epoch_days();
+        let daily = tables
+            .events
+            .clone()
+            .with_column(
+                col("event_time")
+                    .dt()
+                    .convert_time_zone(tz)
+                    .dt()
+                    .date()
+                    .cast(DataType::Int32)
+                    .alias("d"),
+            )
+            .filter(col("d").lt_eq(lit(last)))
+            .group_by([col("user_id"), col("d")])
+            .agg([len().alias("n")])
+            .sort(["user_id", "d"], SortMultipleOptions::default())
+            .collect()?;
+        let (u, d, n) = (
+            daily.column("user_id")?.str()?,
+            daily.column("d")?.i32()?,
+            daily.column("n")?.cast(&DataType::UInt64)?,
+        );
+        let n = n.u64()?;
+        let mut days: BTreeMap<String, Vec<(i32, usize)>> = BTreeMap::new();
+        for i in 0..daily.height() {
+            if let (Some(u), Some(d), Some(n)) = (u.get(i), d.get(i), n.get(i)) {
+                days.entry(u.to_string()).or_default().push((d, n as usize));
+            }
+        }
+        // The team and role each user held most in the period (ties: alphabetical).
+        let roles = verdicts
+            .clone()
+            .lazy()
+            .group_by([col("user_id"), col("user_team"), col("user_role")])
+            .agg([len().alias("n")])
+            .sort_by_exprs(
+                [col("user_id"), col("n"), col("user_team"), col("user_role")],
+                SortMultipleOptions::default().with_order_descending_multi([false, true, false, false]),
+            )
+            .collect()?;
+        let mut role_of: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let (ru, rt, rr) = (
+            roles.column("user_id")?.str()?,
+            roles.column("user_team")?.str()?,
+            roles.column("user_role")?.str()?,
+        );
+        for i in 0..roles.height() {
+            if let Some(u) = ru.get(i) {
+                role_of.entry(u.to_string()).or_insert_with(|| {
+                    (
+                        rt.get(i).unwrap_or("-").to_string(),
+                        rr.get(i).unwrap_or("-").to_string(),
+                    )
+                });
+            }
+        }
+
+        let mut out: Vec<VolumeOutlier> = Vec::new();
+        for (user, (team, role)) in &role_of {
+            let hist = days.get(user).cloned().unwrap_or_default();
+            let in_period: Vec<&(i32, usize)> = hist.iter().filter(|(d, _)| *d >= first).collect();
+            let accesses: usize = in_period.iter().map(|(_, n)| n).sum();
+            let active = in_period.len();
+            let Some(&&(peak_d, peak_n)) = in_period
+                .iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            else {
+                continue;
+            };
+            let sample: Vec<f64> = hist.iter().map(|(_, n)| *n as f64).collect();
+            let enough = sample.len() >= policy.outliers.min_history;
+            let own_z = enough.then(|| modified_z(peak_n as f64, &sample)).flatten();
+            let own_median = enough.then(|| median(&mut sample.clone())).flatten();
+            out.push(VolumeOutlier {
+                user_id: user.clone(),
+                user_team: team.clone(),
+                user_role: role.clone(),
+                accesses,
+                active_days: active,
+                per_day: accesses as f64 / active.max(1) as f64,
+                peak_day: date_from_days(peak_d).to_string(),
+                peak_accesses: peak_n,
+                own_median,
+                own_z,
+                peers: 0,
+                peer_median_per_day: None,
+                peer_z: None,
+                flagged: false,
+            });
+        }
+        let groups: BTreeMap<(String, String), Vec<(String, f64)>> =
+            out.iter().fold(BTreeMap::new(), |mut m, o| {
+                m.entry((o.user_team.clone(), o.user_role.clone()))
+                    .or_default()
+                    .push((o.user_id.clone(), o.per_day));
+                m
+            });
+        let t = policy.outliers.threshold;
+        for o in &mut out {
+            let peers: Vec<f64> = groups
+                .get(&(o.user_team.clone(), o.user_role.clone()))
+                .map(|g| g.iter().filter(|p| p.0 != o.user_id).map(|p| p.1).collect())
+                .unwrap_or_default();
+            o.peers = peers.len();
+            let ratio = policy.outliers.min_ratio;
+            if peers.len() >= policy.outliers.min_history {
+                o.peer_median_per_day = median(&mut peers.clone());
+                o.peer_z = modified_z(o.per_day, &peers);
+            }
+            let peer_big = o
+                .peer_median_per_day
+                .is_some_and(|m| o.per_day >= ratio * m);
+            let own_big = o.own_median.is_some_and(|m| o.peak_accesses as f64 >= ratio * m);
+            o.flagged = (own_big && o.own_z.is_some_and(|z| z > t))
+                || (peer_big && o.peer_z.is_some_and(|z| z > t));
+            o.own_z = o.own_z.map(round2);
+            o.peer_z = o.peer_z.map(round2);
+            o.per_day = round2(o.per_day);
+            o.peer_median_per_day = o.peer_median_per_day.map(round2);
+        }
+        out.sort_by(|a, b| {
+            b.flagged
+                .cmp(&a.flagged)
+                .then(
+                    b.own_z
+                        .unwrap_or(0.0)
+                        .max(b.peer_z.unwrap_or(0.0))
+                        .total_cmp(&a.own_z.unwrap_or(0.0).max(a.peer_z.unwrap_or(0.0))),
+                )
+                .then(a.user_id.cmp(&b.user_id))
+        });
+        Ok(out)
+    }
+
+    pub fn write_csv(list: &[VolumeOutlier], w: &mut dyn Write) -> Result<()> {
+        let mut out = csv::Writer::from_writer(w);
+        for o in list {
+            out.serialize(o)
+                .map_err(|e| Error::Invalid(format!("writing outliers.csv: {e}")))?;
+        }
+        out.flush()
+            .map_err(|e| Error::Invalid(format!("writing outliers.csv: {e}")))
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_modified_z() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&mut []), None);
+        // median 10, MAD 1: 0.6745 * 10 / 1
+        let z = modified_z(20.0, &[9.0, 10.0, 11.0, 10.0, 9.0, 11.0, 10.0]).unwrap();
+        assert!((z - 6.745).abs() < 1e-9, "{z}");
+        // A constant history still scores a jump, finitely.
+        let z = modified_z(15.0, &[10.0; 6]).unwrap();
+        assert_eq!(z, 5.0);
+    }
+}
