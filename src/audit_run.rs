@@ -127,7 +127,7 @@ pub fn load_tables(store: &Store, period: &Period) -> Result<AuditTables> {
 
 /// Runs the audit and writes its folder.
 pub fn run(config: &AuditConfig) -> Result<AuditOutcome> {
-    let store = Store::open(&config.store, false)?;
+    let store = Store::open_read(&config.store)?;
     let tables = load_tables(&store, &config.period)?;
     let policy = &config.policy;
     let verdicts = engine::verdicts(&tables, policy, config.period.range)?.collect()?;

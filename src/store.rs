@@ -67,6 +67,37 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the store for reading: a shared lock, so that audits run side by side while no
+    /// ingest writes. An interrupted ingest is recovered first when nobody else has the store.
+    pub fn open_read(root: &Path) -> Result<Store> {
+        if !root.join(MANIFEST).exists() {
+            return Err(Error::store(
+                root,
+                "has no manifest.json; ingest data into it first",
+            ));
+        }
+        let lock_path = root.join(".lock");
+        let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+        let mut store = Store {
+            root: root.into(),
+            _lock: lock,
+            manifest: None,
+            staged: Vec::new(),
+        };
+        if root.join(STAGING).exists() && store._lock.try_lock().is_ok() {
+            store.recover()?;
+            let _ = store._lock.unlock();
+        }
+        store._lock.try_lock_shared().map_err(|_| {
+            Error::store(
+                root,
+                "is being written by an ingest run; wait for it to finish",
+            )
+        })?;
+        store.manifest = store.read_manifest()?;
+        Ok(store)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

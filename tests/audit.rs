@@ -1,0 +1,387 @@
+//! The audit command end to end on the committed sample: every injected misuse is found, no
+//! labelled-clean access is called unjustified, each shipped policy gives the verdicts its
+//! articles imply, outputs are deterministic, and the report renders in a real browser.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::*;
+
+const PERIOD: &str = "2025-10-01..2026-09-30";
+
+/// One store of the sample for all tests of this file.
+fn store() -> &'static Path {
+    static STORE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, p) = STORE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let sample = root().join("samples/voorbeeldstad");
+        ok(&ingest(
+            &store,
+            &root().join("samples/demo-key.json"),
+            &[&sample.join("reference"), &sample.join("canonical")],
+            &[],
+        ));
+        (dir, store)
+    });
+    p
+}
+
+fn audit(policy: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut c = bin();
+    c.args(["audit", "--store"])
+        .arg(store())
+        .arg("--policy")
+        .arg(policy)
+        .args(["--period", PERIOD, "--out"])
+        .arg(out)
+        .args(extra);
+    c.output().unwrap()
+}
+
+fn sample_policy() -> PathBuf {
+    root().join("samples/voorbeeldstad/policy.toml")
+}
+
+struct Label {
+    kind: String,
+    expected_verdict: String,
+    expected_reason: String,
+    expected_signals: Vec<String>,
+}
+
+fn labels() -> BTreeMap<String, Label> {
+    let mut r = csv::Reader::from_path(root().join("samples/voorbeeldstad/labels.csv")).unwrap();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (
+                rec[0].to_string(),
+                Label {
+                    kind: rec[1].to_string(),
+                    expected_verdict: rec[3].to_string(),
+                    expected_reason: rec[4].to_string(),
+                    expected_signals: rec[5]
+                        .split(';')
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// event id → (verdict, reason, rule, signals) from a verdicts.parquet.
+fn verdicts(out: &Path) -> BTreeMap<String, (String, String, String, Vec<String>)> {
+    let df = read_parquet(&out.join("verdicts.parquet"));
+    let get = |c: &str| str_col(&df, c);
+    let (id, v, reason, rule, sig) = (
+        get("event_id"),
+        get("verdict"),
+        get("reason"),
+        get("rule"),
+        get("signals"),
+    );
+    (0..df.height())
+        .map(|i| {
+            (
+                id[i].clone().unwrap(),
+                (
+                    v[i].clone().unwrap(),
+                    reason[i].clone().unwrap_or_default(),
+                    rule[i].clone().unwrap_or_default(),
+                    sig[i]
+                        .clone()
+                        .unwrap_or_default()
+                        .split(';')
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_injected_misuse_is_found_and_no_clean_access_is_called_unjustified() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rep");
+    let o = audit(&sample_policy(), &out, &[]);
+    assert_eq!(o.status.code(), Some(4), "findings exist: {}", stderr(&o));
+    let v = verdicts(&out);
+    assert_eq!(v.len(), 71_258, "every event of the period has a verdict");
+    let labels = labels();
+
+    // Per kind: how many labelled events got the expected verdict, reason and signals.
+    let mut per_kind: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (id, l) in &labels {
+        let (verdict, reason, _, signals) = &v[id];
+        let want = match l.expected_verdict.as_str() {
+            "justified_if_role_listed" => "justified",
+            other => other,
+        };
+        let hit = verdict == want
+            && (l.expected_reason.is_empty() || &l.expected_reason == reason)
+            && l.expected_signals.iter().all(|s| signals.contains(s));
+        let e = per_kind.entry(l.kind.as_str()).or_default();
+        e.0 += 1;
+        e.1 += usize::from(hit);
+        assert!(hit, "{id} ({}): got {verdict} {reason} {signals:?}", l.kind);
+    }
+    // Precision of "unjustified" and "emergency": nothing unlabelled is flagged.
+    let flagged: BTreeSet<&String> = v
+        .iter()
+        .filter(|(_, x)| x.0 != "justified")
+        .map(|(id, _)| id)
+        .collect();
+    let misuse: BTreeSet<&String> = labels
+        .iter()
+        .filter(|(_, l)| l.expected_verdict == "unjustified" || l.expected_verdict == "emergency")
+        .map(|(id, _)| id)
+        .collect();
+    let true_pos = flagged.intersection(&misuse).count();
+    let precision = true_pos as f64 / flagged.len() as f64;
+    let recall = true_pos as f64 / misuse.len() as f64;
+    println!("kind                              labelled  as expected");
+    for (k, (n, hit)) in &per_kind {
+        println!("{k:<34}{n:>8}  {hit:>11}");
+    }
+    println!(
+        "flagged {} / misuse {}: precision {precision:.3}, recall {recall:.3}",
+        flagged.len(),
+        misuse.len()
+    );
+    assert_eq!(recall, 1.0);
+    assert_eq!(precision, 1.0);
+}
+
+#[test]
+fn each_shipped_policy_judges_the_sample_by_its_own_articles() {
+    let labels = labels();
+    let dir = tempfile::tempdir().unwrap();
+    for (id, roles) in [
+        ("leiden", vec![]),
+        ("steenbergen", vec!["coordinator", "controller"]),
+        ("westerveld", vec!["controller"]),
+        ("aalsmeer", vec![]),
+        (
+            "inzet-zoetermeer",
+            vec!["policy_adviser", "supervisor", "auditor", "administrator"],
+        ),
+    ] {
+        let out = dir.path().join(id);
+        let o = audit(
+            &root().join(format!("schemas/policies/{id}.toml")),
+            &out,
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(4), "{id}: {}", stderr(&o));
+        let v = verdicts(&out);
+        for (eid, l) in &labels {
+            let verdict = &v[eid].0;
+            match l.kind.as_str() {
+                "snooping_other_team" | "self_lookup" | "family_lookup"
+                | "restricted_browsing" | "terminated_account" | "past_retention"
+                | "read_after_close" => {
+                    assert_eq!(verdict, "unjustified", "{id} {eid} {}", l.kind)
+                }
+                "emergency_with_reason_assigned" | "emergency_without_reason" => {
+                    assert_eq!(verdict, "emergency", "{id} {eid}")
+                }
+                "medical_without_big" => {
+                    let big = id == "aalsmeer";
+                    assert_eq!(verdict == "unjustified", big, "{id} {eid}");
+                }
+                _ => {}
+            }
+        }
+        // Role reads: justified by the role exactly where the policy lists it.
+        let df = read_parquet(&out.join("verdicts.parquet"));
+        let ids = str_col(&df, "event_id");
+        let users = str_col(&df, "user_id");
+        let roles_now = str_col(&df, "user_role");
+        let rules = str_col(&df, "rule");
+        for i in 0..df.height() {
+            let eid = ids[i].as_ref().unwrap();
+            if labels.get(eid).is_some_and(|l| l.kind == "role_read") {
+                let role = roles_now[i].clone().unwrap();
+                let listed = roles.contains(&role.as_str());
+                assert_eq!(
+                    rules[i].as_deref() == Some(role.as_str()),
+                    listed,
+                    "{id}: {eid} by {} ({role})",
+                    users[i].as_ref().unwrap()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn outputs_are_deterministic_and_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    audit(&sample_policy(), &a, &[]);
+    audit(&sample_policy(), &b, &[]);
+    let names: Vec<String> = files_under(&a)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "cases.csv",
+            "emergency_logins.csv",
+            "findings.csv",
+            "outliers.csv",
+            "report.html",
+            "verdicts.parquet"
+        ]
+    );
+    for n in &names {
+        assert!(
+            std::fs::read(a.join(n)).unwrap() == std::fs::read(b.join(n)).unwrap(),
+            "{n} differs between two runs"
+        );
+    }
+    // The emergency-login list has every emergency login of the sample, with what followed.
+    let mut r = csv::Reader::from_path(a.join("emergency_logins.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 4);
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|x| x == name).unwrap();
+    let given: Vec<&str> = rows.iter().map(|x| &x[col("reason_given")]).collect();
+    assert_eq!(given.iter().filter(|g| **g == "false").count(), 2);
+    assert!(rows.iter().any(|x| &x[col("assignment_followed")] == "true"));
+    // The review cases rank serial behaviour first.
+    let mut r = csv::Reader::from_path(a.join("cases.csv")).unwrap();
+    let first = r.records().next().unwrap().unwrap();
+    assert!(first[8].parse::<usize>().unwrap() >= 3, "most unjustified days first: {first:?}");
+}
+
+#[test]
+fn the_report_is_dutch_by_default_english_on_request_and_self_contained() {
+    let dir = tempfile::tempdir().unwrap();
+    let (nl, en) = (dir.path().join("nl"), dir.path().join("en"));
+    audit(&sample_policy(), &nl, &[]);
+    audit(&sample_policy(), &en, &["--lang", "en"]);
+    let nl = std::fs::read_to_string(nl.join("report.html")).unwrap();
+    let en = std::fs::read_to_string(en.join("report.html")).unwrap();
+    assert!(nl.contains("<html lang=\"nl\">") && nl.contains("Onverklaarde toegang naar reden"));
+    assert!(en.contains("<html lang=\"en\">") && en.contains("Unjustified accesses by reason"));
+    for html in [&nl, &en] {
+        assert_eq!(html.matches("<svg").count(), 4, "four charts");
+        for forbidden in ["<script", "http://", "https://", "<link", "src="] {
+            let n = html.matches(forbidden).count();
+            // SVG namespaces are the only addresses allowed.
+            let allowed = if forbidden == "http://" {
+                html.matches("http://www.w3.org/").count()
+            } else {
+                0
+            };
+            assert_eq!(n, allowed, "report contains {forbidden}");
+        }
+        assert!(html.contains("Leiden art. 11 lid 1"), "articles are cited");
+    }
+}
+
+#[test]
+fn exit_status_tells_findings_from_none_and_from_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // A period without events: no findings.
+    let mut c = bin();
+    c.args(["audit", "--store"])
+        .arg(store())
+        .arg("--policy")
+        .arg(sample_policy())
+        .args(["--period", "2024-Q1", "--out"])
+        .arg(dir.path().join("empty"));
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("0 accesses"));
+    // A broken policy: an error, naming file, line and fix.
+    let bad = dir.path().join("bad.toml");
+    let text = std::fs::read_to_string(sample_policy())
+        .unwrap()
+        .replace("id = \"auditor\"", "id = \"buddy\"");
+    std::fs::write(&bad, text).unwrap();
+    let o = audit(&bad, &dir.path().join("x"), &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("bad.toml:") && err.contains("unknown rule 'buddy'"), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    // A bad period.
+    let mut c = bin();
+    c.args(["audit", "--store"])
+        .arg(store())
+        .arg("--policy")
+        .arg(sample_policy())
+        .args(["--period", "2026-Q5"]);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("'2026-Q5'"));
+}
+
+/// Opens the report in Debian's chromium, headless, as a person would see it: the rendered DOM
+/// has the sections and charts, and the screenshot is a real page. Set WMO_AUDIT_NO_BROWSER=1
+/// to skip where no chromium can be installed (CI installs it).
+#[test]
+fn the_report_renders_in_a_real_browser() {
+    if std::env::var("WMO_AUDIT_NO_BROWSER").is_ok() {
+        eprintln!("skipped: WMO_AUDIT_NO_BROWSER is set");
+        return;
+    }
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("chromium is installed (apt-get install chromium), or set WMO_AUDIT_NO_BROWSER=1");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rep");
+    audit(&sample_policy(), &out, &[]);
+    let report = out.join("report.html");
+    let shot = root().join("reports/audit-report-screenshot.png");
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ];
+    let profile = dir.path().join("profile");
+    let url = format!("file://{}", report.display());
+    let o = std::process::Command::new(chromium)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--window-size=1200,5200"])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // A blank page compresses to a few KB; the report with tables and charts does not.
+    assert!(png.len() > 100_000, "screenshot is only {} bytes", png.len());
+    let o = std::process::Command::new(chromium)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&o.stdout);
+    for id in ["summary", "coverage", "reasons", "cases", "emergency", "signals", "charts", "policy", "method"] {
+        assert!(dom.contains(&format!("<section id=\"{id}\">")), "section {id} rendered");
+    }
+    assert_eq!(dom.matches("<svg").count(), 4);
+    assert!(dom.contains("Rosa Yilmaz"), "the top review case is shown");
+}
