@@ -166,7 +166,9 @@ pub fn run(config: &AuditConfig) -> Result<AuditOutcome> {
         names: &names,
         lang: config.lang,
     };
-    write_file(&out.join("report.html"), |w| crate::report::write_html(&input, w))?;
+    write_file(&out.join("report.html"), |w| {
+        crate::report::write_html(&input, w)
+    })?;
 
     Ok(AuditOutcome {
         out_dir: out.clone(),
@@ -246,7 +248,12 @@ pub fn findings(
             col("emergency_reason_given"),
         ])
         .sort_by_exprs(
-            [col("priority"), col("local_time"), col("source"), col("event_id")],
+            [
+                col("priority"),
+                col("local_time"),
+                col("source"),
+                col("event_id"),
+            ],
             SortMultipleOptions::default(),
         )
         .collect()?;
@@ -289,7 +296,6 @@ pub fn write_csv(path: &Path, df: &DataFrame) -> Result<()> {
             out.write_record(cols.iter().map(|c| c.get(i).unwrap_or("")))
                 .map_err(csv_err)?;
         }
-        out.flush()
-            .map_err(|e| Error::io(path, e))
+        out.flush().map_err(|e| Error::io(path, e))
     })
 }

@@ -100,8 +100,14 @@ fn coverage_aggs() -> Vec<Expr> {
         count_if("justified", col("verdict").eq(lit(JUSTIFIED))),
         count_if("unjustified", col("verdict").eq(lit(UNJUSTIFIED))),
         count_if("emergency", col("verdict").eq(lit(EMERGENCY))),
-        count_if("first_events", first.clone().and(col("verdict").neq(lit(EMERGENCY)))),
-        count_if("first_justified", first.and(col("verdict").eq(lit(JUSTIFIED)))),
+        count_if(
+            "first_events",
+            first.clone().and(col("verdict").neq(lit(EMERGENCY))),
+        ),
+        count_if(
+            "first_justified",
+            first.and(col("verdict").eq(lit(JUSTIFIED))),
+        ),
     ]
 }
 

@@ -159,8 +159,18 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
     let local = col("event_time").dt().convert_time_zone(tz);
     let all = tables.events.clone().with_columns([
         local.clone().dt().date().cast(DataType::Int32).alias("d"),
-        local.clone().dt().hour().cast(DataType::Int32).alias("local_hour"),
-        local.clone().dt().minute().cast(DataType::Int32).alias("local_minute"),
+        local
+            .clone()
+            .dt()
+            .hour()
+            .cast(DataType::Int32)
+            .alias("local_hour"),
+        local
+            .clone()
+            .dt()
+            .minute()
+            .cast(DataType::Int32)
+            .alias("local_minute"),
         local.dt().weekday().cast(DataType::Int32).alias("weekday"),
     ]);
     let firsts = all
@@ -257,7 +267,13 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
     let role_now = within(col("d"), col("s_from"), col("s_to")).fill_null(lit(false));
     let b_agg = ev
         .clone()
-        .select([col("idx"), col("user_id"), col("client_pid"), col("d"), col("section")])
+        .select([
+            col("idx"),
+            col("user_id"),
+            col("client_pid"),
+            col("d"),
+            col("section"),
+        ])
         .join(case_rows, [col("client_pid")], [col("client_pid")], inner())
         .with_column(keep_day.alias("keep_d"))
         .join(
@@ -301,7 +317,10 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
             .filter(role_now.clone())
             .min()
             .alias("user_team"),
-        col("role").filter(role_now.clone()).min().alias("user_role"),
+        col("role")
+            .filter(role_now.clone())
+            .min()
+            .alias("user_role"),
     ];
     for role in ROLE_RULES
         .iter()
@@ -361,16 +380,11 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
         ]);
 
     // (E) identities for the signals: the user's own pseudonyms and the client's.
-    let people = tables
-        .staff
-        .clone()
-        .lazy()
-        .group_by([col("user_id")])
-        .agg([
-            col("person_pid").drop_nulls().min().alias("u_person"),
-            col("surname_pid").drop_nulls().min().alias("u_surname"),
-            col("address_pid").drop_nulls().min().alias("u_address"),
-        ]);
+    let people = tables.staff.clone().lazy().group_by([col("user_id")]).agg([
+        col("person_pid").drop_nulls().min().alias("u_person"),
+        col("surname_pid").drop_nulls().min().alias("u_surname"),
+        col("address_pid").drop_nulls().min().alias("u_address"),
+    ]);
     let clients = tables.clients.clone().lazy().select([
         col("client_pid"),
         col("surname_pid").alias("c_surname"),
@@ -426,8 +440,9 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
             "direct_worker" => col("direct"),
             "team_coach" => col("coach"),
             "complaints_handler" => col("complaint_open"),
-            "replacement" => col("own_team_open")
-                .or(col("any_team_member").and(col("has_open_case"))),
+            "replacement" => {
+                col("own_team_open").or(col("any_team_member").and(col("has_open_case")))
+            }
             "veilig_thuis" => col("role_veilig_thuis").and(col("dv_open")),
             role => col(format!("role_{role}").as_str()),
         }
@@ -524,14 +539,12 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
         .and(minute.clone().gt_eq(lit(from_min)))
         .and(minute.lt(lit(to_min)));
     let same = |a: &str, b: &str| col(a).eq(col(b)).fill_null(lit(false));
-    let reason_missing = col("emergency_reason")
-        .is_null()
-        .or(col("emergency_reason")
-            .str()
-            .strip_chars(lit(NULL))
-            .str()
-            .len_bytes()
-            .eq(lit(0u32)));
+    let reason_missing = col("emergency_reason").is_null().or(col("emergency_reason")
+        .str()
+        .strip_chars(lit(NULL))
+        .str()
+        .len_bytes()
+        .eq(lit(0u32)));
     let signal_exprs: Vec<(&str, Expr)> = vec![
         ("self_access", same("u_person", "client_pid")),
         ("same_surname", same("u_surname", "c_surname")),
@@ -544,10 +557,15 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
         ),
         (
             "first_access",
-            col("event_time").eq(col("first_time")).fill_null(lit(false)),
+            col("event_time")
+                .eq(col("first_time"))
+                .fill_null(lit(false)),
         ),
         ("failed_outcome", col("outcome").neq(lit(0))),
-        ("no_emergency_reason", emergency.clone().and(reason_missing.clone())),
+        (
+            "no_emergency_reason",
+            emergency.clone().and(reason_missing.clone()),
+        ),
     ];
     debug_assert!(signal_exprs.iter().map(|s| s.0).eq(SIGNALS));
     let signals = concat_str(
@@ -580,7 +598,6 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
                 .then(null_str())
                 .otherwise(col("article"))
                 .alias("article"),
-
             reason.alias("reason"),
             when(emergency)
                 .then(also)

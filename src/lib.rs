@@ -2,34 +2,34 @@
 //!
 //! The library does the work; `main.rs` only parses arguments and maps results to exit codes.
 
-pub mod audit_tables;
 pub mod audit_run;
 pub mod audit_summary;
+pub mod audit_tables;
 pub mod bsn;
 pub mod cmd;
 pub mod contract;
 pub mod csv_input;
-pub mod engine;
 pub mod emergency_logins;
+pub mod engine;
 pub mod error;
 pub mod fhir_input;
 pub mod generate;
 pub mod ingest;
 pub mod key;
 pub mod manifest;
-pub mod policy;
 pub mod outliers;
 pub mod period;
+pub mod policy;
 pub mod pseudonymiser;
+pub mod raw_row;
 pub mod report;
 pub mod review_cases;
-pub mod raw_row;
 pub mod row_validator;
 pub mod source_profile;
 pub mod store;
 pub mod table_buffer;
 pub mod time_parser;
-pub mod verdict_row;
 pub mod value;
+pub mod verdict_row;
 
 pub use error::{Error, Result};

@@ -112,7 +112,8 @@ impl VolumeOutlier {
             .agg([len().alias("n")])
             .sort_by_exprs(
                 [col("user_id"), col("n"), col("user_team"), col("user_role")],
-                SortMultipleOptions::default().with_order_descending_multi([false, true, false, false]),
+                SortMultipleOptions::default()
+                    .with_order_descending_multi([false, true, false, false]),
             )
             .collect()?;
         let mut role_of: BTreeMap<String, (String, String)> = BTreeMap::new();
@@ -187,7 +188,9 @@ impl VolumeOutlier {
             let peer_big = o
                 .peer_median_per_day
                 .is_some_and(|m| o.per_day >= ratio * m);
-            let own_big = o.own_median.is_some_and(|m| o.peak_accesses as f64 >= ratio * m);
+            let own_big = o
+                .own_median
+                .is_some_and(|m| o.peak_accesses as f64 >= ratio * m);
             o.flagged = (own_big && o.own_z.is_some_and(|z| z > t))
                 || (peer_big && o.peer_z.is_some_and(|z| z > t));
             o.own_z = o.own_z.map(round2);

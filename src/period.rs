@@ -48,11 +48,18 @@ impl Period {
             let first = ymd(y, q * 3 - 2, 1).ok_or_else(bad)?;
             (first, month_end(y, q * 3).ok_or_else(bad)?)
         } else if t.len() == 7 {
-            let first = NaiveDate::parse_from_str(&format!("{t}-01"), "%Y-%m-%d").map_err(|_| bad())?;
-            (first, month_end(first.year(), first.month()).ok_or_else(bad)?)
+            let first =
+                NaiveDate::parse_from_str(&format!("{t}-01"), "%Y-%m-%d").map_err(|_| bad())?;
+            (
+                first,
+                month_end(first.year(), first.month()).ok_or_else(bad)?,
+            )
         } else if t.len() == 4 {
             let y: i32 = t.parse().map_err(|_| bad())?;
-            (ymd(y, 1, 1).ok_or_else(bad)?, ymd(y, 12, 31).ok_or_else(bad)?)
+            (
+                ymd(y, 1, 1).ok_or_else(bad)?,
+                ymd(y, 12, 31).ok_or_else(bad)?,
+            )
         } else {
             return Err(bad());
         };
@@ -91,28 +98,46 @@ mod tests {
 
     fn p(t: &str) -> (String, String, String) {
         let p = Period::parse(t).unwrap();
-        (
-            p.label,
-            p.range.first.to_string(),
-            p.range.last.to_string(),
-        )
+        (p.label, p.range.first.to_string(), p.range.last.to_string())
     }
 
     #[test]
     fn parses_each_form() {
-        assert_eq!(p("2026-Q3"), ("2026-Q3".into(), "2026-07-01".into(), "2026-09-30".into()));
-        assert_eq!(p("2024-02"), ("2024-02".into(), "2024-02-01".into(), "2024-02-29".into()));
-        assert_eq!(p("2025"), ("2025".into(), "2025-01-01".into(), "2025-12-31".into()));
+        assert_eq!(
+            p("2026-Q3"),
+            ("2026-Q3".into(), "2026-07-01".into(), "2026-09-30".into())
+        );
+        assert_eq!(
+            p("2024-02"),
+            ("2024-02".into(), "2024-02-01".into(), "2024-02-29".into())
+        );
+        assert_eq!(
+            p("2025"),
+            ("2025".into(), "2025-01-01".into(), "2025-12-31".into())
+        );
         assert_eq!(
             p("2026-01-05..2026-01-07"),
-            ("2026-01-05_2026-01-07".into(), "2026-01-05".into(), "2026-01-07".into())
+            (
+                "2026-01-05_2026-01-07".into(),
+                "2026-01-05".into(),
+                "2026-01-07".into()
+            )
         );
-        assert_eq!(Period::parse("2025-Q4").unwrap().months(), ["2025-10", "2025-11", "2025-12"]);
+        assert_eq!(
+            Period::parse("2025-Q4").unwrap().months(),
+            ["2025-10", "2025-11", "2025-12"]
+        );
     }
 
     #[test]
     fn refuses_nonsense_quoting_it() {
-        for t in ["2026-Q5", "26", "2026-13", "2026-02-01..2026-01-01", "last week"] {
+        for t in [
+            "2026-Q5",
+            "26",
+            "2026-13",
+            "2026-02-01..2026-01-01",
+            "last week",
+        ] {
             let m = Period::parse(t).unwrap_err().to_string();
             assert!(m.contains(&format!("'{t}'")), "{m}");
         }

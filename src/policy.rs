@@ -342,7 +342,10 @@ impl Policy {
                 NaiveTime::parse_from_str(s.get_ref(), "%H:%M").map_err(|_| {
                     at.err(
                         s,
-                        format!("office hour '{}' is not a time; write it as 'HH:MM'", s.get_ref()),
+                        format!(
+                            "office hour '{}' is not a time; write it as 'HH:MM'",
+                            s.get_ref()
+                        ),
                     )
                 })
             };
@@ -410,12 +413,12 @@ impl Policy {
             };
             let any_team_kinds = match &r.any_team_kinds {
                 None => Vec::new(),
-                Some(k) if id != "replacement" => {
-                    return Err(at.err(
-                        k,
-                        format!("any_team_kinds applies to rule 'replacement' only, not '{id}'; remove it"),
-                    ))
-                }
+                Some(k) if id != "replacement" => return Err(at.err(
+                    k,
+                    format!(
+                        "any_team_kinds applies to rule 'replacement' only, not '{id}'; remove it"
+                    ),
+                )),
                 Some(k) => {
                     for kind in k.get_ref() {
                         if !TEAM_KINDS.contains(&kind.as_str()) {
@@ -591,7 +594,10 @@ impl Policy {
                     Some(r) if !(r.get_ref().is_finite() && *r.get_ref() >= 1.0) => {
                         return Err(at.err(
                             r,
-                            format!("min_ratio {} must be a number of at least 1, e.g. 1.5", r.get_ref()),
+                            format!(
+                                "min_ratio {} must be a number of at least 1, e.g. 1.5",
+                                r.get_ref()
+                            ),
                         ))
                     }
                     Some(r) => *r.get_ref(),
@@ -631,7 +637,11 @@ impl Policy {
     /// Whether `section` may be explained by `rule` under the section constraints (BIG is
     /// checked separately, per user).
     pub fn section_allows(&self, section: &str, rule: &str) -> bool {
-        match self.sections.get(section).and_then(|s| s.explained_by.as_ref()) {
+        match self
+            .sections
+            .get(section)
+            .and_then(|s| s.explained_by.as_ref())
+        {
             Some(by) => by.iter().any(|r| r == rule),
             None => true,
         }
@@ -696,7 +706,10 @@ follow_up_days = 7
     #[test]
     fn negative_grace_is_refused() {
         let m = message(&MINIMAL.replace("grace_days = 7", "grace_days = -3"));
-        assert!(m.contains("p.toml:14:") && m.contains("grace_days -3"), "{m}");
+        assert!(
+            m.contains("p.toml:14:") && m.contains("grace_days -3"),
+            "{m}"
+        );
     }
 
     #[test]
@@ -711,7 +724,10 @@ follow_up_days = 7
             "{MINIMAL}[sections.complaint]\narticle = \"x\"\nexplained_by = [\"direct_worker\", \"janitor\"]\n"
         );
         let m = message(&text);
-        assert!(m.contains("rule 'janitor'") && m.contains("p.toml:25:"), "{m}");
+        assert!(
+            m.contains("rule 'janitor'") && m.contains("p.toml:25:"),
+            "{m}"
+        );
     }
 
     #[test]

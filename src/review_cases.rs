@@ -13,7 +13,12 @@ use crate::report::{text, Lang};
 use crate::verdict_row::VerdictRow;
 
 /// Signals that point at a personal interest in the client.
-const PERSONAL: [&str; 4] = ["self_access", "same_surname", "same_address", "restricted_client"];
+const PERSONAL: [&str; 4] = [
+    "self_access",
+    "same_surname",
+    "same_address",
+    "restricted_client",
+];
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ReviewCase {

@@ -40,10 +40,7 @@ impl VerdictRow {
     pub fn read_all(df: &DataFrame) -> Result<Vec<VerdictRow>> {
         let s = |name: &str| -> Result<Vec<Option<String>>> {
             let c = df.column(name)?.cast(&DataType::String)?;
-            Ok(c.str()?
-                .iter()
-                .map(|v| v.map(str::to_string))
-                .collect())
+            Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
         };
         let b = |name: &str| -> Result<Vec<bool>> {
             Ok(df
@@ -82,9 +79,8 @@ impl VerdictRow {
         let (emergency, given) = (b("emergency")?, b("emergency_reason_given")?);
         let mut out = Vec::with_capacity(df.height());
         for r in 0..df.height() {
-            let t = DateTime::<Utc>::from_timestamp_micros(time[r]).ok_or_else(|| {
-                Error::Invalid(format!("event time {} is out of range", time[r]))
-            })?;
+            let t = DateTime::<Utc>::from_timestamp_micros(time[r])
+                .ok_or_else(|| Error::Invalid(format!("event time {} is out of range", time[r])))?;
             out.push(VerdictRow {
                 event_id: id[r].clone().unwrap_or_default(),
                 source: source[r].clone().unwrap_or_default(),

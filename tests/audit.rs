@@ -185,8 +185,12 @@ fn each_shipped_policy_judges_the_sample_by_its_own_articles() {
         for (eid, l) in &labels {
             let verdict = &v[eid].0;
             match l.kind.as_str() {
-                "snooping_other_team" | "self_lookup" | "family_lookup"
-                | "restricted_browsing" | "terminated_account" | "past_retention"
+                "snooping_other_team"
+                | "self_lookup"
+                | "family_lookup"
+                | "restricted_browsing"
+                | "terminated_account"
+                | "past_retention"
                 | "read_after_close" => {
                     assert_eq!(verdict, "unjustified", "{id} {eid} {}", l.kind)
                 }
@@ -257,11 +261,16 @@ fn outputs_are_deterministic_and_complete() {
     let col = |name: &str| h.iter().position(|x| x == name).unwrap();
     let given: Vec<&str> = rows.iter().map(|x| &x[col("reason_given")]).collect();
     assert_eq!(given.iter().filter(|g| **g == "false").count(), 2);
-    assert!(rows.iter().any(|x| &x[col("assignment_followed")] == "true"));
+    assert!(rows
+        .iter()
+        .any(|x| &x[col("assignment_followed")] == "true"));
     // The review cases rank serial behaviour first.
     let mut r = csv::Reader::from_path(a.join("cases.csv")).unwrap();
     let first = r.records().next().unwrap().unwrap();
-    assert!(first[8].parse::<usize>().unwrap() >= 3, "most unjustified days first: {first:?}");
+    assert!(
+        first[8].parse::<usize>().unwrap() >= 3,
+        "most unjustified days first: {first:?}"
+    );
 }
 
 #[test]
@@ -313,8 +322,14 @@ fn exit_status_tells_findings_from_none_and_from_errors() {
     let o = audit(&bad, &dir.path().join("x"), &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("bad.toml:") && err.contains("unknown rule 'buddy'"), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        err.contains("bad.toml:") && err.contains("unknown rule 'buddy'"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
     // A bad period.
     let mut c = bin();
     c.args(["audit", "--store"])
@@ -370,7 +385,11 @@ fn the_report_renders_in_a_real_browser() {
     let png = std::fs::read(&shot).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     // A blank page compresses to a few KB; the report with tables and charts does not.
-    assert!(png.len() > 100_000, "screenshot is only {} bytes", png.len());
+    assert!(
+        png.len() > 100_000,
+        "screenshot is only {} bytes",
+        png.len()
+    );
     let o = std::process::Command::new(chromium)
         .args(flags)
         .arg(format!("--user-data-dir={}", profile.display()))
@@ -379,8 +398,21 @@ fn the_report_renders_in_a_real_browser() {
         .output()
         .unwrap();
     let dom = String::from_utf8_lossy(&o.stdout);
-    for id in ["summary", "coverage", "reasons", "cases", "emergency", "signals", "charts", "policy", "method"] {
-        assert!(dom.contains(&format!("<section id=\"{id}\">")), "section {id} rendered");
+    for id in [
+        "summary",
+        "coverage",
+        "reasons",
+        "cases",
+        "emergency",
+        "signals",
+        "charts",
+        "policy",
+        "method",
+    ] {
+        assert!(
+            dom.contains(&format!("<section id=\"{id}\">")),
+            "section {id} rendered"
+        );
     }
     assert_eq!(dom.matches("<svg").count(), 4);
     assert!(dom.contains("Rosa Yilmaz"), "the top review case is shown");

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::world::*;
 use common::root;
+use common::world::*;
 use proptest::prelude::*;
 use wmo_audit::audit_tables::DayRange;
 use wmo_audit::policy::Policy;
@@ -35,7 +35,13 @@ const ROLES: [&str; 8] = [
     "backoffice",
 ];
 const SECTIONS: [&str; 7] = [
-    "identity", "plan", "contact", "medical", "finance", "complaint", "incident",
+    "identity",
+    "plan",
+    "contact",
+    "medical",
+    "finance",
+    "complaint",
+    "incident",
 ];
 const CLOSURES: [Option<&str>; 4] = [None, Some("completed"), Some("no_support"), Some("aborted")];
 
@@ -75,11 +81,16 @@ fn world() -> impl Strategy<Value = World> {
         3,
     );
     let cases = proptest::collection::vec(
-        (pick(&CLIENTS), pick(&TEAMS), period(), pick(&CLOSURES), any::<bool>()),
+        (
+            pick(&CLIENTS),
+            pick(&TEAMS),
+            period(),
+            pick(&CLOSURES),
+            any::<bool>(),
+        ),
         0..5,
     );
-    let assignments =
-        proptest::collection::vec((0usize..5, pick(&USERS), period()), 0..6);
+    let assignments = proptest::collection::vec((0usize..5, pick(&USERS), period()), 0..6);
     let complaints = proptest::collection::vec((pick(&CLIENTS), pick(&USERS), period()), 0..3);
     let events = proptest::collection::vec(
         (
@@ -208,7 +219,10 @@ fn random_worlds_reach_every_outcome() {
     for i in 0..400 {
         let w = world().new_tree(&mut runner).unwrap().current();
         let p = &policies[i % policies.len()];
-        let range = DayRange { first: day(0), last: day(1600) };
+        let range = DayRange {
+            first: day(0),
+            last: day(1600),
+        };
         for e in w.reference(p, range) {
             seen.insert(format!("verdict:{}", e.verdict));
             if let Some(r) = e.rule {
@@ -226,8 +240,16 @@ fn random_worlds_reach_every_outcome() {
         .iter()
         .map(|v| format!("verdict:{v}"))
         .collect();
-    want.extend(wmo_audit::engine::REASONS.iter().map(|r| format!("reason:{r}")));
-    want.extend(wmo_audit::engine::SIGNALS.iter().map(|r| format!("signal:{r}")));
+    want.extend(
+        wmo_audit::engine::REASONS
+            .iter()
+            .map(|r| format!("reason:{r}")),
+    );
+    want.extend(
+        wmo_audit::engine::SIGNALS
+            .iter()
+            .map(|r| format!("signal:{r}")),
+    );
     want.extend(
         wmo_audit::policy::STRUCTURAL_RULES
             .iter()

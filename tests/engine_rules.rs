@@ -126,7 +126,11 @@ fn all_days() -> DayRange {
 /// (verdict, rule, reason) of the last event, checked against the reference model too.
 fn judge(w: &World, p: &Policy) -> (String, Option<String>, Option<String>) {
     let got = engine(w, p, all_days());
-    assert_eq!(got, w.reference(p, all_days()), "engine and reference disagree");
+    assert_eq!(
+        got,
+        w.reference(p, all_days()),
+        "engine and reference disagree"
+    );
     let e = got.last().expect("one verdict").clone();
     (e.verdict, e.rule, e.reason)
 }
@@ -142,10 +146,19 @@ fn unjustified(reason: &str) -> (String, Option<String>, Option<String>) {
 #[test]
 fn direct_worker_holds_during_the_assignment_and_its_grace() {
     let p = wide(); // grace 7 days
-    assert_eq!(judge(&read(base(), "w1", "c1", 100, "plan"), &p), justified("direct_worker"));
-    assert_eq!(judge(&read(base(), "w1", "c1", 207, "plan"), &p), justified("direct_worker"));
+    assert_eq!(
+        judge(&read(base(), "w1", "c1", 100, "plan"), &p),
+        justified("direct_worker")
+    );
+    assert_eq!(
+        judge(&read(base(), "w1", "c1", 207, "plan"), &p),
+        justified("direct_worker")
+    );
     // Day 208: assignment over, case still open, w1 still in T1: the team may replace.
-    assert_eq!(judge(&read(base(), "w1", "c1", 208, "plan"), &p), justified("replacement"));
+    assert_eq!(
+        judge(&read(base(), "w1", "c1", 208, "plan"), &p),
+        justified("replacement")
+    );
     // Without a replacement rule the relation has ended.
     assert_eq!(
         judge(&read(base(), "w1", "c1", 208, "plan"), &shipped("leiden")),
@@ -156,11 +169,23 @@ fn direct_worker_holds_during_the_assignment_and_its_grace() {
 #[test]
 fn team_coach_holds_for_open_cases_of_the_team_and_the_grace_after_closing() {
     let p = shipped("leiden"); // coach grace 30
-    assert_eq!(judge(&read(base(), "co", "c1", 150, "plan"), &p), justified("team_coach"));
-    assert_eq!(judge(&read(base(), "co", "c1", 330, "plan"), &p), justified("team_coach"));
-    assert_eq!(judge(&read(base(), "co", "c1", 331, "plan"), &p), unjustified("case_closed"));
+    assert_eq!(
+        judge(&read(base(), "co", "c1", 150, "plan"), &p),
+        justified("team_coach")
+    );
+    assert_eq!(
+        judge(&read(base(), "co", "c1", 330, "plan"), &p),
+        justified("team_coach")
+    );
+    assert_eq!(
+        judge(&read(base(), "co", "c1", 331, "plan"), &p),
+        unjustified("case_closed")
+    );
     // Not the coach of T2's case.
-    assert_eq!(judge(&read(base(), "co", "c2", 150, "plan"), &p), unjustified("other_team"));
+    assert_eq!(
+        judge(&read(base(), "co", "c2", 150, "plan"), &p),
+        unjustified("other_team")
+    );
 }
 
 #[test]
@@ -187,28 +212,49 @@ fn complaints_handler_holds_while_the_complaint_runs() {
 #[test]
 fn replacement_covers_the_same_team_and_the_listed_team_kinds_while_the_case_is_open() {
     let p = shipped("inzet-zoetermeer");
-    assert_eq!(judge(&read(base(), "w2", "c1", 150, "plan"), &p), justified("replacement"));
+    assert_eq!(
+        judge(&read(base(), "w2", "c1", 150, "plan"), &p),
+        justified("replacement")
+    );
     // An access-team member may stand in for any team (any_team_kinds = access, citywide).
-    assert_eq!(judge(&read(base(), "ta", "c2", 150, "plan"), &p), justified("replacement"));
+    assert_eq!(
+        judge(&read(base(), "ta", "c2", 150, "plan"), &p),
+        justified("replacement")
+    );
     // Another area team may not.
-    assert_eq!(judge(&read(base(), "x1", "c1", 150, "plan"), &p), unjustified("other_team"));
+    assert_eq!(
+        judge(&read(base(), "x1", "c1", 150, "plan"), &p),
+        unjustified("other_team")
+    );
     // Aalsmeer: same team only.
     assert_eq!(
         judge(&read(base(), "ta", "c2", 150, "plan"), &shipped("aalsmeer")),
         unjustified("other_team")
     );
     // Closed case: nobody replaces.
-    assert_eq!(judge(&read(base(), "w2", "c1", 301, "plan"), &p), unjustified("case_closed"));
+    assert_eq!(
+        judge(&read(base(), "w2", "c1", 301, "plan"), &p),
+        unjustified("case_closed")
+    );
 }
 
 #[test]
 fn veilig_thuis_needs_an_open_case_with_domestic_violence() {
     let p = shipped("leiden");
-    assert_eq!(judge(&read(base(), "vt", "c2", 50, "plan"), &p), justified("veilig_thuis"));
-    assert_eq!(judge(&read(base(), "vt", "c1", 150, "plan"), &p), unjustified("other_team"));
+    assert_eq!(
+        judge(&read(base(), "vt", "c2", 50, "plan"), &p),
+        justified("veilig_thuis")
+    );
+    assert_eq!(
+        judge(&read(base(), "vt", "c1", 150, "plan"), &p),
+        unjustified("other_team")
+    );
     // inZet has no Veilig Thuis rule.
     assert_eq!(
-        judge(&read(base(), "vt", "c2", 50, "plan"), &shipped("inzet-zoetermeer")),
+        judge(
+            &read(base(), "vt", "c2", 50, "plan"),
+            &shipped("inzet-zoetermeer")
+        ),
         unjustified("other_team")
     );
 }
@@ -216,8 +262,14 @@ fn veilig_thuis_needs_an_open_case_with_domestic_violence() {
 #[test]
 fn role_rules_hold_while_the_role_is_held() {
     let p = shipped("inzet-zoetermeer"); // lists auditor
-    assert_eq!(judge(&read(base(), "au", "c2", 100, "plan"), &p), justified("auditor"));
-    assert_eq!(judge(&read(base(), "au", "c2", 151, "plan"), &p), unjustified("no_relation"));
+    assert_eq!(
+        judge(&read(base(), "au", "c2", 100, "plan"), &p),
+        justified("auditor")
+    );
+    assert_eq!(
+        judge(&read(base(), "au", "c2", 151, "plan"), &p),
+        unjustified("no_relation")
+    );
     // Leiden lists no auditor.
     assert_eq!(
         judge(&read(base(), "au", "c2", 100, "plan"), &shipped("leiden")),
@@ -228,11 +280,17 @@ fn role_rules_hold_while_the_role_is_held() {
 #[test]
 fn medical_section_needs_big_where_the_policy_says_so() {
     let w = read(base(), "w1", "c1", 150, "medical");
-    assert_eq!(judge(&w, &shipped("aalsmeer")), unjustified("section_not_allowed"));
+    assert_eq!(
+        judge(&w, &shipped("aalsmeer")),
+        unjustified("section_not_allowed")
+    );
     assert_eq!(judge(&w, &shipped("leiden")), justified("direct_worker"));
     let mut big = w.clone();
     big.staff[0].big = true;
-    assert_eq!(judge(&big, &shipped("aalsmeer")), justified("direct_worker"));
+    assert_eq!(
+        judge(&big, &shipped("aalsmeer")),
+        justified("direct_worker")
+    );
 }
 
 #[test]
@@ -247,7 +305,10 @@ fn complaint_sections_are_only_for_the_named_rules() {
         justified("complaints_handler")
     );
     assert_eq!(
-        judge(&read(base(), "w1", "c1", 150, "complaint"), &shipped("leiden")),
+        judge(
+            &read(base(), "w1", "c1", 150, "complaint"),
+            &shipped("leiden")
+        ),
         justified("direct_worker")
     );
 }
@@ -260,7 +321,10 @@ fn reasons_for_accounts_without_a_role_and_strangers() {
     w.staff[0].to = Some(day(210));
     assert_eq!(judge(&w, &p), unjustified("relation_ended"));
     // An account that never had a role or a relation.
-    assert_eq!(judge(&read(base(), "ghost", "c1", 150, "plan"), &p), unjustified("no_relation"));
+    assert_eq!(
+        judge(&read(base(), "ghost", "c1", 150, "plan"), &p),
+        unjustified("no_relation")
+    );
     // A client without any case.
     let mut w = read(base(), "w1", "c9", 150, "plan");
     w.clients.push(Client {

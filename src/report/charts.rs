@@ -43,7 +43,12 @@ fn bars(labels: &[String], series: &[Series], shaded: &[bool], y_label: &str) ->
         root.fill(&WHITE).map_err(chart_err)?;
         let n = labels.len().max(1);
         let top = (0..n)
-            .map(|i| series.iter().map(|s| s.values.get(i).copied().unwrap_or(0)).sum::<usize>())
+            .map(|i| {
+                series
+                    .iter()
+                    .map(|s| s.values.get(i).copied().unwrap_or(0))
+                    .sum::<usize>()
+            })
             .max()
             .unwrap_or(0)
             .max(1);
@@ -107,7 +112,9 @@ fn bars(labels: &[String], series: &[Series], shaded: &[bool], y_label: &str) ->
                 .draw_series(rects)
                 .map_err(chart_err)?
                 .label(s.name.clone())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                });
         }
         if series.len() > 1 {
             chart
@@ -143,28 +150,48 @@ impl Charts {
         Ok(Charts {
             hours: bars(
                 &hours,
-                &[Series { name: t("events"), values: &s.reads_by_hour, color: BLUE }],
+                &[Series {
+                    name: t("events"),
+                    values: &s.reads_by_hour,
+                    color: BLUE,
+                }],
                 &hour_shade,
                 &t("events"),
             )?,
             weekdays: bars(
                 &days,
-                &[Series { name: t("events"), values: &s.reads_by_weekday, color: BLUE }],
+                &[Series {
+                    name: t("events"),
+                    values: &s.reads_by_weekday,
+                    color: BLUE,
+                }],
                 &day_shade,
                 &t("events"),
             )?,
             months: bars(
                 &months,
                 &[
-                    Series { name: t("unjustified"), values: &unj, color: RED },
-                    Series { name: t("emergency"), values: &emg, color: AMBER },
+                    Series {
+                        name: t("unjustified"),
+                        values: &unj,
+                        color: RED,
+                    },
+                    Series {
+                        name: t("emergency"),
+                        values: &emg,
+                        color: AMBER,
+                    },
                 ],
                 &none,
                 &t("events"),
             )?,
             emergency: bars(
                 &months,
-                &[Series { name: t("emergency"), values: &emg, color: AMBER }],
+                &[Series {
+                    name: t("emergency"),
+                    values: &emg,
+                    color: AMBER,
+                }],
                 &none,
                 &t("events"),
             )?,

@@ -97,8 +97,12 @@ pub struct Expected {
 
 fn dates(v: impl Iterator<Item = Option<NaiveDate>>, name: &str) -> Column {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
-    let days: Vec<Option<i32>> = v.map(|d| d.map(|d| (d - epoch).num_days() as i32)).collect();
-    Column::new(name.into(), days).cast(&DataType::Date).unwrap()
+    let days: Vec<Option<i32>> = v
+        .map(|d| d.map(|d| (d - epoch).num_days() as i32))
+        .collect();
+    Column::new(name.into(), days)
+        .cast(&DataType::Date)
+        .unwrap()
 }
 
 fn strs<'a>(v: impl Iterator<Item = Option<&'a str>>, name: &str) -> Column {
@@ -121,7 +125,10 @@ impl World {
             strs(s.iter().map(|x| Some(x.team.as_str())), "team_id"),
             dates(s.iter().map(|x| Some(x.from)), "valid_from"),
             dates(s.iter().map(|x| x.to), "valid_to"),
-            Column::new("big_registered".into(), s.iter().map(|x| x.big).collect::<Vec<_>>()),
+            Column::new(
+                "big_registered".into(),
+                s.iter().map(|x| x.big).collect::<Vec<_>>(),
+            ),
             strs(s.iter().map(|x| x.person.as_deref()), "person_pid"),
             strs(s.iter().map(|x| x.surname.as_deref()), "surname_pid"),
             strs(s.iter().map(|x| x.address.as_deref()), "address_pid"),
@@ -138,7 +145,10 @@ impl World {
             strs(c.iter().map(|x| Some(x.pid.as_str())), "client_pid"),
             strs(c.iter().map(|x| x.surname.as_deref()), "surname_pid"),
             strs(c.iter().map(|x| x.address.as_deref()), "address_pid"),
-            Column::new("restricted".into(), c.iter().map(|x| x.restricted).collect::<Vec<_>>()),
+            Column::new(
+                "restricted".into(),
+                c.iter().map(|x| x.restricted).collect::<Vec<_>>(),
+            ),
         ]);
         let k = &self.cases;
         let cases = frame(vec![
@@ -148,7 +158,10 @@ impl World {
             dates(k.iter().map(|x| Some(x.opened)), "opened"),
             dates(k.iter().map(|x| x.closed), "closed"),
             strs(k.iter().map(|x| x.closure.as_deref()), "closure"),
-            Column::new("domestic_violence".into(), k.iter().map(|x| x.dv).collect::<Vec<_>>()),
+            Column::new(
+                "domestic_violence".into(),
+                k.iter().map(|x| x.dv).collect::<Vec<_>>(),
+            ),
         ]);
         let a = &self.assignments;
         let assignments = frame(vec![
@@ -162,7 +175,10 @@ impl World {
         let complaints = frame(vec![
             strs(q.iter().map(|x| Some(x.id.as_str())), "complaint_id"),
             strs(q.iter().map(|x| Some(x.client.as_str())), "client_pid"),
-            strs(q.iter().map(|x| Some(x.handler.as_str())), "handler_user_id"),
+            strs(
+                q.iter().map(|x| Some(x.handler.as_str())),
+                "handler_user_id",
+            ),
             dates(q.iter().map(|x| Some(x.opened)), "opened"),
             dates(q.iter().map(|x| x.closed), "closed"),
         ]);
@@ -180,9 +196,15 @@ impl World {
             strs(e.iter().map(|_| Some("R")), "action"),
             strs(e.iter().map(|x| Some(x.client.as_str())), "client_pid"),
             strs(e.iter().map(|x| Some(x.section.as_str())), "section"),
-            Column::new("emergency".into(), e.iter().map(|x| x.emergency).collect::<Vec<_>>()),
+            Column::new(
+                "emergency".into(),
+                e.iter().map(|x| x.emergency).collect::<Vec<_>>(),
+            ),
             strs(e.iter().map(|x| x.reason.as_deref()), "emergency_reason"),
-            Column::new("outcome".into(), e.iter().map(|x| x.outcome).collect::<Vec<_>>()),
+            Column::new(
+                "outcome".into(),
+                e.iter().map(|x| x.outcome).collect::<Vec<_>>(),
+            ),
             strs(e.iter().map(|_| Some("src")), "source"),
             strs(e.iter().map(|_| Some("ws")), "workstation"),
         ]);
@@ -262,9 +284,8 @@ impl World {
                 }
             };
             let big = roles.iter().any(|s| s.big);
-            let section_ok = |id: &str| {
-                (!p.requires_big(&e.section) || big) && p.section_allows(&e.section, id)
-            };
+            let section_ok =
+                |id: &str| (!p.requires_big(&e.section) || big) && p.section_allows(&e.section, id);
             let holding: Vec<&str> = p
                 .rules
                 .iter()
@@ -298,8 +319,7 @@ impl World {
                     && !complaint_open
                 {
                     "no_open_complaint"
-                } else if (assigned_before || complaint_before) && (has_open || roles.is_empty())
-                {
+                } else if (assigned_before || complaint_before) && (has_open || roles.is_empty()) {
                     "relation_ended"
                 } else if !has_open && closed_before && (assigned_before || team_case) {
                     "case_closed"
