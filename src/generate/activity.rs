@@ -99,9 +99,28 @@ fn open_on(case: &Case, d: NaiveDate) -> bool {
 pub fn routine(org: &Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
     let mut out = Vec::new();
     let days = workdays(org);
+    // Indices (each keeps the order of the table it points into, so the output does not
+    // depend on them): roles and assignments per user, cases per team, domestic-violence cases.
+    let mut roles_of = vec![Vec::new(); org.people.len()];
+    for r in &org.roles {
+        roles_of[r.user].push(r);
+    }
+    let mut assigned = vec![Vec::new(); org.people.len()];
+    for a in &org.assignments {
+        assigned[a.user].push(a);
+    }
+    let mut cases_of_team = vec![Vec::new(); org.teams.len()];
+    for c in &org.cases {
+        cases_of_team[c.team].push(c);
+    }
+    let dv_cases: Vec<&Case> = org.cases.iter().filter(|c| c.dv).collect();
     for &d in &days {
         for user in 0..org.people.len() {
-            let roles: Vec<_> = org.roles_on(user, d).cloned().collect();
+            let roles: Vec<_> = roles_of[user]
+                .iter()
+                .filter(|r| in_period(d, r.from, r.to))
+                .map(|r| (*r).clone())
+                .collect();
             for r in roles {
                 let push = |out: &mut Vec<Access>,
                             rng: &mut ChaCha8Rng,
@@ -121,10 +140,10 @@ pub fn routine(org: &Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
                 };
                 match r.role {
                     "worker" | "backoffice" => {
-                        let mine: Vec<&Assignment> = org
-                            .assignments
+                        let mine: Vec<&Assignment> = assigned[user]
                             .iter()
-                            .filter(|a| a.user == user && in_period(d, a.from, a.to))
+                            .filter(|a| in_period(d, a.from, a.to))
+                            .copied()
                             .collect();
                         if mine.is_empty() {
                             continue;
@@ -141,10 +160,10 @@ pub fn routine(org: &Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
                         }
                     }
                     "coach" => {
-                        let open: Vec<&Case> = org
-                            .cases
+                        let open: Vec<&Case> = cases_of_team[r.team]
                             .iter()
-                            .filter(|c| c.team == r.team && open_on(c, d))
+                            .filter(|c| open_on(c, d))
+                            .copied()
                             .collect();
                         for _ in 0..rng.random_range(2..6) {
                             let Some(c) = open.choose(rng) else { break };
@@ -170,7 +189,7 @@ pub fn routine(org: &Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
                     }
                     "veilig_thuis" => {
                         let dv: Vec<&Case> =
-                            org.cases.iter().filter(|c| c.dv && open_on(c, d)).collect();
+                            dv_cases.iter().filter(|c| open_on(c, d)).copied().collect();
                         for _ in 0..rng.random_range(0..3) {
                             let Some(c) = dv.choose(rng) else { break };
                             let s = *["plan", "contact"].choose(rng).unwrap_or(&"plan");
@@ -223,21 +242,28 @@ fn area_workers(org: &Org, d: NaiveDate) -> Vec<(usize, usize)> {
 
 /// Clients the user never had any relation with, all of whose cases sit in other teams.
 fn strangers(org: &Org, user: usize, team: usize, filter: impl Fn(&Client) -> bool) -> Vec<usize> {
+    let mut cases_of = vec![Vec::new(); org.clients.len()];
+    for (k, case) in org.cases.iter().enumerate() {
+        cases_of[case.client].push(k);
+    }
+    let mine: std::collections::HashSet<usize> = org
+        .assignments
+        .iter()
+        .filter(|a| a.user == user)
+        .map(|a| a.case)
+        .collect();
+    let complained: std::collections::HashSet<usize> =
+        org.complaints.iter().map(|k| k.client).collect();
     (0..org.clients.len())
         .filter(|&c| filter(&org.clients[c]))
         .filter(|&c| {
-            let cases: Vec<usize> = (0..org.cases.len())
-                .filter(|&k| org.cases[k].client == c)
-                .collect();
+            let cases = &cases_of[c];
             !cases.is_empty()
                 && cases
                     .iter()
                     .all(|&k| org.cases[k].team != team && org.cases[k].opened.year() > 2010)
-                && !org
-                    .assignments
-                    .iter()
-                    .any(|a| a.user == user && cases.contains(&a.case))
-                && !org.complaints.iter().any(|k| k.client == c)
+                && !cases.iter().any(|k| mine.contains(k))
+                && !complained.contains(&c)
         })
         .collect()
 }
@@ -375,6 +401,9 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
             continue;
         };
         let d = closed + Duration::days(120);
+        if a.relation != "primary" || to != closed || d > org.end || d < org.start {
+            continue;
+        }
         let still_related = org.assignments.iter().any(|b| {
             b.user == a.user
                 && org.cases[b.case].client == case.client
@@ -384,13 +413,7 @@ pub fn inject(org: &mut Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
             .cases
             .iter()
             .any(|c| c.client == case.client && c.opened > case.opened);
-        if a.relation != "primary"
-            || to != closed
-            || d > org.end
-            || d < org.start
-            || still_related
-            || reopened
-        {
+        if still_related || reopened {
             continue;
         }
         let d = days.iter().copied().find(|&x| x >= d).unwrap_or(d);

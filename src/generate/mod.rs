@@ -29,6 +29,10 @@ pub enum Size {
     Small,
     /// 10 area teams, ~80 accounts, ~5,000 clients, ~190,000 events over a year.
     Medium,
+    /// 56 area teams, ~380 accounts, ~28,000 clients, ~1 million events (benchmarks).
+    Large,
+    /// 580 area teams, ~3,500 accounts, ~290,000 clients, ~10 million events (benchmarks).
+    Huge,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +83,8 @@ pub fn run(config: &GenerateConfig) -> Result<GenerateSummary> {
     let (areas, clients) = match config.size {
         Size::Small => (3, 500),
         Size::Medium => (10, 5000),
+        Size::Large => (56, 28_000),
+        Size::Huge => (580, 290_000),
     };
     let mut org = Org::build(&mut rng, areas, clients, start, end);
     let mut accesses = activity::inject(&mut org, &mut rng);

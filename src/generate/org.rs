@@ -434,6 +434,7 @@ impl Org {
     fn add_assignments(&mut self, rng: &mut ChaCha8Rng) {
         let backoffice = self.teams.iter().position(|t| t.id == "BACKOFFICE");
         for case in 0..self.cases.len() {
+            let first_of_case = self.assignments.len();
             let c = self.cases[case].clone();
             let last = c.closed.unwrap_or(self.end);
             let mut day = c.opened;
@@ -481,8 +482,7 @@ impl Org {
             }
             if c.closed.is_none() && rng.random_bool(0.15) {
                 let from = self.start + Duration::days(rng.random_range(10..300));
-                let primaries: Vec<usize> = self
-                    .assignments
+                let primaries: Vec<usize> = self.assignments[first_of_case..]
                     .iter()
                     .filter(|a| a.case == case && in_period(from, a.from, a.to))
                     .map(|a| a.user)
