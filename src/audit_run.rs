@@ -11,6 +11,7 @@ use polars::prelude::*;
 use crate::audit_summary::AuditSummary;
 use crate::audit_tables::AuditTables;
 use crate::contract::Contract;
+use crate::csv_output::write_rows;
 use crate::emergency_logins::EmergencyLogin;
 use crate::engine;
 use crate::error::{Error, Result};
@@ -143,12 +144,14 @@ pub fn run(config: &AuditConfig) -> Result<AuditOutcome> {
     write_parquet(&out.join("verdicts.parquet"), &mut v)?;
     let findings = findings(&verdicts, &names, policy)?;
     write_csv(&out.join("findings.csv"), &findings)?;
-    write_file(&out.join("cases.csv"), |w| ReviewCase::write_csv(&cases, w))?;
+    write_file(&out.join("cases.csv"), |w| {
+        write_rows(&cases, w, "cases.csv")
+    })?;
     write_file(&out.join("emergency_logins.csv"), |w| {
-        EmergencyLogin::write_csv(&logins, w)
+        write_rows(&logins, w, "emergency_logins.csv")
     })?;
     write_file(&out.join("outliers.csv"), |w| {
-        VolumeOutlier::write_csv(&outliers, w)
+        write_rows(&outliers, w, "outliers.csv")
     })?;
     let input = ReportInput {
         policy,

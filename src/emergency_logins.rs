@@ -2,19 +2,19 @@
 //! a reason was given, whether an assignment followed, and how often the same user did it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 
 use polars::prelude::*;
 use serde::Serialize;
 
 use crate::audit_tables::AuditTables;
+use crate::csv_output::CsvRow;
 use crate::engine::EMERGENCY;
 use crate::error::{Error, Result};
 use crate::policy::Policy;
 use crate::time_parser::days_since_epoch;
 use crate::verdict_row::VerdictRow;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct EmergencyLogin {
     pub event_id: String,
     pub local_time: String,
@@ -115,30 +115,20 @@ impl EmergencyLogin {
             })
             .collect())
     }
+}
 
-    pub fn write_csv(list: &[EmergencyLogin], w: &mut dyn Write) -> Result<()> {
-        let mut out = csv::Writer::from_writer(w);
-        for l in list {
-            out.serialize(l)
-                .map_err(|e| Error::Invalid(format!("writing emergency_logins.csv: {e}")))?;
-        }
-        if list.is_empty() {
-            out.write_record([
-                "event_id",
-                "local_time",
-                "user_id",
-                "user_team",
-                "client_pid",
-                "dossier_team",
-                "section",
-                "reason_given",
-                "also_explained_by",
-                "assignment_followed",
-                "further_by_user",
-            ])
-            .map_err(|e| Error::Invalid(format!("writing emergency_logins.csv: {e}")))?;
-        }
-        out.flush()
-            .map_err(|e| Error::Invalid(format!("writing emergency_logins.csv: {e}")))
-    }
+impl CsvRow for EmergencyLogin {
+    const COLUMNS: &'static [&'static str] = &[
+        "event_id",
+        "local_time",
+        "user_id",
+        "user_team",
+        "client_pid",
+        "dossier_team",
+        "section",
+        "reason_given",
+        "also_explained_by",
+        "assignment_followed",
+        "further_by_user",
+    ];
 }

@@ -6,7 +6,7 @@
 //! d is the event's calendar day in the policy's time zone; a period holds on d when
 //! `from <= d <= to (+ grace)`, an open end being +infinity.
 
-use chrono::{NaiveDate, Timelike};
+use chrono::Timelike;
 use polars::prelude::*;
 
 use crate::audit_tables::{AuditTables, DayRange};
@@ -617,9 +617,4 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
             SortMultipleOptions::default(),
         );
     Ok(out)
-}
-
-/// The calendar day of a policy-zone date as days since the epoch (for tests and callers).
-pub fn day(date: NaiveDate) -> i32 {
-    days_since_epoch(date)
 }

@@ -9,6 +9,7 @@ pub mod bsn;
 pub mod cmd;
 pub mod contract;
 pub mod csv_input;
+pub mod csv_output;
 pub mod emergency_logins;
 pub mod engine;
 pub mod error;

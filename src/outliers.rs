@@ -3,17 +3,17 @@
 //! their accesses per active day against peers holding the same role in the same team.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use polars::prelude::*;
 use serde::Serialize;
 
 use crate::audit_tables::{AuditTables, DayRange};
-use crate::error::{Error, Result};
+use crate::csv_output::CsvRow;
+use crate::error::Result;
 use crate::policy::Policy;
 use crate::time_parser::date_from_days;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct VolumeOutlier {
     pub user_id: String,
     pub user_team: String,
@@ -211,16 +211,25 @@ impl VolumeOutlier {
         });
         Ok(out)
     }
+}
 
-    pub fn write_csv(list: &[VolumeOutlier], w: &mut dyn Write) -> Result<()> {
-        let mut out = csv::Writer::from_writer(w);
-        for o in list {
-            out.serialize(o)
-                .map_err(|e| Error::Invalid(format!("writing outliers.csv: {e}")))?;
-        }
-        out.flush()
-            .map_err(|e| Error::Invalid(format!("writing outliers.csv: {e}")))
-    }
+impl CsvRow for VolumeOutlier {
+    const COLUMNS: &'static [&'static str] = &[
+        "user_id",
+        "user_team",
+        "user_role",
+        "accesses",
+        "active_days",
+        "per_day",
+        "peak_day",
+        "peak_accesses",
+        "own_median",
+        "own_z",
+        "peers",
+        "peer_median_per_day",
+        "peer_z",
+        "flagged",
+    ];
 }
 
 fn round2(x: f64) -> f64 {

@@ -413,12 +413,14 @@ impl Policy {
             };
             let any_team_kinds = match &r.any_team_kinds {
                 None => Vec::new(),
-                Some(k) if id != "replacement" => return Err(at.err(
-                    k,
-                    format!(
+                Some(k) if id != "replacement" => {
+                    return Err(at.err(
+                        k,
+                        format!(
                         "any_team_kinds applies to rule 'replacement' only, not '{id}'; remove it"
                     ),
-                )),
+                    ))
+                }
                 Some(k) => {
                     for kind in k.get_ref() {
                         if !TEAM_KINDS.contains(&kind.as_str()) {
@@ -698,7 +700,7 @@ follow_up_days = 7
     #[test]
     fn unknown_rule_names_line_and_choices() {
         let m = message(&MINIMAL.replace("id = \"direct_worker\"", "id = \"buddy\""));
-        assert!(m.contains("p.toml:12:"), "{m}");
+        assert!(m.contains("p.toml:11:"), "{m}");
         assert!(m.contains("unknown rule 'buddy'"), "{m}");
         assert!(m.contains("'team_coach'"), "{m}");
     }
@@ -707,7 +709,7 @@ follow_up_days = 7
     fn negative_grace_is_refused() {
         let m = message(&MINIMAL.replace("grace_days = 7", "grace_days = -3"));
         assert!(
-            m.contains("p.toml:14:") && m.contains("grace_days -3"),
+            m.contains("p.toml:13:") && m.contains("grace_days -3"),
             "{m}"
         );
     }
@@ -715,7 +717,7 @@ follow_up_days = 7
     #[test]
     fn negative_or_bad_period_is_refused() {
         let m = message(&MINIMAL.replace("aborted = \"6w\"", "aborted = \"-6w\""));
-        assert!(m.contains("p.toml:18:") && m.contains("'-6w'"), "{m}");
+        assert!(m.contains("p.toml:17:") && m.contains("'-6w'"), "{m}");
     }
 
     #[test]
@@ -725,7 +727,7 @@ follow_up_days = 7
         );
         let m = message(&text);
         assert!(
-            m.contains("rule 'janitor'") && m.contains("p.toml:25:"),
+            m.contains("rule 'janitor'") && m.contains("p.toml:23:"),
             "{m}"
         );
     }
@@ -733,7 +735,7 @@ follow_up_days = 7
     #[test]
     fn unknown_key_is_refused_with_line() {
         let m = message(&MINIMAL.replace("grace_days = 7", "grace_dayz = 7"));
-        assert!(m.contains("p.toml:14:") && m.contains("grace_dayz"), "{m}");
+        assert!(m.contains("p.toml:13:") && m.contains("grace_dayz"), "{m}");
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! clients, many days) comes before a single slip, each with a short narrative.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::csv_output::CsvRow;
 use crate::engine::{EMERGENCY, UNJUSTIFIED};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::report::{text, Lang};
 use crate::verdict_row::VerdictRow;
 
@@ -20,7 +20,7 @@ const PERSONAL: [&str; 4] = [
     "restricted_client",
 ];
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct ReviewCase {
     pub rank: usize,
     pub score: u64,
@@ -170,14 +170,27 @@ impl ReviewCase {
             narrative: parts.join(" "),
         }
     }
+}
 
-    pub fn write_csv(list: &[ReviewCase], w: &mut dyn Write) -> Result<()> {
-        let mut out = csv::Writer::from_writer(w);
-        let err = |e: csv::Error| Error::Invalid(format!("writing cases.csv: {e}"));
-        for c in list {
-            out.serialize(c).map_err(err)?;
-        }
-        out.flush()
-            .map_err(|e| Error::Invalid(format!("writing cases.csv: {e}")))
-    }
+impl CsvRow for ReviewCase {
+    const COLUMNS: &'static [&'static str] = &[
+        "rank",
+        "score",
+        "user_id",
+        "display_name",
+        "user_team",
+        "user_role",
+        "unjustified",
+        "unjustified_clients",
+        "unjustified_days",
+        "emergency",
+        "emergency_without_reason",
+        "personal_signals",
+        "other_signals",
+        "first_day",
+        "last_day",
+        "reasons",
+        "signals",
+        "narrative",
+    ];
 }

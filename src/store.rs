@@ -30,7 +30,7 @@ pub const FAILPOINT_ENV: &str = "WMO_AUDIT_FAILPOINT";
 /// An open store, locked for this process until dropped.
 pub struct Store {
     root: PathBuf,
-    _lock: File,
+    lock: File,
     manifest: Option<Manifest>,
     staged: Vec<String>,
 }
@@ -58,7 +58,7 @@ impl Store {
         })?;
         let mut store = Store {
             root: root.into(),
-            _lock: lock,
+            lock,
             manifest: None,
             staged: Vec::new(),
         };
@@ -80,15 +80,15 @@ impl Store {
         let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
         let mut store = Store {
             root: root.into(),
-            _lock: lock,
+            lock,
             manifest: None,
             staged: Vec::new(),
         };
-        if root.join(STAGING).exists() && store._lock.try_lock().is_ok() {
+        if root.join(STAGING).exists() && store.lock.try_lock().is_ok() {
             store.recover()?;
-            let _ = store._lock.unlock();
+            let _ = store.lock.unlock();
         }
-        store._lock.try_lock_shared().map_err(|_| {
+        store.lock.try_lock_shared().map_err(|_| {
             Error::store(
                 root,
                 "is being written by an ingest run; wait for it to finish",

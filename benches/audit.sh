@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Benchmark of ingest and audit on generated stores (not a test): for each size, generate a
+# synthetic organisation, ingest its canonical log and reference data, and audit the whole year
+# with the sample policy. Prints one table row per step: wall time, CPU time, peak RSS, events/s.
+#
+#   benches/audit.sh                 # sizes large (~1M events) and huge (~10M)
+#   SIZES=large benches/audit.sh     # one size
+#   WORK=/big/disk benches/audit.sh  # where the data goes (huge needs ~6 GB)
+#
+# Builds the release binary first (a cold release build of polars takes a long while).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=${SIZES:-"large huge"}
+WORK=${WORK:-/tmp/wmo-audit-bench}
+TARGET=${CARGO_TARGET_DIR:-target}
+cargo build --release --quiet
+BIN="$TARGET/release/wmo-audit"
+mkdir -p "$WORK"
+
+# run LABEL CMD...: time a command with GNU time; print "wall cpu rss_mib".
+measure() {
+  local log="$WORK/time.$$"
+  /usr/bin/time -f "%e %U %S %M" -o "$log" "$@" > "$WORK/out.$$" 2>&1 || {
+    local code=$?
+    # audit exits 4 when it found something to review: that is a completed run.
+    if [ "$code" != "4" ]; then cat "$WORK/out.$$"; exit "$code"; fi
+  }
+  awk '{printf "%.1f %.1f %.0f", $1, $2 + $3, $4 / 1024}' "$log"
+}
+
+printf "| size | events | step | wall s | cpu s | peak RSS MiB | events/s |\n|---|---:|---|---:|---:|---:|---:|\n"
+for size in $SIZES; do
+  dir="$WORK/$size"
+  if [ ! -f "$dir/gen/labels.csv" ]; then
+    rm -rf "$dir"; mkdir -p "$dir"
+    "$BIN" generate --out "$dir/gen" --size "$size" > /dev/null
+  fi
+  events=$(($(wc -l < "$dir/gen/canonical/access_log.csv") - 1))
+  rm -rf "$dir/store" "$dir/report"
+  read -r wall cpu rss < <(measure "$BIN" ingest -q --store "$dir/store" --key samples/demo-key.json \
+      "$dir/gen/reference" "$dir/gen/canonical")
+  printf "| %s | %d | ingest | %s | %s | %s | %.0f |\n" "$size" "$events" "$wall" "$cpu" "$rss" \
+      "$(awk -v e="$events" -v w="$wall" 'BEGIN{print e / (w > 0 ? w : 0.1)}')"
+  read -r wall cpu rss < <(measure "$BIN" audit --store "$dir/store" \
+      --policy samples/voorbeeldstad/policy.toml --period 2025-10-01..2026-09-30 --out "$dir/report")
+  printf "| %s | %d | audit | %s | %s | %s | %.0f |\n" "$size" "$events" "$wall" "$cpu" "$rss" \
+      "$(awk -v e="$events" -v w="$wall" 'BEGIN{print e / (w > 0 ? w : 0.1)}')"
+done
+rm -f "$WORK"/time.$$ "$WORK"/out.$$
