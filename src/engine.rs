@@ -122,6 +122,32 @@ fn inner() -> JoinArgs {
     JoinArgs::new(JoinType::Inner)
 }
 
+/// Joins the events to periods of a (user, client) relation (`p_from`, `p_to`) and flags per
+/// event whether one holds on its day (plus `grace`) and whether one had begun by then.
+fn relation_periods(
+    keys: &LazyFrame,
+    periods: LazyFrame,
+    grace: i32,
+    holds: &str,
+    begun: &str,
+) -> LazyFrame {
+    keys.clone()
+        .join(
+            periods,
+            [col("user_id"), col("client_pid")],
+            [col("user_id"), col("client_pid")],
+            inner(),
+        )
+        .group_by([col("idx")])
+        .agg([
+            any_of(
+                within(col("d"), col("p_from"), col("p_to") + lit(grace)),
+                holds,
+            ),
+            any_of(col("p_from").lt_eq(col("d")), begun),
+        ])
+}
+
 /// Per case: the last day it may be kept, by default and for each section with a period of its
 /// own (`keep_default`, `keep_<section>`); open cases keep nothing (null).
 fn retention_columns(cases: &DataFrame, policy: &Policy) -> Result<DataFrame> {
@@ -199,29 +225,16 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
         .select([
             col("user_id"),
             col("client_pid"),
-            days("valid_from").alias("a_from"),
-            days_or_open("valid_to").alias("a_to"),
+            days("valid_from").alias("p_from"),
+            days_or_open("valid_to").alias("p_to"),
         ]);
-    let a_agg = keys
-        .clone()
-        .join(
-            assign,
-            [col("user_id"), col("client_pid")],
-            [col("user_id"), col("client_pid")],
-            inner(),
-        )
-        .group_by([col("idx")])
-        .agg([
-            any_of(
-                within(
-                    col("d"),
-                    col("a_from"),
-                    col("a_to") + lit(grace("direct_worker")),
-                ),
-                "direct",
-            ),
-            any_of(col("a_from").lt_eq(col("d")), "assigned_before"),
-        ]);
+    let a_agg = relation_periods(
+        &keys,
+        assign,
+        grace("direct_worker"),
+        "direct",
+        "assigned_before",
+    );
 
     // (B) the client's cases, with the user's roles in each case's team.
     let teams = tables
@@ -355,29 +368,16 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
     let complaints = tables.complaints.clone().lazy().select([
         col("handler_user_id").alias("user_id"),
         col("client_pid"),
-        days("opened").alias("k_from"),
-        days_or_open("closed").alias("k_to"),
+        days("opened").alias("p_from"),
+        days_or_open("closed").alias("p_to"),
     ]);
-    let d_agg = keys
-        .clone()
-        .join(
-            complaints,
-            [col("user_id"), col("client_pid")],
-            [col("user_id"), col("client_pid")],
-            inner(),
-        )
-        .group_by([col("idx")])
-        .agg([
-            any_of(
-                within(
-                    col("d"),
-                    col("k_from"),
-                    col("k_to") + lit(grace("complaints_handler")),
-                ),
-                "complaint_open",
-            ),
-            any_of(col("k_from").lt_eq(col("d")), "complaint_before"),
-        ]);
+    let d_agg = relation_periods(
+        &keys,
+        complaints,
+        grace("complaints_handler"),
+        "complaint_open",
+        "complaint_before",
+    );
 
     // (E) identities for the signals: the user's own pseudonyms and the client's.
     let people = tables.staff.clone().lazy().group_by([col("user_id")]).agg([

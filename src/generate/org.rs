@@ -261,17 +261,7 @@ impl Org {
                 "complaints" => (&["complaints_handler"], 2),
                 "veilig_thuis" => (&["veilig_thuis"], 2),
                 _ if org.teams[t].id == "BACKOFFICE" => (&["backoffice"], 3),
-                _ => (
-                    &[
-                        "coordinator",
-                        "controller",
-                        "auditor",
-                        "supervisor",
-                        "policy_adviser",
-                        "administrator",
-                    ],
-                    1,
-                ),
+                _ => (&crate::policy::ROLE_RULES, 1),
             };
             for role in roles {
                 for _ in 0..n {
