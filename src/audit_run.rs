@@ -1,7 +1,7 @@
 //! One audit run: read the store, run the rule engine, derive the review lists and write every
 //! output file. This is the audit's only IO; the engine and the derivations are pure.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -9,12 +9,13 @@ use chrono::{Datelike, Months};
 use polars::prelude::*;
 
 use crate::audit_summary::AuditSummary;
-use crate::audit_tables::AuditTables;
+use crate::audit_tables::{AuditTables, DayRange};
 use crate::contract::Contract;
 use crate::csv_output::write_rows;
 use crate::emergency_logins::EmergencyLogin;
 use crate::engine;
 use crate::error::{Error, Result};
+use crate::evidence::{self, EvidenceManifest};
 use crate::outliers::VolumeOutlier;
 use crate::period::Period;
 use crate::policy::Policy;
@@ -33,6 +34,8 @@ pub struct AuditConfig {
     pub period: Period,
     pub out_dir: PathBuf,
     pub lang: Lang,
+    /// The command line, for the evidence manifest (`evidence::command_line`).
+    pub command: Vec<String>,
 }
 
 /// What a finished run found (the files hold the detail).
@@ -46,6 +49,8 @@ pub struct AuditOutcome {
     pub findings: usize,
     pub review_cases: usize,
     pub outliers: usize,
+    /// SHA-256 of the evidence manifest: keep it apart from the folder.
+    pub manifest_sha256: String,
 }
 
 impl AuditOutcome {
@@ -64,35 +69,26 @@ const REFERENCE: [&str; 6] = [
     "complaints",
 ];
 
-/// Reads the tables an audit of `period` needs: every reference table, and the events of the
-/// months up to one month past the period's end (a store in another time zone than the policy
-/// can put the period's last hours in the next month's partition).
-pub fn load_tables(store: &Store, period: &Period) -> Result<AuditTables> {
+/// The store files an audit of `range` reads (relative to the store): every reference table,
+/// and the events of the months up to one month past the range's end (a store in another time
+/// zone than the policy can put the last hours in the next month's partition).
+pub fn files_to_read(store: &Store, range: DayRange) -> Result<Vec<String>> {
     let manifest = store
         .manifest()
         .ok_or_else(|| Error::store(store.root(), "is empty; ingest data first"))?;
-    let contract = Contract::load()?;
-    let mut reference = Vec::new();
-    for name in REFERENCE {
-        let spec = contract
-            .table(name)
-            .ok_or_else(|| Error::Invalid(format!("contract has no table '{name}'")))?;
-        let df = match manifest.tables.get(name).and_then(|t| t.files.first()) {
-            Some(file) => store.read(file, None)?,
-            None => DataFrame::empty_with_schema(&spec.store_schema()),
-        };
-        reference.push(df);
-    }
-    let limit = period
-        .range
+    let limit = range
         .last
         .checked_add_months(Months::new(1))
-        .unwrap_or(period.range.last);
+        .unwrap_or(range.last);
     let limit = format!("{:04}-{:02}", limit.year(), limit.month());
-    let files: Vec<PlRefPath> = manifest
-        .tables
-        .get("events")
-        .map(|t| {
+    let mut files = Vec::new();
+    for name in REFERENCE {
+        if let Some(t) = manifest.tables.get(name) {
+            files.extend(t.files.iter().cloned());
+        }
+    }
+    if let Some(t) = manifest.tables.get("events") {
+        files.extend(
             t.files
                 .iter()
                 .filter(|f| {
@@ -100,18 +96,42 @@ pub fn load_tables(store: &Store, period: &Period) -> Result<AuditTables> {
                         .and_then(|r| r.get(..7))
                         .is_some_and(|m| m <= limit.as_str())
                 })
-                .map(|f| PlRefPath::new(store.root().join(f).to_string_lossy().to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let events = if files.is_empty() {
+                .cloned(),
+        );
+    }
+    Ok(files)
+}
+
+/// Reads the tables an audit of `range` needs (the files of `files_to_read`).
+pub fn load_tables(store: &Store, range: DayRange) -> Result<AuditTables> {
+    let contract = Contract::load()?;
+    let files = files_to_read(store, range)?;
+    let mut reference = Vec::new();
+    for name in REFERENCE {
+        let spec = contract
+            .table(name)
+            .ok_or_else(|| Error::Invalid(format!("contract has no table '{name}'")))?;
+        let file = format!("{name}.parquet");
+        let df = if files.contains(&file) {
+            store.read(&file, None)?
+        } else {
+            DataFrame::empty_with_schema(&spec.store_schema())
+        };
+        reference.push(df);
+    }
+    let parts: Vec<PlRefPath> = files
+        .iter()
+        .filter(|f| f.starts_with("events/"))
+        .map(|f| PlRefPath::new(store.root().join(f).to_string_lossy().to_string()))
+        .collect();
+    let events = if parts.is_empty() {
         DataFrame::empty_with_schema(&contract.events().store_schema()).lazy()
     } else {
         let args = ScanArgsParquet {
             hive_options: HiveOptions::new_disabled(),
             ..Default::default()
         };
-        LazyFrame::scan_parquet_files(files.into(), args)?
+        LazyFrame::scan_parquet_files(parts.into(), args)?
     };
     let mut it = reference.into_iter();
     let mut next = || it.next().unwrap_or_default();
@@ -129,7 +149,7 @@ pub fn load_tables(store: &Store, period: &Period) -> Result<AuditTables> {
 /// Runs the audit and writes its folder.
 pub fn run(config: &AuditConfig) -> Result<AuditOutcome> {
     let store = Store::open_read(&config.store)?;
-    let tables = load_tables(&store, &config.period)?;
+    let tables = load_tables(&store, config.period.range)?;
     let policy = &config.policy;
     let verdicts = engine::verdicts(&tables, policy, config.period.range)?.collect()?;
     let summary = AuditSummary::compute(&verdicts, policy)?;
@@ -139,7 +159,7 @@ pub fn run(config: &AuditConfig) -> Result<AuditOutcome> {
     let outliers = VolumeOutlier::find(&tables, &verdicts, policy, config.period.range)?;
 
     let out = &config.out_dir;
-    fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    evidence::prepare_folder(out)?;
     let mut v = verdicts.clone();
     write_parquet(&out.join("verdicts.parquet"), &mut v)?;
     let findings = findings(&verdicts, &names, policy)?;
@@ -172,6 +192,14 @@ pub fn run(config: &AuditConfig) -> Result<AuditOutcome> {
     write_file(&out.join("report.html"), |w| {
         crate::report::write_html(&input, w)
     })?;
+    let manifest_sha256 = EvidenceManifest::new(
+        config.command.clone(),
+        &config.store,
+        input.store_key_id,
+        &files_to_read(&store, config.period.range)?,
+        Some(&config.policy_path),
+    )?
+    .seal(out)?;
 
     Ok(AuditOutcome {
         out_dir: out.clone(),
@@ -182,6 +210,7 @@ pub fn run(config: &AuditConfig) -> Result<AuditOutcome> {
         findings: findings.height(),
         review_cases: cases.len(),
         outliers: outliers.iter().filter(|o| o.flagged).count(),
+        manifest_sha256,
     })
 }
 
@@ -272,7 +301,10 @@ fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
     Ok(())
 }
 
-fn write_file(path: &Path, body: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+pub(crate) fn write_file(
+    path: &Path,
+    body: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut w = std::io::BufWriter::new(file);
     body(&mut w)?;

@@ -54,6 +54,7 @@ impl AuditArgs {
             period,
             out_dir,
             lang,
+            command: crate::evidence::command_line(&std::env::args().collect::<Vec<_>>()),
         })
     }
 }
@@ -70,6 +71,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<i32> {
         o.findings, o.review_cases, o.outliers
     );
     println!("  report: {}", o.out_dir.join("report.html").display());
+    println!("  evidence: manifest.json sha256 {}", o.manifest_sha256);
     Ok(if o.has_findings() {
         super::EXIT_FINDINGS
     } else {

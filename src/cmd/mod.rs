@@ -3,7 +3,9 @@
 pub mod audit;
 pub mod generate;
 pub mod ingest;
+pub mod investigate;
 pub mod keygen;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -18,6 +20,8 @@ pub const EXIT_QUARANTINED: i32 = 3;
 /// `audit` only: the run completed and found accesses that need review (unjustified accesses
 /// or emergency logins). 0 means it completed and found none.
 pub const EXIT_FINDINGS: i32 = 4;
+/// `verify` only: an output file (or an input it records) changed since it was written.
+pub const EXIT_TAMPERED: i32 = 5;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,6 +42,12 @@ pub enum Command {
     Ingest(ingest::IngestArgs),
     /// Check every access of a period against the policy and write the FG's report.
     Audit(audit::AuditArgs),
+    /// Investigate one employee, one client's dossier, one day, or search the verdicts.
+    Investigate(investigate::InvestigateArgs),
+    /// A resident's overview of who looked at their dossier (letter-ready HTML).
+    SubjectAccess(investigate::SubjectAccessArgs),
+    /// Re-check an output folder against its evidence manifest.
+    Verify(verify::VerifyArgs),
     /// Generate a synthetic organisation with injected misuse and its labels.
     Generate(generate::GenerateArgs),
 }
@@ -48,6 +58,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Keygen(a) => keygen::run(a),
         Command::Ingest(a) => ingest::run(a),
         Command::Audit(a) => audit::run(a),
+        Command::Investigate(a) => investigate::run(a),
+        Command::SubjectAccess(a) => investigate::run_subject_access(a),
+        Command::Verify(a) => verify::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }

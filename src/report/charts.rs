@@ -119,7 +119,7 @@ fn bars(labels: &[String], series: &[Series], shaded: &[bool], y_label: &str) ->
         if series.len() > 1 {
             chart
                 .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
+                .background_style(WHITE.mix(0.95))
                 .border_style(BLACK.mix(0.3))
                 .label_font(("sans-serif", 11))
                 .position(SeriesLabelPosition::UpperRight)
@@ -197,4 +197,37 @@ impl Charts {
             )?,
         })
     }
+}
+
+/// Accesses per day, stacked by verdict (investigations).
+pub fn timeline(
+    days: &[String],
+    justified: &[usize],
+    unjustified: &[usize],
+    emergency: &[usize],
+    lang: Lang,
+) -> Result<String> {
+    let t = |k: &str| text(lang, k);
+    bars(
+        days,
+        &[
+            Series {
+                name: t("justified"),
+                values: justified,
+                color: BLUE,
+            },
+            Series {
+                name: t("unjustified"),
+                values: unjustified,
+                color: RED,
+            },
+            Series {
+                name: t("emergency"),
+                values: emergency,
+                color: AMBER,
+            },
+        ],
+        &vec![false; days.len()],
+        &t("events"),
+    )
 }

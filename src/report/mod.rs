@@ -3,6 +3,8 @@
 //! `Write`.
 
 pub mod charts;
+pub mod investigation;
+pub mod letter;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -237,7 +239,7 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
 
     let ctx = json!({
         "lang": lang.code(),
-        "t": texts().get(lang.code()),
+        "t": all_texts(lang),
         "version": env!("CARGO_PKG_VERSION"),
         "policy": p,
         "period": input.period.label,
@@ -247,6 +249,7 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
         "summary_text": summary_text,
         "teams": s.teams.iter().map(|c| coverage_json(c, lang)).collect::<Vec<_>>(),
         "reasons": reasons,
+        "months": s.months,
         "rules": rules,
         "cases": input.cases,
         "logins": logins,
@@ -262,16 +265,31 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
         "policy_sha256": input.policy_sha256,
         "key_id": input.store_key_id,
     });
+    render("audit.html", TEMPLATE, &ctx, w)
+}
+
+/// The stylesheet every page shares (inline: pages are self-contained).
+pub const STYLE: &str = include_str!("../../templates/style.css");
+
+/// Renders `template` with `ctx` (HTML-escaped) into `w`.
+pub fn render(name: &str, template: &str, ctx: &Value, w: &mut dyn Write) -> Result<()> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-    env.add_template("audit.html", TEMPLATE)
-        .map_err(|e| Error::Invalid(format!("report template: {e}")))?;
+    env.add_template(name, template)
+        .map_err(|e| Error::Invalid(format!("template {name}: {e}")))?;
+    let mut ctx = ctx.clone();
+    ctx["style"] = json!(STYLE);
     let html = env
-        .get_template("audit.html")
+        .get_template(name)
         .and_then(|tpl| tpl.render(&ctx))
-        .map_err(|e| Error::Invalid(format!("rendering the report: {e}")))?;
+        .map_err(|e| Error::Invalid(format!("rendering {name}: {e}")))?;
     w.write_all(html.as_bytes())
-        .map_err(|e| Error::Invalid(format!("writing the report: {e}")))
+        .map_err(|e| Error::Invalid(format!("writing {name}: {e}")))
+}
+
+/// All texts of a language, for templates.
+pub fn all_texts(lang: Lang) -> Value {
+    json!(texts().get(lang.code()))
 }
 
 #[cfg(test)]

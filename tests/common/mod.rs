@@ -134,3 +134,81 @@ pub fn manifest(store: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(store.join("manifest.json")).unwrap()).unwrap()
 }
 pub mod world;
+
+/// One store of the committed sample (canonical log and reference data), made once per test
+/// binary and shared by its tests (audits only read it).
+pub fn sample_store() -> &'static Path {
+    static STORE: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    let (_, p) = STORE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let sample = root().join("samples/voorbeeldstad");
+        ok(&ingest(
+            &store,
+            &root().join("samples/demo-key.json"),
+            &[&sample.join("reference"), &sample.join("canonical")],
+            &[],
+        ));
+        (dir, store)
+    });
+    p
+}
+
+/// Every file under `dir` with its bytes, by relative path.
+pub fn folder_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    files_under(dir)
+        .into_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+            (rel, std::fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
+/// Runs headless chromium on a local HTML file: a screenshot to `png` and the rendered DOM.
+/// Set WMO_AUDIT_NO_BROWSER=1 to skip where no chromium can be installed (CI installs it);
+/// returns None then.
+pub fn browser(html: &Path, png: &Path, height: u32) -> Option<String> {
+    if std::env::var("WMO_AUDIT_NO_BROWSER").is_ok() {
+        eprintln!("skipped: WMO_AUDIT_NO_BROWSER is set");
+        return None;
+    }
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("chromium is installed (apt-get install chromium), or set WMO_AUDIT_NO_BROWSER=1");
+    let profile = tempfile::tempdir().unwrap();
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ];
+    let url = format!("file://{}", html.display());
+    let user_dir = format!("--user-data-dir={}", profile.path().display());
+    let o = Command::new(chromium)
+        .args(flags)
+        .arg(&user_dir)
+        .arg(format!("--window-size=1200,{height}"))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let o = Command::new(chromium)
+        .args(flags)
+        .arg(&user_dir)
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    Some(String::from_utf8_lossy(&o.stdout).to_string())
+}

@@ -1,0 +1,443 @@
+//! Investigations of one employee, one client's dossier, one day (NEN 7513's daily view) or a
+//! search over verdicts, signals and teams; and the resident's overview of who looked at their
+//! dossier. Each runs the rule engine on the events concerned and writes a folder with the
+//! events, an HTML page and an evidence manifest.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::audit_run::{display_names, files_to_read, load_tables, write_file};
+use crate::audit_tables::{AuditTables, DayRange};
+use crate::csv_output::{write_rows, CsvRow};
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::evidence::{self, EvidenceManifest};
+use crate::outliers::median;
+use crate::policy::Policy;
+use crate::report::Lang;
+use crate::store::Store;
+use crate::verdict_row::VerdictRow;
+
+/// Conditions of a search; each one given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Search {
+    pub verdict: Option<String>,
+    pub signal: Option<String>,
+    pub reason: Option<String>,
+    pub rule: Option<String>,
+    pub team: Option<String>,
+    pub section: Option<String>,
+}
+
+/// What is investigated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    User(String),
+    /// A client, by pseudonym (the command turns a BSN or client number into it with the key).
+    Client(String),
+    Day(NaiveDate),
+    Search(Search),
+    /// The resident's own overview (subject access), by pseudonym.
+    SubjectAccess {
+        client_pid: String,
+        with_names: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct InvestigationConfig {
+    pub store: PathBuf,
+    pub policy: Policy,
+    pub policy_path: PathBuf,
+    pub subject: Subject,
+    pub range: DayRange,
+    pub out_dir: PathBuf,
+    pub lang: Lang,
+    pub command: Vec<String>,
+}
+
+/// One event as the investigation files show it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct EventLine {
+    pub event_id: String,
+    pub local_time: String,
+    pub user_id: String,
+    pub display_name: String,
+    pub user_team: String,
+    pub user_role: String,
+    pub client_pid: String,
+    pub dossier_team: String,
+    pub action: String,
+    pub section: String,
+    pub verdict: String,
+    pub rule: String,
+    pub article: String,
+    pub reason: String,
+    pub signals: String,
+    pub emergency_reason_given: bool,
+}
+
+impl CsvRow for EventLine {
+    const COLUMNS: &'static [&'static str] = &[
+        "event_id",
+        "local_time",
+        "user_id",
+        "display_name",
+        "user_team",
+        "user_role",
+        "client_pid",
+        "dossier_team",
+        "action",
+        "section",
+        "verdict",
+        "rule",
+        "article",
+        "reason",
+        "signals",
+        "emergency_reason_given",
+    ];
+}
+
+/// An employee's usual volume beside the investigated window.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct UserPattern {
+    pub team: String,
+    pub role: String,
+    pub window_accesses: usize,
+    pub window_days: usize,
+    pub window_per_day: f64,
+    pub window_clients: usize,
+    pub window_clients_per_day: f64,
+    /// Active days before the window, and the median accesses and clients on them.
+    pub history_days: usize,
+    pub history_median_per_day: Option<f64>,
+    pub history_median_clients_per_day: Option<f64>,
+    /// Others with the same role in the same team during the window.
+    pub peers: usize,
+    pub peer_median_per_day: Option<f64>,
+}
+
+/// What an investigation found; the folder holds the detail.
+#[derive(Debug, Clone)]
+pub struct InvestigationOutcome {
+    pub out_dir: PathBuf,
+    pub lines: Vec<EventLine>,
+    pub pattern: Option<UserPattern>,
+    pub manifest_sha256: String,
+}
+
+/// Per-day counts per verdict, for the timeline.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct DayCount {
+    pub day: String,
+    pub justified: usize,
+    pub unjustified: usize,
+    pub emergency: usize,
+}
+
+fn tz(policy: &Policy) -> Result<chrono_tz::Tz> {
+    policy
+        .time_zone
+        .parse()
+        .map_err(|_| Error::Invalid(format!("time zone '{}' is unknown", policy.time_zone)))
+}
+
+impl EventLine {
+    fn new(r: &VerdictRow, names: &BTreeMap<String, String>, zone: chrono_tz::Tz) -> EventLine {
+        EventLine {
+            event_id: r.event_id.clone(),
+            local_time: r
+                .event_time
+                .with_timezone(&zone)
+                .format("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string(),
+            user_id: r.user_id.clone(),
+            display_name: names.get(&r.user_id).cloned().unwrap_or_default(),
+            user_team: r.user_team.clone().unwrap_or_default(),
+            user_role: r.user_role.clone().unwrap_or_default(),
+            client_pid: r.client_pid.clone(),
+            dossier_team: r.dossier_team.clone().unwrap_or_default(),
+            action: r.action.clone(),
+            section: r.section.clone(),
+            verdict: r.verdict.clone(),
+            rule: r.rule.clone().unwrap_or_default(),
+            article: r.article.clone().unwrap_or_default(),
+            reason: r.reason.clone().unwrap_or_default(),
+            signals: r.signals.join(";"),
+            emergency_reason_given: r.emergency_reason_given,
+        }
+    }
+}
+
+/// Per-day verdict counts of `lines`, every day from the first to the last.
+pub fn timeline(lines: &[EventLine]) -> Vec<DayCount> {
+    let mut by_day: BTreeMap<&str, DayCount> = BTreeMap::new();
+    for l in lines {
+        let day = l.local_time.get(..10).unwrap_or("");
+        let e = by_day.entry(day).or_insert_with(|| DayCount {
+            day: day.to_string(),
+            ..DayCount::default()
+        });
+        match l.verdict.as_str() {
+            engine::JUSTIFIED => e.justified += 1,
+            engine::UNJUSTIFIED => e.unjustified += 1,
+            _ => e.emergency += 1,
+        }
+    }
+    let (Some(first), Some(last)) = (by_day.keys().next(), by_day.keys().last()) else {
+        return Vec::new();
+    };
+    let parse = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+    let (Some(mut d), Some(end)) = (parse(first), parse(last)) else {
+        return by_day.into_values().collect();
+    };
+    let mut out = Vec::new();
+    while d <= end {
+        let key = d.to_string();
+        out.push(by_day.get(key.as_str()).cloned().unwrap_or(DayCount {
+            day: key,
+            ..DayCount::default()
+        }));
+        d = d.succ_opt().unwrap_or(end + chrono::Duration::days(1));
+    }
+    out
+}
+
+/// The user's pattern: own history before the window, and peers in the window.
+fn user_pattern(
+    tables: &AuditTables,
+    policy: &Policy,
+    user: &str,
+    range: DayRange,
+    lines: &[EventLine],
+) -> Result<UserPattern> {
+    let zone = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
+    let (first, last) = range.epoch_days();
+    let daily = tables
+        .events
+        .clone()
+        .with_column(
+            col("event_time")
+                .dt()
+                .convert_time_zone(zone)
+                .dt()
+                .date()
+                .cast(DataType::Int32)
+                .alias("d"),
+        )
+        .filter(col("d").lt_eq(lit(last)))
+        .group_by([col("user_id"), col("d")])
+        .agg([
+            len().alias("n"),
+            col("client_pid").n_unique().alias("clients"),
+        ])
+        .collect()?;
+    let u = daily.column("user_id")?.str()?.clone();
+    let d = daily.column("d")?.i32()?.clone();
+    let n = daily.column("n")?.cast(&DataType::Float64)?;
+    let c = daily.column("clients")?.cast(&DataType::Float64)?;
+    let (n, c) = (n.f64()?, c.f64()?);
+    // Team and role: the ones the user held most in the window's events.
+    let mut held: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for l in lines {
+        *held
+            .entry((l.user_team.clone(), l.user_role.clone()))
+            .or_default() += 1;
+    }
+    let (team, role) = held
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map(|(k, _)| k.clone())
+        .unwrap_or_default();
+    // Peers: other users with that role in that team at some time in the window.
+    let staff = &tables.staff;
+    let (su, sr, st) = (
+        staff.column("user_id")?.str()?,
+        staff.column("role")?.str()?,
+        staff.column("team_id")?.str()?,
+    );
+    let (sf, sto) = (
+        staff.column("valid_from")?.cast(&DataType::Int32)?,
+        staff.column("valid_to")?.cast(&DataType::Int32)?,
+    );
+    let (sf, sto) = (sf.i32()?, sto.i32()?);
+    let mut peers: BTreeSet<&str> = BTreeSet::new();
+    for i in 0..staff.height() {
+        let overlaps =
+            sf.get(i).is_some_and(|f| f <= last) && sto.get(i).is_none_or(|t| t >= first);
+        if overlaps && sr.get(i) == Some(role.as_str()) && st.get(i) == Some(team.as_str()) {
+            if let Some(p) = su.get(i).filter(|p| *p != user) {
+                peers.insert(p);
+            }
+        }
+    }
+    let (mut hist_n, mut hist_c) = (Vec::new(), Vec::new());
+    let mut peer_totals: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
+    for i in 0..daily.height() {
+        let (Some(uid), Some(day), Some(count), Some(clients)) =
+            (u.get(i), d.get(i), n.get(i), c.get(i))
+        else {
+            continue;
+        };
+        if uid == user && day < first {
+            hist_n.push(count);
+            hist_c.push(clients);
+        } else if day >= first && peers.contains(uid) {
+            let e = peer_totals.entry(uid).or_default();
+            e.0 += count;
+            e.1 += 1;
+        }
+    }
+    let mut peer_rates: Vec<f64> = peer_totals
+        .values()
+        .map(|(total, days)| total / *days as f64)
+        .collect();
+    let window_days: BTreeSet<&str> = lines
+        .iter()
+        .map(|l| l.local_time.get(..10).unwrap_or(""))
+        .collect();
+    let clients: BTreeSet<&str> = lines.iter().map(|l| l.client_pid.as_str()).collect();
+    let mut client_days: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for l in lines {
+        client_days
+            .entry(l.local_time.get(..10).unwrap_or(""))
+            .or_default()
+            .insert(l.client_pid.as_str());
+    }
+    let days = window_days.len().max(1) as f64;
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    Ok(UserPattern {
+        team,
+        role,
+        window_accesses: lines.len(),
+        window_days: window_days.len(),
+        window_per_day: round(lines.len() as f64 / days),
+        window_clients: clients.len(),
+        window_clients_per_day: round(
+            client_days.values().map(|s| s.len()).sum::<usize>() as f64 / days,
+        ),
+        history_days: hist_n.len(),
+        history_median_per_day: median(&mut hist_n),
+        history_median_clients_per_day: median(&mut hist_c),
+        peers: peer_rates.len(),
+        peer_median_per_day: median(&mut peer_rates).map(round),
+    })
+}
+
+fn matches_search(r: &VerdictRow, s: &Search) -> bool {
+    let eq =
+        |want: &Option<String>, got: Option<&str>| want.as_deref().is_none_or(|w| Some(w) == got);
+    eq(&s.verdict, Some(r.verdict.as_str()))
+        && eq(&s.reason, r.reason.as_deref())
+        && eq(&s.rule, r.rule.as_deref())
+        && eq(&s.section, Some(r.section.as_str()))
+        && s.team.as_deref().is_none_or(|t| {
+            r.user_team.as_deref() == Some(t) || r.dossier_team.as_deref() == Some(t)
+        })
+        && s.signal.as_deref().is_none_or(|x| r.has_signal(x))
+}
+
+/// Runs an investigation and writes its folder.
+pub fn run(config: &InvestigationConfig) -> Result<InvestigationOutcome> {
+    let store = Store::open_read(&config.store)?;
+    let tables = load_tables(&store, config.range)?;
+    let policy = &config.policy;
+    // Per-(user, client) signals stay exact when the events are narrowed to a user or client.
+    let narrowed = match &config.subject {
+        Subject::User(u) => tables
+            .events
+            .clone()
+            .filter(col("user_id").eq(lit(u.as_str()))),
+        Subject::Client(c) | Subject::SubjectAccess { client_pid: c, .. } => tables
+            .events
+            .clone()
+            .filter(col("client_pid").eq(lit(c.as_str()))),
+        Subject::Day(_) | Subject::Search(_) => tables.events.clone(),
+    };
+    let narrowed_tables = AuditTables {
+        events: narrowed,
+        ..tables.clone()
+    };
+    let verdicts = engine::verdicts(&narrowed_tables, policy, config.range)?.collect()?;
+    let rows: Vec<VerdictRow> = VerdictRow::read_all(&verdicts)?
+        .into_iter()
+        .filter(|r| match &config.subject {
+            Subject::Search(s) => matches_search(r, s),
+            _ => true,
+        })
+        .collect();
+    let names = display_names(&tables.staff)?;
+    let zone = tz(policy)?;
+    let lines: Vec<EventLine> = rows
+        .iter()
+        .map(|r| EventLine::new(r, &names, zone))
+        .collect();
+    let pattern = match &config.subject {
+        Subject::User(u) => Some(user_pattern(&tables, policy, u, config.range, &lines)?),
+        _ => None,
+    };
+
+    let out = &config.out_dir;
+    evidence::prepare_folder(out)?;
+    let key_id = store
+        .manifest()
+        .map(|m| m.key_id.clone())
+        .unwrap_or_default();
+    match &config.subject {
+        Subject::SubjectAccess { with_names, .. } => {
+            let letter = crate::report::letter::Letter::build(
+                &rows,
+                &tables,
+                policy,
+                config.range,
+                *with_names,
+                config.lang,
+            )?;
+            write_file(&out.join("overview.html"), |w| letter.write_html(w))?;
+            write_file(&out.join("overview.csv"), |w| {
+                write_rows(&letter.lines, w, "overview.csv")
+            })?;
+        }
+        subject => {
+            write_file(&out.join("events.csv"), |w| {
+                write_rows(&lines, w, "events.csv")
+            })?;
+            let page = crate::report::investigation::Page {
+                subject,
+                policy,
+                range: config.range,
+                lines: &lines,
+                pattern: pattern.as_ref(),
+                key_id: &key_id,
+                lang: config.lang,
+            };
+            write_file(&out.join("report.html"), |w| page.write_html(w))?;
+        }
+    }
+    let manifest_sha256 = EvidenceManifest::new(
+        config.command.clone(),
+        &config.store,
+        &key_id,
+        &files_to_read(&store, config.range)?,
+        Some(&config.policy_path),
+    )?
+    .seal(out)?;
+    Ok(InvestigationOutcome {
+        out_dir: out.clone(),
+        lines,
+        pattern,
+        manifest_sha256,
+    })
+}
+
+/// The whole calendar, for investigations without `--from`/`--to`.
+pub fn all_days() -> DayRange {
+    DayRange {
+        first: NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default(),
+        last: NaiveDate::from_ymd_opt(2999, 12, 31).unwrap_or_default(),
+    }
+}
