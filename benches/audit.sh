@@ -17,15 +17,25 @@ cargo build --release --quiet
 BIN="$TARGET/release/wmo-audit"
 mkdir -p "$WORK"
 
-# run LABEL CMD...: time a command with GNU time; print "wall cpu rss_mib".
+# measure CMD...: run a command under GNU time; sets $wall, $cpu (user + system) and $rss (MiB).
 measure() {
-  local log="$WORK/time.$$"
-  /usr/bin/time -f "%e %U %S %M" -o "$log" "$@" > "$WORK/out.$$" 2>&1 || {
-    local code=$?
-    # audit exits 4 when it found something to review: that is a completed run.
-    if [ "$code" != "4" ]; then cat "$WORK/out.$$"; exit "$code"; fi
-  }
-  awk '{printf "%.1f %.1f %.0f", $1, $2 + $3, $4 / 1024}' "$log"
+  local code=0
+  /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.$$" "$@" > "$WORK/out.$$" 2>&1 || code=$?
+  # audit exits 4 when it found something to review: that is a completed run.
+  if [ "$code" != 0 ] && [ "$code" != 4 ]; then
+    echo "failed with exit $code: $*" >&2
+    cat "$WORK/out.$$" >&2
+    exit "$code"
+  fi
+  local user sys kb
+  read -r wall user sys kb < <(tail -n 1 "$WORK/time.$$")
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", u + s }')
+  rss=$((kb / 1024))
+}
+
+row() { # size events step
+  printf "| %s | %d | %s | %s | %s | %s | %.0f |\n" "$1" "$2" "$3" "$wall" "$cpu" "$rss" \
+      "$(awk -v e="$2" -v w="$wall" 'BEGIN { print e / (w > 0 ? w : 0.01) }')"
 }
 
 printf "| size | events | step | wall s | cpu s | peak RSS MiB | events/s |\n|---|---:|---|---:|---:|---:|---:|\n"
@@ -37,13 +47,11 @@ for size in $SIZES; do
   fi
   events=$(($(wc -l < "$dir/gen/canonical/access_log.csv") - 1))
   rm -rf "$dir/store" "$dir/report"
-  read -r wall cpu rss < <(measure "$BIN" ingest -q --store "$dir/store" --key samples/demo-key.json \
-      "$dir/gen/reference" "$dir/gen/canonical")
-  printf "| %s | %d | ingest | %s | %s | %s | %.0f |\n" "$size" "$events" "$wall" "$cpu" "$rss" \
-      "$(awk -v e="$events" -v w="$wall" 'BEGIN{print e / (w > 0 ? w : 0.1)}')"
-  read -r wall cpu rss < <(measure "$BIN" audit --store "$dir/store" \
-      --policy samples/voorbeeldstad/policy.toml --period 2025-10-01..2026-09-30 --out "$dir/report")
-  printf "| %s | %d | audit | %s | %s | %s | %.0f |\n" "$size" "$events" "$wall" "$cpu" "$rss" \
-      "$(awk -v e="$events" -v w="$wall" 'BEGIN{print e / (w > 0 ? w : 0.1)}')"
+  measure "$BIN" ingest -q --store "$dir/store" --key samples/demo-key.json \
+      "$dir/gen/reference" "$dir/gen/canonical"
+  row "$size" "$events" ingest
+  measure "$BIN" audit --store "$dir/store" --policy samples/voorbeeldstad/policy.toml \
+      --period 2025-10-01..2026-09-30 --out "$dir/report"
+  row "$size" "$events" audit
 done
 rm -f "$WORK"/time.$$ "$WORK"/out.$$

@@ -189,6 +189,17 @@ pub struct Emergency {
     pub follow_up_days: i32,
 }
 
+/// Disclosure control for management statistics (`stats`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DisclosurePolicy {
+    pub thresholds: crate::disclosure::Thresholds,
+    /// Teams with fewer distinct employees than this in a period are merged into one group
+    /// (`OVERIG`); 0 merges nothing.
+    pub merge_teams_below: usize,
+    /// Published counts rounded to this base (0 or 1: not rounded), marked as rounded.
+    pub round_base: u64,
+}
+
 /// A checked policy.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Policy {
@@ -203,6 +214,7 @@ pub struct Policy {
     pub retention: Retention,
     pub emergency: Emergency,
     pub outliers: Outliers,
+    pub disclosure: DisclosurePolicy,
 }
 
 // ---- the file as written -------------------------------------------------------------------
@@ -224,6 +236,18 @@ struct RawPolicy {
     retention: RawRetention,
     emergency: RawEmergency,
     outliers: Option<RawOutliers>,
+    disclosure: Option<RawDisclosure>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDisclosure {
+    k: Option<Spanned<i64>>,
+    k_findings: Option<Spanned<i64>>,
+    dominance_n: Option<Spanned<i64>>,
+    dominance_share: Option<Spanned<f64>>,
+    merge_teams_below: Option<Spanned<i64>>,
+    round_base: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -612,6 +636,59 @@ impl Policy {
             }
         };
 
+        let disclosure = {
+            let d = crate::disclosure::Thresholds::default();
+            let mut out = DisclosurePolicy {
+                thresholds: d,
+                merge_teams_below: 0,
+                round_base: 0,
+            };
+            if let Some(r) = &raw.disclosure {
+                let int = |v: &Option<Spanned<i64>>, name: &str, lo: i64, hi: i64, default: i64| {
+                    match v {
+                        None => Ok(default),
+                        Some(x) if !(lo..=hi).contains(x.get_ref()) => Err(at.err(
+                            x,
+                            format!("{name} {} is out of range; use {lo} to {hi}", x.get_ref()),
+                        )),
+                        Some(x) => Ok(*x.get_ref()),
+                    }
+                };
+                let k = int(&r.k, "k", 3, 1000, d.k as i64)? as usize;
+                let kf = int(
+                    &r.k_findings,
+                    "k_findings",
+                    k as i64,
+                    1000,
+                    d.k_findings.max(k) as i64,
+                )? as usize;
+                let n = int(&r.dominance_n, "dominance_n", 1, 3, d.dominance_n as i64)? as usize;
+                let share = match &r.dominance_share {
+                    None => d.dominance_share,
+                    Some(x) if !(0.5..=1.0).contains(x.get_ref()) => {
+                        return Err(at.err(
+                            x,
+                            format!(
+                                "dominance_share {} is out of range; use 0.5 to 1.0",
+                                x.get_ref()
+                            ),
+                        ))
+                    }
+                    Some(x) => *x.get_ref(),
+                };
+                out.thresholds = crate::disclosure::Thresholds {
+                    k,
+                    k_findings: kf,
+                    dominance_n: n,
+                    dominance_share: share,
+                };
+                out.merge_teams_below =
+                    int(&r.merge_teams_below, "merge_teams_below", 0, 1000, 0)? as usize;
+                out.round_base = int(&r.round_base, "round_base", 0, 100, 0)? as u64;
+            }
+            out
+        };
+
         Ok(Policy {
             id: raw.id,
             organisation: raw.organisation,
@@ -624,6 +701,7 @@ impl Policy {
             retention,
             emergency,
             outliers,
+            disclosure,
         })
     }
 
@@ -736,6 +814,23 @@ follow_up_days = 7
     fn unknown_key_is_refused_with_line() {
         let m = message(&MINIMAL.replace("grace_days = 7", "grace_dayz = 7"));
         assert!(m.contains("p.toml:13:") && m.contains("grace_dayz"), "{m}");
+    }
+
+    #[test]
+    fn disclosure_defaults_and_limits() {
+        let p = parse(MINIMAL).unwrap();
+        assert_eq!(p.disclosure.thresholds.k, 5);
+        assert_eq!(p.disclosure.thresholds.k_findings, 10);
+        let m = message(&format!("{MINIMAL}[disclosure]\nk = 1\n"));
+        assert!(
+            m.contains("p.toml:22:") && m.contains("k 1 is out of range"),
+            "{m}"
+        );
+        let m = message(&format!("{MINIMAL}[disclosure]\nk = 8\nk_findings = 5\n"));
+        assert!(
+            m.contains("k_findings 5 is out of range; use 8 to 1000"),
+            "{m}"
+        );
     }
 
     #[test]

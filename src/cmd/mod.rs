@@ -5,6 +5,7 @@ pub mod generate;
 pub mod ingest;
 pub mod investigate;
 pub mod keygen;
+pub mod stats;
 pub mod verify;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,8 @@ pub enum Command {
     Investigate(investigate::InvestigateArgs),
     /// A resident's overview of who looked at their dossier (letter-ready HTML).
     SubjectAccess(investigate::SubjectAccessArgs),
+    /// Anonymised management statistics with disclosure control (HTML, CSV, Excel).
+    Stats(stats::StatsArgs),
     /// Re-check an output folder against its evidence manifest.
     Verify(verify::VerifyArgs),
     /// Generate a synthetic organisation with injected misuse and its labels.
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Audit(a) => audit::run(a),
         Command::Investigate(a) => investigate::run(a),
         Command::SubjectAccess(a) => investigate::run_subject_access(a),
+        Command::Stats(a) => stats::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Generate(a) => generate::run(a),
     }

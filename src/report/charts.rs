@@ -25,10 +25,14 @@ pub struct Charts {
     pub emergency: String,
 }
 
-struct Series<'a> {
+struct Series {
     name: String,
-    values: &'a [usize],
+    values: Vec<f64>,
     color: RGBColor,
+}
+
+fn floats(v: &[usize]) -> Vec<f64> {
+    v.iter().map(|x| *x as f64).collect()
 }
 
 fn chart_err<E: std::fmt::Display>(e: E) -> Error {
@@ -46,18 +50,16 @@ fn bars(labels: &[String], series: &[Series], shaded: &[bool], y_label: &str) ->
             .map(|i| {
                 series
                     .iter()
-                    .map(|s| s.values.get(i).copied().unwrap_or(0))
-                    .sum::<usize>()
+                    .map(|s| s.values.get(i).copied().unwrap_or(0.0))
+                    .sum::<f64>()
             })
-            .max()
-            .unwrap_or(0)
-            .max(1);
-        let y_max = (top as f64 * 1.1).ceil() as usize;
+            .fold(0.0, f64::max);
+        let y_max = if top > 0.0 { top * 1.1 } else { 1.0 };
         let mut chart = ChartBuilder::on(&root)
             .margin(8)
             .x_label_area_size(28)
             .y_label_area_size(48)
-            .build_cartesian_2d((0usize..n).into_segmented(), 0usize..y_max)
+            .build_cartesian_2d((0usize..n).into_segmented(), 0.0..y_max)
             .map_err(chart_err)?;
         let step = (n / 12).max(1);
         chart
@@ -83,7 +85,7 @@ fn bars(labels: &[String], series: &[Series], shaded: &[bool], y_label: &str) ->
                     .map(|(i, _)| {
                         Rectangle::new(
                             [
-                                (SegmentValue::Exact(i), 0),
+                                (SegmentValue::Exact(i), 0.0),
                                 (SegmentValue::Exact(i + 1), y_max),
                             ],
                             SHADE.filled(),
@@ -91,12 +93,12 @@ fn bars(labels: &[String], series: &[Series], shaded: &[bool], y_label: &str) ->
                     }),
             )
             .map_err(chart_err)?;
-        let mut base = vec![0usize; n];
+        let mut base = vec![0.0f64; n];
         for s in series {
             let color = s.color;
             let rects: Vec<_> = (0..n)
                 .map(|i| {
-                    let v = s.values.get(i).copied().unwrap_or(0);
+                    let v = s.values.get(i).copied().unwrap_or(0.0);
                     let r = Rectangle::new(
                         [
                             (SegmentValue::Exact(i), base[i]),
@@ -152,7 +154,7 @@ impl Charts {
                 &hours,
                 &[Series {
                     name: t("events"),
-                    values: &s.reads_by_hour,
+                    values: floats(&s.reads_by_hour),
                     color: BLUE,
                 }],
                 &hour_shade,
@@ -162,7 +164,7 @@ impl Charts {
                 &days,
                 &[Series {
                     name: t("events"),
-                    values: &s.reads_by_weekday,
+                    values: floats(&s.reads_by_weekday),
                     color: BLUE,
                 }],
                 &day_shade,
@@ -173,12 +175,12 @@ impl Charts {
                 &[
                     Series {
                         name: t("unjustified"),
-                        values: &unj,
+                        values: floats(&unj),
                         color: RED,
                     },
                     Series {
                         name: t("emergency"),
-                        values: &emg,
+                        values: floats(&emg),
                         color: AMBER,
                     },
                 ],
@@ -189,7 +191,7 @@ impl Charts {
                 &months,
                 &[Series {
                     name: t("emergency"),
-                    values: &emg,
+                    values: floats(&emg),
                     color: AMBER,
                 }],
                 &none,
@@ -213,21 +215,40 @@ pub fn timeline(
         &[
             Series {
                 name: t("justified"),
-                values: justified,
+                values: floats(justified),
                 color: BLUE,
             },
             Series {
                 name: t("unjustified"),
-                values: unjustified,
+                values: floats(unjustified),
                 color: RED,
             },
             Series {
                 name: t("emergency"),
-                values: emergency,
+                values: floats(emergency),
                 color: AMBER,
             },
         ],
         &vec![false; days.len()],
         &t("events"),
+    )
+}
+
+/// One series of published values (management statistics); a suppressed value draws no bar.
+pub fn published(
+    labels: &[String],
+    values: &[Option<f64>],
+    name: &str,
+    y_label: &str,
+) -> Result<String> {
+    bars(
+        labels,
+        &[Series {
+            name: name.to_string(),
+            values: values.iter().map(|v| v.unwrap_or(0.0)).collect(),
+            color: BLUE,
+        }],
+        &values.iter().map(Option::is_none).collect::<Vec<_>>(),
+        y_label,
     )
 }

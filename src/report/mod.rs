@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod investigation;
 pub mod letter;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -212,3 +212,4 @@ pub fn browser(html: &Path, png: &Path, height: u32) -> Option<String> {
     assert!(o.status.success(), "{}", stderr(&o));
     Some(String::from_utf8_lossy(&o.stdout).to_string())
 }
+pub mod tiny_org;
