@@ -69,23 +69,52 @@ const REFERENCE: [&str; 6] = [
     "complaints",
 ];
 
-/// The store files an audit of `range` reads (relative to the store): every reference table,
-/// and the events of the months up to one month past the range's end (a store in another time
-/// zone than the policy can put the last hours in the next month's partition).
-pub fn files_to_read(store: &Store, range: DayRange) -> Result<Vec<String>> {
+/// How much of the event history a run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    /// Only the months of the period: the store's `first_access` table tells first accesses.
+    Period,
+    /// Every month up to the period's end (investigations compare with the user's past).
+    Full,
+}
+
+/// The store files a run over `range` reads (relative to the store): every reference table,
+/// the `first_access` table, and the event partitions: the period's months (in a store whose
+/// time zone differs from the policy's also the month on either side), or with
+/// `History::Full` (or a store without `first_access`) every month up to one past the end.
+pub fn files_to_read(
+    store: &Store,
+    range: DayRange,
+    policy_zone: &str,
+    history: History,
+) -> Result<Vec<String>> {
     let manifest = store
         .manifest()
         .ok_or_else(|| Error::store(store.root(), "is empty; ingest data first"))?;
-    let limit = range
-        .last
-        .checked_add_months(Months::new(1))
-        .unwrap_or(range.last);
-    let limit = format!("{:04}-{:02}", limit.year(), limit.month());
+    let contract = Contract::load()?;
+    let derived = &contract.first_access;
+    let indexed = manifest.tables.contains_key(&derived.store);
+    let month = |d: chrono::NaiveDate| format!("{:04}-{:02}", d.year(), d.month());
+    let pad = Months::new(u32::from(manifest.time_zone != policy_zone));
+    let first = range.first.checked_sub_months(pad).unwrap_or(range.first);
+    let last = range.last.checked_add_months(pad).unwrap_or(range.last);
+    let (from, to) = if history == History::Full || !indexed {
+        let to = range
+            .last
+            .checked_add_months(Months::new(1))
+            .unwrap_or(range.last);
+        (String::new(), month(to))
+    } else {
+        (month(first), month(last))
+    };
     let mut files = Vec::new();
     for name in REFERENCE {
         if let Some(t) = manifest.tables.get(name) {
             files.extend(t.files.iter().cloned());
         }
+    }
+    if indexed {
+        files.push(derived.file());
     }
     if let Some(t) = manifest.tables.get("events") {
         files.extend(
@@ -94,7 +123,7 @@ pub fn files_to_read(store: &Store, range: DayRange) -> Result<Vec<String>> {
                 .filter(|f| {
                     f.strip_prefix("events/month=")
                         .and_then(|r| r.get(..7))
-                        .is_some_and(|m| m <= limit.as_str())
+                        .is_some_and(|m| m >= from.as_str() && m <= to.as_str())
                 })
                 .cloned(),
         );
@@ -102,10 +131,15 @@ pub fn files_to_read(store: &Store, range: DayRange) -> Result<Vec<String>> {
     Ok(files)
 }
 
-/// Reads the tables an audit of `range` needs (the files of `files_to_read`).
-pub fn load_tables(store: &Store, range: DayRange) -> Result<AuditTables> {
+/// Reads the tables a run over `range` needs (the files of `files_to_read`).
+pub fn load_tables(
+    store: &Store,
+    range: DayRange,
+    policy_zone: &str,
+    history: History,
+) -> Result<AuditTables> {
     let contract = Contract::load()?;
-    let files = files_to_read(store, range)?;
+    let files = files_to_read(store, range, policy_zone, history)?;
     let mut reference = Vec::new();
     for name in REFERENCE {
         let spec = contract
@@ -133,6 +167,11 @@ pub fn load_tables(store: &Store, range: DayRange) -> Result<AuditTables> {
         };
         LazyFrame::scan_parquet_files(parts.into(), args)?
     };
+    let first_seen = if files.contains(&contract.first_access.file()) {
+        Some(store.read(&contract.first_access.file(), None)?)
+    } else {
+        None
+    };
     let mut it = reference.into_iter();
     let mut next = || it.next().unwrap_or_default();
     Ok(AuditTables {
@@ -143,13 +182,15 @@ pub fn load_tables(store: &Store, range: DayRange) -> Result<AuditTables> {
         cases: next(),
         assignments: next(),
         complaints: next(),
+        first_seen,
     })
 }
 
 /// Runs the audit and writes its folder.
 pub fn run(config: &AuditConfig) -> Result<AuditOutcome> {
     let store = Store::open_read(&config.store)?;
-    let tables = load_tables(&store, config.period.range)?;
+    let zone = config.policy.time_zone.as_str();
+    let tables = load_tables(&store, config.period.range, zone, History::Period)?;
     let policy = &config.policy;
     let verdicts = engine::verdicts(&tables, policy, config.period.range)?.collect()?;
     let summary = AuditSummary::compute(&verdicts, policy)?;
@@ -196,7 +237,7 @@ pub fn run(config: &AuditConfig) -> Result<AuditOutcome> {
         config.command.clone(),
         &config.store,
         input.store_key_id,
-        &files_to_read(&store, config.period.range)?,
+        &files_to_read(&store, config.period.range, zone, History::Period)?,
         Some(&config.policy_path),
     )?
     .seal(out)?;

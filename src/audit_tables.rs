@@ -9,7 +9,8 @@ use crate::time_parser::days_since_epoch;
 /// events stay lazy so the plan can stream them.
 #[derive(Clone)]
 pub struct AuditTables {
-    /// Every stored event up to the end of the audited period (earlier ones give `first_access`).
+    /// The stored events of the audited period (and, where `first_seen` is missing or history is
+    /// asked for, the earlier ones).
     pub events: LazyFrame,
     pub staff: DataFrame,
     pub teams: DataFrame,
@@ -17,6 +18,9 @@ pub struct AuditTables {
     pub cases: DataFrame,
     pub assignments: DataFrame,
     pub complaints: DataFrame,
+    /// The store's first access of each (user, client) over all its events (`user_id`,
+    /// `client_pid`, `first_time`); without it `first_access` is found among `events`.
+    pub first_seen: Option<DataFrame>,
 }
 
 /// The calendar days (in the policy's time zone) an audit covers, both included.

@@ -176,6 +176,29 @@ impl TableSpec {
 struct StoreFile {
     added: Vec<ColumnSpec>,
     quarantine: QuarantineSpec,
+    first_access: DerivedSpec,
+}
+
+/// A table the store derives from the others (`store.toml`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DerivedSpec {
+    /// File name in the store, without `.parquet`.
+    pub store: String,
+    pub description: String,
+    pub columns: Vec<ColumnSpec>,
+}
+
+impl DerivedSpec {
+    pub fn file(&self) -> String {
+        format!("{}.parquet", self.store)
+    }
+
+    pub fn store_schema(&self) -> Schema {
+        self.columns
+            .iter()
+            .map(|c| Field::new(c.store_name().into(), c.store_dtype()))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -198,6 +221,7 @@ impl QuarantineSpec {
 pub struct Contract {
     pub tables: Vec<TableSpec>,
     pub quarantine: QuarantineSpec,
+    pub first_access: DerivedSpec,
 }
 
 impl Contract {
@@ -219,6 +243,7 @@ impl Contract {
         let contract = Contract {
             tables,
             quarantine: store.quarantine,
+            first_access: store.first_access,
         };
         contract.check()?;
         Ok(contract)

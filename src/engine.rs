@@ -199,10 +199,16 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
             .alias("local_minute"),
         local.dt().weekday().cast(DataType::Int32).alias("weekday"),
     ]);
-    let firsts = all
-        .clone()
-        .group_by([col("user_id"), col("client_pid")])
-        .agg([col("event_time").min().alias("first_time")]);
+    let firsts = match &tables.first_seen {
+        Some(f) => f
+            .clone()
+            .lazy()
+            .select([col("user_id"), col("client_pid"), col("first_time")]),
+        None => all
+            .clone()
+            .group_by([col("user_id"), col("client_pid")])
+            .agg([col("event_time").min().alias("first_time")]),
+    };
     let ev = all
         .filter(within(col("d"), lit(first), lit(last)))
         .with_row_index("idx", None);

@@ -626,6 +626,8 @@ impl<'a> Run<'a> {
         let run_no = self.run_no;
 
         let mut seen: HashMap<String, HashMap<u128, u64>> = HashMap::new();
+        // (user, client) -> earliest time among the events stored by this run.
+        let mut firsts: HashMap<(String, String), i64> = HashMap::new();
         let mut buffers: BTreeMap<String, TableBuffer> = BTreeMap::new();
         let mut chunks: BTreeMap<String, usize> = BTreeMap::new();
         let mut new_parts: Vec<(String, String)> = Vec::new();
@@ -663,6 +665,12 @@ impl<'a> Run<'a> {
                         }
                         None => {
                             keys.insert(kh, d);
+                            if let (Value::Str(u), Value::Str(c)) =
+                                (&values[user_idx], &values[client_idx])
+                            {
+                                let e = firsts.entry((u.to_string(), c.to_string())).or_insert(t);
+                                *e = (*e).min(t);
+                            }
                             if !users.contains(&values[user_idx]) {
                                 run.unknown_users += 1;
                             }
@@ -704,6 +712,65 @@ impl<'a> Run<'a> {
             .map(|r| r.rows_stored)
             .sum::<u64>();
         self.months.sort();
+        if !firsts.is_empty() {
+            self.first_access(firsts, store, manifest)?;
+        }
+        Ok(())
+    }
+
+    /// Merges this run's first accesses into the store's `first_access` table.
+    fn first_access(
+        &mut self,
+        mut firsts: HashMap<(String, String), i64>,
+        store: &mut Store,
+        manifest: &mut Manifest,
+    ) -> Result<()> {
+        let spec = &self.contract.first_access;
+        let file = spec.file();
+        if manifest.tables.contains_key(&spec.store) {
+            let old = store.read(&file, None)?;
+            let (u, c) = (
+                old.column("user_id")?.str()?,
+                old.column("client_pid")?.str()?,
+            );
+            let t = old.column("first_time")?.cast(&DataType::Int64)?;
+            let t = t.i64()?;
+            for i in 0..old.height() {
+                if let (Some(u), Some(c), Some(t)) = (u.get(i), c.get(i), t.get(i)) {
+                    let e = firsts.entry((u.to_string(), c.to_string())).or_insert(t);
+                    *e = (*e).min(t);
+                }
+            }
+        }
+        let mut rows: Vec<((String, String), i64)> = firsts.into_iter().collect();
+        rows.sort();
+        let n = rows.len();
+        let (mut users, mut clients, mut times) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for ((u, c), t) in rows {
+            users.push(u);
+            clients.push(c);
+            times.push(t);
+        }
+        let mut df = DataFrame::new_infer_height(vec![
+            Column::new("user_id".into(), users),
+            Column::new("client_pid".into(), clients),
+            Column::new("first_time".into(), times).cast(&DataType::Datetime(
+                TimeUnit::Microseconds,
+                Some(polars::prelude::TimeZone::UTC),
+            ))?,
+        ])?;
+        store.stage(&file, &mut df)?;
+        manifest.tables.insert(
+            spec.store.clone(),
+            TableRecord {
+                rows: n as u64,
+                files: vec![file],
+            },
+        );
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::audit_run::{display_names, files_to_read, load_tables, write_file};
+use crate::audit_run::{display_names, files_to_read, load_tables, write_file, History};
 use crate::audit_tables::{AuditTables, DayRange};
 use crate::csv_output::{write_rows, CsvRow};
 use crate::engine;
@@ -344,7 +344,8 @@ fn matches_search(r: &VerdictRow, s: &Search) -> bool {
 /// Runs an investigation and writes its folder.
 pub fn run(config: &InvestigationConfig) -> Result<InvestigationOutcome> {
     let store = Store::open_read(&config.store)?;
-    let tables = load_tables(&store, config.range)?;
+    let policy_zone = config.policy.time_zone.as_str();
+    let tables = load_tables(&store, config.range, policy_zone, History::Full)?;
     let policy = &config.policy;
     // Per-(user, client) signals stay exact when the events are narrowed to a user or client.
     let narrowed = match &config.subject {
@@ -422,7 +423,7 @@ pub fn run(config: &InvestigationConfig) -> Result<InvestigationOutcome> {
         config.command.clone(),
         &config.store,
         &key_id,
-        &files_to_read(&store, config.range)?,
+        &files_to_read(&store, config.range, policy_zone, History::Full)?,
         Some(&config.policy_path),
     )?
     .seal(out)?;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::audit_run::{files_to_read, load_tables, write_file};
+use crate::audit_run::{files_to_read, load_tables, write_file, History};
 use crate::audit_tables::DayRange;
 use crate::csv_output::{write_rows, CsvRow};
 use crate::disclosure::{primary, secondary, CellKey, Contributors, Line, Rule};
@@ -652,7 +652,8 @@ pub fn run(config: &StatsConfig) -> Result<Release> {
         first: before.first,
         last: config.period.range.last,
     };
-    let tables = load_tables(&store, range)?;
+    let zone = config.policy.time_zone.as_str();
+    let tables = load_tables(&store, range, zone, History::Period)?;
     let all = engine::verdicts(&tables, &config.policy, range)?.collect()?;
     let first = config.period.range.first;
     let split = |inside: bool| -> Result<DataFrame> {
@@ -707,7 +708,7 @@ pub fn run(config: &StatsConfig) -> Result<Release> {
             .manifest()
             .map(|m| m.key_id.clone())
             .unwrap_or_default(),
-        &files_to_read(&store, range)?,
+        &files_to_read(&store, range, zone, History::Period)?,
         Some(&config.policy_path),
     )?
     .seal(out)?;

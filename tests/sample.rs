@@ -82,7 +82,11 @@ fn the_dutch_export_and_the_canonical_csv_give_the_same_store() {
             .collect::<Vec<_>>()
     };
     let (a, b) = (parquet(&dutch), parquet(&canonical));
-    assert_eq!(a.len(), 6 + 12, "six reference tables and twelve months");
+    assert_eq!(
+        a.len(),
+        6 + 1 + 12,
+        "six reference tables, first_access and twelve months"
+    );
     assert!(a == b, "the stores differ");
 
     // Every labelled event is in the store, and the counts add up to the file's rows.
@@ -263,6 +267,35 @@ fn every_stored_table_has_the_schema_the_contract_files_describe() {
         checked += 1;
     }
     assert_eq!(checked, 7);
+    // The derived first_access table.
+    let derived: Vec<(String, DataType)> = store_file["first_access"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                expected_dtype(c["type"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    let stored = read_parquet(&store.join("first_access.parquet"));
+    let got: Vec<(String, DataType)> = stored
+        .schema()
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.clone()))
+        .collect();
+    assert_eq!(got, derived);
+    // One row per (user, client) pair that has events.
+    let ev = events(&store);
+    let pairs = ev
+        .clone()
+        .lazy()
+        .select([col("user_id"), col("client_pid")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect()
+        .unwrap();
+    assert_eq!(stored.height(), pairs.height());
 }
 
 #[test]

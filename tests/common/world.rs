@@ -216,6 +216,7 @@ impl World {
             cases,
             assignments,
             complaints,
+            first_seen: None,
         }
     }
 
