@@ -353,4 +353,14 @@ fn investigation_pages_render_in_a_real_browser() {
     )
     .unwrap();
     assert!(dom.contains("Wie heeft uw dossier ingezien?") && dom.contains("<table>"));
+    // Letter-ready: it prints to a PDF of A4 pages.
+    let pdf = print_pdf(
+        &letter.join("overview.html"),
+        &dir.path().join("letter.pdf"),
+    )
+    .unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = String::from_utf8_lossy(&pdf);
+    // A4 is 595 x 842 points.
+    assert!(text.contains("/MediaBox [0 0 594.9"), "A4 pages");
 }

@@ -213,3 +213,29 @@ pub fn browser(html: &Path, png: &Path, height: u32) -> Option<String> {
     Some(String::from_utf8_lossy(&o.stdout).to_string())
 }
 pub mod tiny_org;
+
+/// Prints a local HTML file to PDF with headless chromium (None where browsers are skipped).
+pub fn print_pdf(html: &Path, pdf: &Path) -> Option<Vec<u8>> {
+    if std::env::var("WMO_AUDIT_NO_BROWSER").is_ok() {
+        return None;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let o = Command::new("/usr/bin/chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    Some(std::fs::read(pdf).unwrap())
+}
