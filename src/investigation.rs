@@ -16,7 +16,7 @@ use crate::csv_output::{write_rows, CsvRow};
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::evidence::{self, EvidenceManifest};
-use crate::outliers::median;
+use crate::outliers::{daily_activity, median};
 use crate::policy::Policy;
 use crate::report::Lang;
 use crate::store::Store;
@@ -215,27 +215,8 @@ fn user_pattern(
     range: DayRange,
     lines: &[EventLine],
 ) -> Result<UserPattern> {
-    let zone = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
     let (first, last) = range.epoch_days();
-    let daily = tables
-        .events
-        .clone()
-        .with_column(
-            col("event_time")
-                .dt()
-                .convert_time_zone(zone)
-                .dt()
-                .date()
-                .cast(DataType::Int32)
-                .alias("d"),
-        )
-        .filter(col("d").lt_eq(lit(last)))
-        .group_by([col("user_id"), col("d")])
-        .agg([
-            len().alias("n"),
-            col("client_pid").n_unique().alias("clients"),
-        ])
-        .collect()?;
+    let daily = daily_activity(tables, policy, last)?;
     let u = daily.column("user_id")?.str()?.clone();
     let d = daily.column("d")?.i32()?.clone();
     let n = daily.column("n")?.cast(&DataType::Float64)?;

@@ -63,6 +63,32 @@ pub fn modified_z(x: f64, sample: &[f64]) -> Option<f64> {
     Some((x - med) / scale)
 }
 
+/// Accesses (`n`) and distinct clients (`clients`) per user and local day (`d`, days since
+/// the epoch) of all given events up to day `last`, sorted.
+pub fn daily_activity(tables: &AuditTables, policy: &Policy, last: i32) -> Result<DataFrame> {
+    let zone = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
+    Ok(tables
+        .events
+        .clone()
+        .with_column(
+            col("event_time")
+                .dt()
+                .convert_time_zone(zone)
+                .dt()
+                .date()
+                .cast(DataType::Int32)
+                .alias("d"),
+        )
+        .filter(col("d").lt_eq(lit(last)))
+        .group_by([col("user_id"), col("d")])
+        .agg([
+            len().alias("n"),
+            col("client_pid").n_unique().alias("clients"),
+        ])
+        .sort(["user_id", "d"], SortMultipleOptions::default())
+        .collect()?)
+}
+
 impl VolumeOutlier {
     /// Every user active in the period, with their scores; `flagged` where a score passes the
     /// policy's threshold.
@@ -72,26 +98,8 @@ impl VolumeOutlier {
         policy: &Policy,
         range: DayRange,
     ) -> Result<Vec<VolumeOutlier>> {
-        let tz = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
-        let (_, last) = range.epoch_days();
-        let (first, _) = range.epoch_days();
-        let daily = tables
-            .events
-            .clone()
-            .with_column(
-                col("event_time")
-                    .dt()
-                    .convert_time_zone(tz)
-                    .dt()
-                    .date()
-                    .cast(DataType::Int32)
-                    .alias("d"),
-            )
-            .filter(col("d").lt_eq(lit(last)))
-            .group_by([col("user_id"), col("d")])
-            .agg([len().alias("n")])
-            .sort(["user_id", "d"], SortMultipleOptions::default())
-            .collect()?;
+        let (first, last) = range.epoch_days();
+        let daily = daily_activity(tables, policy, last)?;
         let (u, d, n) = (
             daily.column("user_id")?.str()?,
             daily.column("d")?.i32()?,

@@ -644,8 +644,9 @@ pub fn previous(p: &Period) -> DayRange {
     }
 }
 
-/// Runs the statistics and writes the release folder.
-pub fn run(config: &StatsConfig) -> Result<Release> {
+/// Runs the statistics and writes the release folder; returns the release and the sha256 of
+/// its evidence manifest.
+pub fn run(config: &StatsConfig) -> Result<(Release, String)> {
     let store = Store::open_read(&config.store)?;
     let before = previous(&config.period);
     let range = DayRange {
@@ -701,7 +702,7 @@ pub fn run(config: &StatsConfig) -> Result<Release> {
     write_file(&out.join("stats.html"), |w| {
         crate::report::stats::write_html(&release, &config.policy, &config.period, config.lang, w)
     })?;
-    EvidenceManifest::new(
+    let manifest_sha256 = EvidenceManifest::new(
         config.command.clone(),
         &config.store,
         &store
@@ -712,5 +713,5 @@ pub fn run(config: &StatsConfig) -> Result<Release> {
         Some(&config.policy_path),
     )?
     .seal(out)?;
-    Ok(release)
+    Ok((release, manifest_sha256))
 }

@@ -5,6 +5,7 @@ pub mod generate;
 pub mod ingest;
 pub mod investigate;
 pub mod keygen;
+pub mod period_args;
 pub mod stats;
 pub mod verify;
 

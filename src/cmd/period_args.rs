@@ -1,0 +1,72 @@
+//! The arguments `audit` and `stats` share (store, policy, period, output folder, language),
+//! checked once into `PeriodRun` before any work starts.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use crate::period::Period;
+use crate::policy::Policy;
+use crate::report::Lang;
+
+#[derive(Debug, clap::Args)]
+pub struct PeriodArgs {
+    /// The store folder made by `ingest`.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// The organisation's policy (see schemas/policies/).
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// Period: a year '2026', a quarter '2026-Q3', a month '2026-09' or days '2026-07-01..2026-09-30'.
+    #[arg(long)]
+    pub period: String,
+    /// Output folder (default: under reports/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Language of the report and the narratives.
+    #[arg(long, default_value = "nl", value_parser = ["nl", "en"])]
+    pub lang: String,
+}
+
+/// Checked `PeriodArgs`.
+#[derive(Debug, Clone)]
+pub struct PeriodRun {
+    pub store: PathBuf,
+    pub policy: Policy,
+    pub policy_path: PathBuf,
+    pub policy_sha256: String,
+    pub period: Period,
+    pub out_dir: PathBuf,
+    pub lang: Lang,
+    pub command: Vec<String>,
+}
+
+impl PeriodArgs {
+    /// Checks every argument; the default output folder is `reports/<kind>-<policy>-<period>`.
+    pub fn check(&self, kind: &str) -> anyhow::Result<PeriodRun> {
+        let text = std::fs::read(&self.policy)
+            .with_context(|| format!("cannot read policy '{}'", self.policy.display()))?;
+        let policy = Policy::load(&self.policy)?;
+        let period = Period::parse(&self.period)?;
+        if !self.store.join("manifest.json").exists() {
+            anyhow::bail!(
+                "store '{}' has no manifest.json; ingest data into it first",
+                self.store.display()
+            );
+        }
+        let out_dir = self.out.clone().unwrap_or_else(|| {
+            PathBuf::from("reports").join(format!("{kind}-{}-{}", policy.id, period.label))
+        });
+        Ok(PeriodRun {
+            store: self.store.clone(),
+            policy_sha256: hex::encode(Sha256::digest(&text)),
+            policy,
+            policy_path: self.policy.clone(),
+            period,
+            out_dir,
+            lang: Lang::parse(&self.lang).unwrap_or_default(),
+            command: crate::evidence::command_line(&std::env::args().collect::<Vec<_>>()),
+        })
+    }
+}
