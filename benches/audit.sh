@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of ingest and audit on generated stores (not a test): for each size, generate a
 # synthetic organisation, ingest its canonical log and reference data, and audit the whole year
-# with the sample policy. Prints one table row per step: wall time, CPU time, peak RSS, events/s.
+# with the sample policy, then the same verdicts in DuckDB SQL (checking both agree on every event).
+# Prints one table row per step: wall time, CPU time, peak RSS, events/s.
 #
 #   benches/audit.sh                 # sizes large (~1M events) and huge (~10M)
 #   SIZES=large benches/audit.sh     # one size
@@ -53,5 +54,11 @@ for size in $SIZES; do
   measure "$BIN" audit --store "$dir/store" --policy samples/voorbeeldstad/policy.toml \
       --period 2025-10-01..2026-09-30 --out "$dir/report"
   row "$size" "$events" audit
+  # The same verdicts written as SQL in DuckDB (installed with pip), on the same Parquet files;
+  # it exits 1 when any event's verdict differs from wmo-audit's.
+  python3 -c "import duckdb" 2>/dev/null || python3 -m pip install -q duckdb
+  measure python3 benches/duckdb_audit.py "$dir/store" "$dir/report/verdicts.parquet" \
+      2025-10-01 2026-09-30
+  row "$size" "$events" "duckdb verdicts"
 done
 rm -f "$WORK"/time.$$ "$WORK"/out.$$
