@@ -23,9 +23,9 @@ use crate::report::{Lang, ReportInput};
 use crate::review_cases::ReviewCase;
 use crate::store::Store;
 
-/// A checked audit request.
+/// A checked request for a run over a period (`audit` and `stats`).
 #[derive(Debug, Clone)]
-pub struct AuditConfig {
+pub struct PeriodConfig {
     pub store: PathBuf,
     pub policy: Policy,
     pub policy_path: PathBuf,
@@ -187,7 +187,7 @@ pub fn load_tables(
 }
 
 /// Runs the audit and writes its folder.
-pub fn run(config: &AuditConfig) -> Result<AuditOutcome> {
+pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let store = Store::open_read(&config.store)?;
     let zone = config.policy.time_zone.as_str();
     let tables = load_tables(&store, config.period.range, zone, History::Period)?;

@@ -3,12 +3,11 @@
 //! disclosure control (`disclosure`). Nothing that names or singles out a person leaves here.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::audit_run::{files_to_read, load_tables, write_file, History};
+use crate::audit_run::{files_to_read, load_tables, write_file, History, PeriodConfig};
 use crate::audit_tables::DayRange;
 use crate::csv_output::{write_rows, CsvRow};
 use crate::disclosure::{primary, secondary, CellKey, Contributors, Line, Rule};
@@ -17,7 +16,6 @@ use crate::error::{Error, Result};
 use crate::evidence::{self, EvidenceManifest};
 use crate::period::Period;
 use crate::policy::Policy;
-use crate::report::Lang;
 use crate::store::Store;
 
 /// Row name of the organisation as a whole, and column name of the whole period.
@@ -26,17 +24,6 @@ pub const ALL: &str = "PERIODE";
 /// Accounts without a role at the time, and merged small teams.
 pub const NO_ROLE: &str = "ZONDER-ROL";
 pub const MERGED: &str = "OVERIG";
-
-#[derive(Debug, Clone)]
-pub struct StatsConfig {
-    pub store: PathBuf,
-    pub policy: Policy,
-    pub policy_path: PathBuf,
-    pub period: Period,
-    pub out_dir: PathBuf,
-    pub lang: Lang,
-    pub command: Vec<String>,
-}
 
 /// Everything counted for one cell, before disclosure control.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -646,7 +633,7 @@ pub fn previous(p: &Period) -> DayRange {
 
 /// Runs the statistics and writes the release folder; returns the release and the sha256 of
 /// its evidence manifest.
-pub fn run(config: &StatsConfig) -> Result<(Release, String)> {
+pub fn run(config: &PeriodConfig) -> Result<(Release, String)> {
     let store = Store::open_read(&config.store)?;
     let before = previous(&config.period);
     let range = DayRange {

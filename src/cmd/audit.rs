@@ -1,7 +1,7 @@
-//! `audit`: check the arguments into an `AuditConfig`, run the audit, print where the report is.
+//! `audit`: check the arguments into a `PeriodConfig`, run the audit, print where the report is.
 
 use super::period_args::PeriodArgs;
-use crate::audit_run::{self, AuditConfig};
+use crate::audit_run;
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
@@ -10,17 +10,7 @@ pub struct AuditArgs {
 }
 
 pub fn run(args: AuditArgs) -> anyhow::Result<i32> {
-    let r = args.run.check("audit")?;
-    let config = AuditConfig {
-        store: r.store,
-        policy: r.policy,
-        policy_path: r.policy_path,
-        policy_sha256: r.policy_sha256,
-        period: r.period,
-        out_dir: r.out_dir,
-        lang: r.lang,
-        command: r.command,
-    };
+    let config = args.run.check("audit")?;
     let o = audit_run::run(&config)?;
     println!(
         "audit {} {}: {} accesses, {} justified, {} unjustified, {} emergency logins",

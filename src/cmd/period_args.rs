@@ -1,11 +1,12 @@
 //! The arguments `audit` and `stats` share (store, policy, period, output folder, language),
-//! checked once into `PeriodRun` before any work starts.
+//! checked once into a `PeriodConfig` before any work starts.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
+use crate::audit_run::PeriodConfig;
 use crate::period::Period;
 use crate::policy::Policy;
 use crate::report::Lang;
@@ -29,22 +30,9 @@ pub struct PeriodArgs {
     pub lang: String,
 }
 
-/// Checked `PeriodArgs`.
-#[derive(Debug, Clone)]
-pub struct PeriodRun {
-    pub store: PathBuf,
-    pub policy: Policy,
-    pub policy_path: PathBuf,
-    pub policy_sha256: String,
-    pub period: Period,
-    pub out_dir: PathBuf,
-    pub lang: Lang,
-    pub command: Vec<String>,
-}
-
 impl PeriodArgs {
     /// Checks every argument; the default output folder is `reports/<kind>-<policy>-<period>`.
-    pub fn check(&self, kind: &str) -> anyhow::Result<PeriodRun> {
+    pub fn check(&self, kind: &str) -> anyhow::Result<PeriodConfig> {
         let text = std::fs::read(&self.policy)
             .with_context(|| format!("cannot read policy '{}'", self.policy.display()))?;
         let policy = Policy::load(&self.policy)?;
@@ -58,7 +46,7 @@ impl PeriodArgs {
         let out_dir = self.out.clone().unwrap_or_else(|| {
             PathBuf::from("reports").join(format!("{kind}-{}-{}", policy.id, period.label))
         });
-        Ok(PeriodRun {
+        Ok(PeriodConfig {
             store: self.store.clone(),
             policy_sha256: hex::encode(Sha256::digest(&text)),
             policy,

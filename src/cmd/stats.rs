@@ -1,7 +1,7 @@
-//! `stats`: check the arguments into a `StatsConfig`, write the management release.
+//! `stats`: check the arguments into a `PeriodConfig`, write the management release.
 
 use super::period_args::PeriodArgs;
-use crate::stats_run::{self, StatsConfig};
+use crate::stats_run;
 
 #[derive(Debug, clap::Args)]
 pub struct StatsArgs {
@@ -10,16 +10,7 @@ pub struct StatsArgs {
 }
 
 pub fn run(args: StatsArgs) -> anyhow::Result<i32> {
-    let r = args.run.check("stats")?;
-    let config = StatsConfig {
-        store: r.store,
-        policy: r.policy,
-        policy_path: r.policy_path,
-        period: r.period,
-        out_dir: r.out_dir,
-        lang: r.lang,
-        command: r.command,
-    };
+    let config = args.run.check("stats")?;
     let (release, manifest_sha256) = stats_run::run(&config)?;
     println!(
         "stats {} {}: {} team cells, {} role cells, {} suppressions",
