@@ -6,11 +6,11 @@ use std::path::PathBuf;
 /// quarantine with a reason (see `ingest`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    /// The IO error is part of the message (not a `source`), so that it is printed once.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("contract file '{file}': {message}")]
     Contract { file: String, message: String },
@@ -39,7 +39,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 

@@ -125,6 +125,12 @@ impl EvidenceManifest {
 
     pub fn load(folder: &Path) -> Result<EvidenceManifest> {
         let path = folder.join(MANIFEST);
+        if !path.exists() {
+            return Err(Error::input(
+                folder,
+                "has no manifest.json: it is not an output folder of audit, investigate, subject-access or stats",
+            ));
+        }
         let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let m: EvidenceManifest = serde_json::from_str(&text)
             .map_err(|e| Error::input(&path, format!("is not an evidence manifest: {e}")))?;
