@@ -297,6 +297,42 @@ pub fn all_texts(lang: Lang) -> Value {
 mod tests {
     use super::*;
 
+    /// A template naming a text that does not exist would render an empty label silently.
+    #[test]
+    fn every_text_a_template_uses_exists() {
+        let t: Texts = toml::from_str(I18N).expect("i18n.toml parses");
+        for (name, page) in [
+            ("audit.html", TEMPLATE),
+            (
+                "investigation.html",
+                include_str!("../../templates/investigation.html"),
+            ),
+            ("letter.html", include_str!("../../templates/letter.html")),
+            ("stats.html", include_str!("../../templates/stats.html")),
+        ] {
+            let mut used = 0;
+            for (i, _) in page.match_indices("t.") {
+                let before = page[..i].chars().last();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let key: String = page[i + 2..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                if key.is_empty() {
+                    continue;
+                }
+                assert!(
+                    t["nl"].contains_key(&key),
+                    "{name} uses missing text '{key}'"
+                );
+                used += 1;
+            }
+            assert!(used > 5, "{name}: {used}");
+        }
+    }
+
     #[test]
     fn every_text_exists_in_both_languages() {
         let t: Texts = toml::from_str(I18N).expect("i18n.toml parses");
