@@ -212,6 +212,24 @@ fn bad_bsns_and_missing_keys_are_refused_clearly() {
         "{}",
         stderr(&o)
     );
+    // A client number in a store that identifies clients by BSN.
+    let o = cmd(
+        &[
+            "investigate",
+            "client",
+            "--client-id",
+            "C-1234",
+            "--key",
+            k.to_str().unwrap(),
+        ],
+        &out,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("identifies clients by BSN; use --bsn"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!out.exists(), "nothing written on refusal");
 }
 

@@ -167,15 +167,32 @@ fn client_pid(c: &ClientArgs, store: &Path) -> anyhow::Result<String> {
         );
     };
     let key = Key::load(key_path)?;
-    let manifest = crate::store::Store::open_read(store)?
+    let (store_key, ids) = crate::store::Store::open_read(store)?
         .manifest()
-        .map(|m| m.key_id.clone())
+        .map(|m| (m.key_id.clone(), m.client_ids.clone()))
         .unwrap_or_default();
-    if key.id() != manifest {
+    if key.id() != store_key {
         bail!(
-            "key '{}' is not the key of store '{}' ({manifest}); use the store's key",
+            "key '{}' is not the key of store '{}' ({store_key}); use the store's key",
             key.id(),
             store.display()
+        );
+    }
+    let expected = if domain == Domain::Bsn {
+        "bsn"
+    } else {
+        "local"
+    };
+    if ids != expected {
+        bail!(
+            "store '{}' identifies clients by {}; use {}",
+            store.display(),
+            if ids == "bsn" {
+                "BSN"
+            } else {
+                "local client number"
+            },
+            if ids == "bsn" { "--bsn" } else { "--client-id" }
         );
     }
     Ok(Pseudonymiser::new(&key).pseudonym(domain, &value))
