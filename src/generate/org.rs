@@ -135,6 +135,10 @@ pub struct Org {
     /// First and last day of the logged period.
     pub start: NaiveDate,
     pub end: NaiveDate,
+    /// Role periods per user and per (team, role), in the order of `roles` (built once the
+    /// roles are final, so that large organisations do not scan every role per question).
+    roles_of_user: Vec<Vec<usize>>,
+    roles_of_team: std::collections::HashMap<(usize, String), Vec<usize>>,
 }
 
 pub fn in_period(d: NaiveDate, from: NaiveDate, to: Option<NaiveDate>) -> bool {
@@ -179,19 +183,37 @@ impl Org {
             .collect()
     }
 
+    fn index_roles(&mut self) {
+        self.roles_of_user = vec![Vec::new(); self.people.len()];
+        self.roles_of_team.clear();
+        for (i, r) in self.roles.iter().enumerate() {
+            self.roles_of_user[r.user].push(i);
+            self.roles_of_team
+                .entry((r.team, r.role.to_string()))
+                .or_default()
+                .push(i);
+        }
+    }
+
     /// Role periods of a user valid on a day.
     pub fn roles_on(&self, user: usize, d: NaiveDate) -> impl Iterator<Item = &RolePeriod> {
-        self.roles
-            .iter()
-            .filter(move |r| r.user == user && in_period(d, r.from, r.to))
+        self.roles_of_user
+            .get(user)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.roles[i])
+            .filter(move |r| in_period(d, r.from, r.to))
     }
 
     /// Users holding `role` in `team` on day `d`.
     pub fn members(&self, team: usize, role: &str, d: NaiveDate) -> Vec<usize> {
         let mut v: Vec<usize> = self
-            .roles
-            .iter()
-            .filter(|r| r.team == team && r.role == role && in_period(d, r.from, r.to))
+            .roles_of_team
+            .get(&(team, role.to_string()))
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.roles[i])
+            .filter(|r| in_period(d, r.from, r.to))
             .map(|r| r.user)
             .collect();
         v.dedup();
@@ -289,6 +311,7 @@ impl Org {
             }
         }
         org.role_histories(rng);
+        org.index_roles();
         org.add_clients(rng, clients);
         org.add_assignments(rng);
         org.add_complaints(rng);
@@ -435,9 +458,8 @@ impl Org {
                     continue;
                 };
                 let until = self
-                    .roles
-                    .iter()
-                    .filter(|r| r.user == w && r.team == c.team && in_period(day, r.from, r.to))
+                    .roles_on(w, day)
+                    .filter(|r| r.team == c.team)
                     .filter_map(|r| r.to)
                     .min();
                 let end = match until {
