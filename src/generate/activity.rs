@@ -95,9 +95,12 @@ fn open_on(case: &Case, d: NaiveDate) -> bool {
     in_period(d, case.opened, case.closed)
 }
 
-/// The everyday, justified use of dossiers.
-pub fn routine(org: &Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
-    let mut out = Vec::new();
+/// The everyday, justified use of dossiers, handed to `emit` one working day at a time.
+pub fn routine(
+    org: &Org,
+    rng: &mut ChaCha8Rng,
+    mut emit: impl FnMut(NaiveDate, Vec<Access>) -> crate::error::Result<()>,
+) -> crate::error::Result<()> {
     let days = workdays(org);
     // Indices (each keeps the order of the table it points into, so the output does not
     // depend on them): roles and assignments per user, cases per team, domestic-violence cases.
@@ -115,6 +118,7 @@ pub fn routine(org: &Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
     }
     let dv_cases: Vec<&Case> = org.cases.iter().filter(|c| c.dv).collect();
     for &d in &days {
+        let mut out = Vec::new();
         for user in 0..org.people.len() {
             let roles: Vec<_> = roles_of[user]
                 .iter()
@@ -228,8 +232,9 @@ pub fn routine(org: &Org, rng: &mut ChaCha8Rng) -> Vec<Access> {
                 }
             }
         }
+        emit(d, out)?;
     }
-    out
+    Ok(())
 }
 
 /// Workers of area teams on a day, with their team.

@@ -33,6 +33,10 @@ pub enum Size {
     Large,
     /// 580 area teams, ~3,500 accounts, ~290,000 clients, ~10 million events (benchmarks).
     Huge,
+    /// 5,800 area teams, ~35,000 accounts, ~2.9 million clients, ~100 million events: a
+    /// national-size year (benchmarks; written day by day, so memory holds the organisation
+    /// and one day of events).
+    National,
 }
 
 #[derive(Debug, Clone)]
@@ -85,31 +89,49 @@ pub fn run(config: &GenerateConfig) -> Result<GenerateSummary> {
         Size::Medium => (10, 5000),
         Size::Large => (56, 28_000),
         Size::Huge => (580, 290_000),
+        Size::National => (5800, 2_900_000),
     };
     let mut org = Org::build(&mut rng, areas, clients, start, end);
-    let mut accesses = activity::inject(&mut org, &mut rng);
-    accesses.extend(activity::routine(&org, &mut rng));
-    accesses.sort_by_key(|a| (a.time, a.user, a.client));
+    // Injected misuse first (it adds clients and cases), bucketed by day.
+    let mut injected: BTreeMap<NaiveDate, Vec<Access>> = BTreeMap::new();
+    for a in activity::inject(&mut org, &mut rng) {
+        injected.entry(a.time.date()).or_default().push(a);
+    }
 
     let out = &config.out;
     for dir in ["reference", "canonical", "export-nl"] {
         std::fs::create_dir_all(out.join(dir)).map_err(|e| Error::io(out.join(dir), e))?;
     }
     write_reference(&org, &out.join("reference"))?;
-    write_canonical_log(&org, &accesses, &out.join("canonical/access_log.csv"))?;
-    write_dutch_log(
-        &org,
-        &accesses,
-        &out.join(format!("export-nl/Logboek_{start}_{end}.csv")),
-    )?;
-    let labelled = write_labels(&org, &accesses, &out.join("labels.csv"))?;
+    // The log is written day by day, so memory holds one day of events: a day's injected and
+    // routine accesses, sorted by (time, user, client); days follow each other in time.
+    let mut w = EventWriters::new(&org, out, start, end)?;
+    let write_day = |w: &mut EventWriters, mut day: Vec<Access>| -> Result<()> {
+        day.sort_by_key(|a| (a.time, a.user, a.client));
+        day.iter().try_for_each(|a| w.write(a))
+    };
+    activity::routine(&org, &mut rng, |d, routine| {
+        while let Some(entry) = injected.first_entry() {
+            if *entry.key() >= d {
+                break;
+            }
+            write_day(&mut w, entry.remove())?;
+        }
+        let mut day = injected.remove(&d).unwrap_or_default();
+        day.extend(routine);
+        write_day(&mut w, day)
+    })?;
+    while let Some((_, day)) = injected.pop_first() {
+        write_day(&mut w, day)?;
+    }
+    let (events, labelled) = w.finish()?;
     Ok(GenerateSummary {
         out: out.clone(),
         teams: org.teams.len(),
         accounts: org.people.len(),
         clients: org.clients.len(),
         cases: org.cases.len(),
-        events: accesses.len(),
+        events,
         labelled,
     })
 }
@@ -295,129 +317,168 @@ fn log_values(org: &Org, i: usize, a: &Access) -> Vec<String> {
     ]
 }
 
-fn write_canonical_log(org: &Org, accesses: &[Access], path: &Path) -> Result<()> {
-    let contract = Contract::load()?;
-    let header: Vec<&str> = contract
-        .events()
-        .columns
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    write_rows(
-        path,
-        &header,
-        accesses
-            .iter()
-            .enumerate()
-            .map(|(i, a)| log_values(org, i, a))
-            .collect(),
-    )
+/// The three event files, written one access at a time: the canonical log, the Dutch export
+/// (the profile's columns and values, local time, semicolons, CRLF, Windows-1252) and labels.
+struct EventWriters<'o> {
+    org: &'o Org,
+    canonical: csv::Writer<std::io::BufWriter<std::fs::File>>,
+    dutch: std::io::BufWriter<std::fs::File>,
+    dutch_delimiter: u8,
+    dutch_inverse: Vec<BTreeMap<String, String>>,
+    dutch_time: (usize, String),
+    labels: csv::Writer<std::io::BufWriter<std::fs::File>>,
+    paths: [PathBuf; 3],
+    n: usize,
+    labelled: BTreeMap<&'static str, usize>,
 }
 
-/// The same log as the case system's Dutch export: the profile's column names and values,
-/// local time without offset, semicolons, CRLF, Windows-1252.
-fn write_dutch_log(org: &Org, accesses: &[Access], path: &Path) -> Result<()> {
-    let contract = Contract::load()?;
-    let profile = SourceProfile::parse(
-        EXPORT_PROFILE,
-        Path::new("zaaksysteem-nl.toml"),
-        "",
-        &contract,
-    )?;
-    let table = contract.events();
-    let mapping = profile
-        .tables
-        .get(&table.name)
-        .ok_or_else(|| Error::Invalid("export profile has no access_log mapping".into()))?;
-    let header: Vec<String> = table
-        .columns
-        .iter()
-        .map(|c| {
-            mapping
-                .columns
-                .iter()
-                .find(|(_, to)| **to == c.name)
-                .map_or(c.name.clone(), |(from, _)| from.clone())
-        })
-        .collect();
-    let inverse: Vec<BTreeMap<String, String>> = table
-        .columns
-        .iter()
-        .map(|c| {
-            mapping
-                .values
-                .get(&c.name)
-                .map(|m| m.iter().map(|(k, v)| (v.clone(), k.clone())).collect())
-                .unwrap_or_default()
-        })
-        .collect();
-    let time_idx = table.require("event_time")?;
-    let format = profile
-        .time
-        .local_formats
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "%d-%m-%Y %H:%M:%S".into());
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(profile.delimiter)
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    let err = |e: csv::Error| Error::input(path, e.to_string());
-    w.write_record(&header).map_err(err)?;
-    for (i, a) in accesses.iter().enumerate() {
-        let mut values = log_values(org, i, a);
-        values[time_idx] = a.time.format(&format).to_string();
-        for (v, inv) in values.iter_mut().zip(&inverse) {
+fn buffered(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
+    Ok(std::io::BufWriter::new(
+        std::fs::File::create(path).map_err(|e| Error::io(path, e))?,
+    ))
+}
+
+impl<'o> EventWriters<'o> {
+    fn new(org: &'o Org, out: &Path, start: NaiveDate, end: NaiveDate) -> Result<Self> {
+        let contract = Contract::load()?;
+        let table = contract.events();
+        let paths = [
+            out.join("canonical/access_log.csv"),
+            out.join(format!("export-nl/Logboek_{start}_{end}.csv")),
+            out.join("labels.csv"),
+        ];
+        let mut canonical = csv::Writer::from_writer(buffered(&paths[0])?);
+        let header: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        canonical
+            .write_record(&header)
+            .map_err(|e| Error::input(&paths[0], e.to_string()))?;
+
+        let profile = SourceProfile::parse(
+            EXPORT_PROFILE,
+            Path::new("zaaksysteem-nl.toml"),
+            "",
+            &contract,
+        )?;
+        let mapping = profile
+            .tables
+            .get(&table.name)
+            .ok_or_else(|| Error::Invalid("export profile has no access_log mapping".into()))?;
+        let dutch_header: Vec<String> = table
+            .columns
+            .iter()
+            .map(|c| {
+                mapping
+                    .columns
+                    .iter()
+                    .find(|(_, to)| **to == c.name)
+                    .map_or(c.name.clone(), |(from, _)| from.clone())
+            })
+            .collect();
+        let dutch_inverse = table
+            .columns
+            .iter()
+            .map(|c| {
+                mapping
+                    .values
+                    .get(&c.name)
+                    .map(|m| m.iter().map(|(k, v)| (v.clone(), k.clone())).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let format = profile
+            .time
+            .local_formats
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "%d-%m-%Y %H:%M:%S".into());
+        let mut labels = csv::Writer::from_writer(buffered(&paths[2])?);
+        labels
+            .write_record([
+                "event_id",
+                "kind",
+                "user_id",
+                "expected_verdict",
+                "expected_reason",
+                "expected_signals",
+            ])
+            .map_err(|e| Error::input(&paths[2], e.to_string()))?;
+        let mut w = EventWriters {
+            org,
+            canonical,
+            dutch: buffered(&paths[1])?,
+            dutch_delimiter: profile.delimiter,
+            dutch_inverse,
+            dutch_time: (table.require("event_time")?, format),
+            labels,
+            paths,
+            n: 0,
+            labelled: BTreeMap::new(),
+        };
+        w.dutch_record(&dutch_header)?;
+        Ok(w)
+    }
+
+    /// Writes one record of the Dutch export, encoded as Windows-1252.
+    fn dutch_record(&mut self, values: &[String]) -> Result<()> {
+        let path = &self.paths[1];
+        let mut row = csv::WriterBuilder::new()
+            .delimiter(self.dutch_delimiter)
+            .terminator(csv::Terminator::CRLF)
+            .buffer_capacity(512)
+            .from_writer(Vec::new());
+        row.write_record(values)
+            .map_err(|e| Error::input(path, e.to_string()))?;
+        let bytes = row
+            .into_inner()
+            .map_err(|e| Error::input(path, e.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|e| Error::input(path, e.to_string()))?;
+        let (encoded, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&text);
+        if unmappable {
+            return Err(Error::input(path, "text cannot be written in Windows-1252"));
+        }
+        std::io::Write::write_all(&mut self.dutch, &encoded).map_err(|e| Error::io(path, e))
+    }
+
+    fn write(&mut self, a: &Access) -> Result<()> {
+        let i = self.n;
+        self.n += 1;
+        let values = log_values(self.org, i, a);
+        self.canonical
+            .write_record(&values)
+            .map_err(|e| Error::input(&self.paths[0], e.to_string()))?;
+        let mut dutch = values;
+        dutch[self.dutch_time.0] = a.time.format(&self.dutch_time.1).to_string();
+        for (v, inv) in dutch.iter_mut().zip(&self.dutch_inverse) {
             if let Some(x) = inv.get(v.as_str()) {
                 *v = x.clone();
             }
         }
-        w.write_record(&values).map_err(err)?;
+        self.dutch_record(&dutch)?;
+        if let Some(l) = &a.label {
+            *self.labelled.entry(l.kind).or_insert(0) += 1;
+            self.labels
+                .write_record([
+                    event_id(i).as_str(),
+                    l.kind,
+                    &self.org.people[a.user].user_id,
+                    l.verdict,
+                    l.reason,
+                    l.signals,
+                ])
+                .map_err(|e| Error::input(&self.paths[2], e.to_string()))?;
+        }
+        Ok(())
     }
-    let text = w
-        .into_inner()
-        .map_err(|e| Error::input(path, e.to_string()))?;
-    let text = String::from_utf8(text).map_err(|e| Error::input(path, e.to_string()))?;
-    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&text);
-    if unmappable {
-        return Err(Error::input(path, "text cannot be written in Windows-1252"));
-    }
-    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
-}
 
-fn write_labels(
-    org: &Org,
-    accesses: &[Access],
-    path: &Path,
-) -> Result<BTreeMap<&'static str, usize>> {
-    let mut counts = BTreeMap::new();
-    let rows = accesses
-        .iter()
-        .enumerate()
-        .filter_map(|(i, a)| {
-            let l = a.label.as_ref()?;
-            *counts.entry(l.kind).or_insert(0) += 1;
-            Some(vec![
-                event_id(i),
-                l.kind.into(),
-                org.people[a.user].user_id.clone(),
-                l.verdict.into(),
-                l.reason.into(),
-                l.signals.into(),
-            ])
-        })
-        .collect();
-    write_rows(
-        path,
-        &[
-            "event_id",
-            "kind",
-            "user_id",
-            "expected_verdict",
-            "expected_reason",
-            "expected_signals",
-        ],
-        rows,
-    )?;
-    Ok(counts)
+    /// Flushes the files; returns the number of events and the labelled counts per kind.
+    fn finish(mut self) -> Result<(usize, BTreeMap<&'static str, usize>)> {
+        self.canonical
+            .flush()
+            .map_err(|e| Error::io(&self.paths[0], e))?;
+        std::io::Write::flush(&mut self.dutch).map_err(|e| Error::io(&self.paths[1], e))?;
+        self.labels
+            .flush()
+            .map_err(|e| Error::io(&self.paths[2], e))?;
+        Ok((self.n, self.labelled))
+    }
 }
