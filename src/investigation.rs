@@ -22,14 +22,27 @@ use crate::report::Lang;
 use crate::store::Store;
 use crate::verdict_row::VerdictRow;
 
-/// Conditions of a search; each one given must hold.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// Conditions of a search; each one given must hold. Also the `investigate search` flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, clap::Args)]
+#[group(id = "search_conditions")]
 pub struct Search {
+    /// justified, unjustified or emergency.
+    #[arg(long)]
     pub verdict: Option<String>,
+    /// One of the signals, e.g. restricted_client.
+    #[arg(long)]
     pub signal: Option<String>,
+    /// One of the reasons of an unjustified access, e.g. other_team.
+    #[arg(long)]
     pub reason: Option<String>,
+    /// The explanation (rule id), e.g. team_coach.
+    #[arg(long)]
     pub rule: Option<String>,
+    /// The employee's team or the dossier's team.
+    #[arg(long)]
     pub team: Option<String>,
+    /// The dossier section, e.g. medical.
+    #[arg(long)]
     pub section: Option<String>,
 }
 

@@ -77,19 +77,8 @@ pub enum InvestigateCommand {
     /// Accesses matching every condition given, e.g. emergency logins on restricted clients in May:
     /// `--verdict emergency --signal restricted_client --period 2026-05`.
     Search {
-        #[arg(long)]
-        verdict: Option<String>,
-        #[arg(long)]
-        signal: Option<String>,
-        #[arg(long)]
-        reason: Option<String>,
-        #[arg(long)]
-        rule: Option<String>,
-        /// The employee's team or the dossier's team.
-        #[arg(long)]
-        team: Option<String>,
-        #[arg(long)]
-        section: Option<String>,
+        #[command(flatten)]
+        search: Search,
         /// A period instead of --from/--to: '2026', '2026-Q2', '2026-05' or 'from..to'.
         #[arg(long)]
         period: Option<String>,
@@ -258,12 +247,7 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<i32> {
             config(&common, Subject::Day(d), r, format!("investigate-day-{d}"))?
         }
         InvestigateCommand::Search {
-            verdict,
-            signal,
-            reason,
-            rule,
-            team,
-            section,
+            search,
             period,
             common,
         } => {
@@ -273,19 +257,11 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<i32> {
             };
             check_one_of(
                 "--verdict",
-                &verdict,
+                &search.verdict,
                 &["justified", "unjustified", "emergency"],
             )?;
-            check_one_of("--signal", &signal, &crate::engine::SIGNALS)?;
-            check_one_of("--reason", &reason, &crate::engine::REASONS)?;
-            let search = Search {
-                verdict,
-                signal,
-                reason,
-                rule,
-                team,
-                section,
-            };
+            check_one_of("--signal", &search.signal, &crate::engine::SIGNALS)?;
+            check_one_of("--reason", &search.reason, &crate::engine::REASONS)?;
             config(
                 &common,
                 Subject::Search(search),

@@ -69,3 +69,15 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Generate(a) => generate::run(a),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap checks the definitions (unique names, groups) only when a command is built.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
