@@ -11,7 +11,7 @@ use polars::prelude::*;
 use crate::audit_summary::AuditSummary;
 use crate::audit_tables::{AuditTables, DayRange};
 use crate::contract::Contract;
-use crate::csv_output::write_rows;
+use crate::csv_output::{write_frame, write_rows};
 use crate::emergency_logins::EmergencyLogin;
 use crate::engine;
 use crate::error::{Error, Result};
@@ -204,7 +204,9 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let mut v = verdicts.clone();
     write_parquet(&out.join("verdicts.parquet"), &mut v)?;
     let findings = findings(&verdicts, &names, policy)?;
-    write_csv(&out.join("findings.csv"), &findings)?;
+    write_file(&out.join("findings.csv"), |w| {
+        write_frame(&findings, w, "findings.csv")
+    })?;
     write_file(&out.join("cases.csv"), |w| {
         write_rows(&cases, w, "cases.csv")
     })?;
@@ -335,11 +337,7 @@ pub fn findings(
 
 fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
-        .finish(df)?;
-    Ok(())
+    crate::store::write_parquet(&file, df)
 }
 
 pub(crate) fn write_file(
@@ -350,28 +348,4 @@ pub(crate) fn write_file(
     let mut w = std::io::BufWriter::new(file);
     body(&mut w)?;
     w.flush().map_err(|e| Error::io(path, e))
-}
-
-/// Writes a frame as CSV (header, then one line per row; nulls empty).
-pub fn write_csv(path: &Path, df: &DataFrame) -> Result<()> {
-    write_file(path, |w| {
-        let mut out = csv::Writer::from_writer(w);
-        let strings: Vec<Column> = df
-            .columns()
-            .iter()
-            .map(|c| c.cast(&DataType::String))
-            .collect::<PolarsResult<_>>()?;
-        let csv_err = |e: csv::Error| Error::Invalid(format!("writing '{}': {e}", path.display()));
-        out.write_record(df.get_column_names().iter().map(|n| n.as_str()))
-            .map_err(csv_err)?;
-        let cols: Vec<&StringChunked> = strings
-            .iter()
-            .map(|c| c.str())
-            .collect::<PolarsResult<_>>()?;
-        for i in 0..df.height() {
-            out.write_record(cols.iter().map(|c| c.get(i).unwrap_or("")))
-                .map_err(csv_err)?;
-        }
-        out.flush().map_err(|e| Error::io(path, e))
-    })
 }

@@ -1,8 +1,9 @@
-//! Writing review lists as CSV: one header line (also for an empty list), then one line per
-//! row in the order given.
+//! Writing outputs as CSV: rows of a type (one header line, also for an empty list, then one
+//! line per row in the order given) or a polars frame.
 
 use std::io::Write;
 
+use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -19,6 +20,29 @@ pub fn write_rows<T: CsvRow>(rows: &[T], w: &mut dyn Write, name: &str) -> Resul
     out.write_record(T::COLUMNS).map_err(err)?;
     for r in rows {
         out.serialize(r).map_err(err)?;
+    }
+    out.flush()
+        .map_err(|e| Error::Invalid(format!("writing {name}: {e}")))
+}
+
+/// Writes a frame: its column names, then one line per row, nulls empty.
+pub fn write_frame(df: &DataFrame, w: &mut dyn Write, name: &str) -> Result<()> {
+    let err = |e: csv::Error| Error::Invalid(format!("writing {name}: {e}"));
+    let mut out = csv::Writer::from_writer(w);
+    out.write_record(df.get_column_names().iter().map(|n| n.as_str()))
+        .map_err(err)?;
+    let strings: Vec<Column> = df
+        .columns()
+        .iter()
+        .map(|c| c.cast(&DataType::String))
+        .collect::<PolarsResult<_>>()?;
+    let cols: Vec<&StringChunked> = strings
+        .iter()
+        .map(|c| c.str())
+        .collect::<PolarsResult<_>>()?;
+    for i in 0..df.height() {
+        out.write_record(cols.iter().map(|c| c.get(i).unwrap_or("")))
+            .map_err(err)?;
     }
     out.flush()
         .map_err(|e| Error::Invalid(format!("writing {name}: {e}")))

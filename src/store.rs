@@ -180,10 +180,7 @@ impl Store {
             fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        ParquetWriter::new(&file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_statistics(StatisticsOptions::full())
-            .finish(df)?;
+        write_parquet(&file, df)?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
         self.staged.push(rel.to_string());
         Ok(())
@@ -210,6 +207,16 @@ impl Store {
         self.manifest = Some(manifest.clone());
         Ok(())
     }
+}
+
+/// Writes a frame as Parquet the way every file of the tool is written: zstd, full statistics
+/// (so that readers can skip row groups).
+pub fn write_parquet(file: &File, df: &mut DataFrame) -> Result<()> {
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .finish(df)?;
+    Ok(())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -31,6 +31,15 @@ fn cmd(args: &[&str], out: &Path) -> Output {
     c.output().unwrap()
 }
 
+/// Runs a command that must be refused (exit 1) with `message` on stderr.
+fn refused(args: &[&str], out: &Path, message: &str) -> String {
+    let o = cmd(args, out);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains(message), "{err}");
+    err
+}
+
 fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
     csv::Reader::from_path(path)
         .unwrap()
@@ -182,38 +191,28 @@ fn bad_bsns_and_missing_keys_are_refused_clearly() {
         ("12345", "has 5 digits"),
         ("12345678a", "characters other than digits"),
     ] {
-        let o = cmd(
+        let err = refused(
             &["subject-access", "--bsn", bsn, "--key", k.to_str().unwrap()],
             &out,
+            msg,
         );
-        assert_eq!(o.status.code(), Some(1));
-        let err = stderr(&o);
-        assert!(err.contains(msg), "{err}");
         assert!(!err.contains(bsn), "the value is withheld: {err}");
     }
-    let o = cmd(&["investigate", "client", "--bsn", "111222333"], &out);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("need --key"), "{}", stderr(&o));
+    refused(
+        &["investigate", "client", "--bsn", "111222333"],
+        &out,
+        "need --key",
+    );
     // Another key than the store's.
     let other = keygen(dir.path());
-    let o = cmd(
-        &[
-            "subject-access",
-            "--bsn",
-            "111222333",
-            "--key",
-            other.to_str().unwrap(),
-        ],
+    let other = other.to_str().unwrap();
+    refused(
+        &["subject-access", "--bsn", "111222333", "--key", other],
         &out,
-    );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("is not the key of store"),
-        "{}",
-        stderr(&o)
+        "is not the key of store",
     );
     // A client number in a store that identifies clients by BSN.
-    let o = cmd(
+    refused(
         &[
             "investigate",
             "client",
@@ -223,12 +222,7 @@ fn bad_bsns_and_missing_keys_are_refused_clearly() {
             k.to_str().unwrap(),
         ],
         &out,
-    );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("identifies clients by BSN; use --bsn"),
-        "{}",
-        stderr(&o)
+        "identifies clients by BSN; use --bsn",
     );
     assert!(!out.exists(), "nothing written on refusal");
 }

@@ -201,6 +201,30 @@ fn expected_dtype(ty: &str) -> DataType {
     }
 }
 
+/// (stored name, type) of a contract file's list of columns.
+fn declared(columns: &toml::Value) -> Vec<(String, DataType)> {
+    columns
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let name = c.get("stored_as").or_else(|| c.get("name")).unwrap();
+            (
+                name.as_str().unwrap().to_string(),
+                expected_dtype(c["type"].as_str().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// (name, type) of a stored frame's columns.
+fn stored_schema(df: &DataFrame) -> Vec<(String, DataType)> {
+    df.schema()
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.clone()))
+        .collect()
+}
+
 #[test]
 fn every_stored_table_has_the_schema_the_contract_files_describe() {
     let dir = tempfile::tempdir().unwrap();
@@ -209,17 +233,7 @@ fn every_stored_table_has_the_schema_the_contract_files_describe() {
     let contract_dir = root().join("schemas/contract");
     let store_file: toml::Value =
         toml::from_str(&std::fs::read_to_string(contract_dir.join("store.toml")).unwrap()).unwrap();
-    let added: Vec<(String, DataType)> = store_file["added"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_string(),
-                expected_dtype(c["type"].as_str().unwrap()),
-            )
-        })
-        .collect();
+    let added = declared(&store_file["added"]);
     let mut checked = 0;
     for file in std::fs::read_dir(&contract_dir).unwrap() {
         let path = file.unwrap().path();
@@ -227,21 +241,7 @@ fn every_stored_table_has_the_schema_the_contract_files_describe() {
             continue;
         }
         let spec: toml::Value = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let mut expected: Vec<(String, DataType)> = spec["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                let name = c
-                    .get("stored_as")
-                    .or_else(|| c.get("name"))
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string();
-                (name, expected_dtype(c["type"].as_str().unwrap()))
-            })
-            .collect();
+        let mut expected = declared(&spec["columns"]);
         expected.extend(added.clone());
         let target = spec["store"].as_str().unwrap();
         let stored = if target == "events" {
@@ -253,11 +253,7 @@ fn every_stored_table_has_the_schema_the_contract_files_describe() {
         } else {
             read_parquet(&store.join(format!("{target}.parquet")))
         };
-        let got: Vec<(String, DataType)> = stored
-            .schema()
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.clone()))
-            .collect();
+        let got = stored_schema(&stored);
         assert_eq!(
             got,
             expected,
@@ -268,23 +264,9 @@ fn every_stored_table_has_the_schema_the_contract_files_describe() {
     }
     assert_eq!(checked, 7);
     // The derived first_access table.
-    let derived: Vec<(String, DataType)> = store_file["first_access"]["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_string(),
-                expected_dtype(c["type"].as_str().unwrap()),
-            )
-        })
-        .collect();
+    let derived = declared(&store_file["first_access"]["columns"]);
     let stored = read_parquet(&store.join("first_access.parquet"));
-    let got: Vec<(String, DataType)> = stored
-        .schema()
-        .iter()
-        .map(|(n, t)| (n.to_string(), t.clone()))
-        .collect();
+    let got = stored_schema(&stored);
     assert_eq!(got, derived);
     // One row per (user, client) pair that has events.
     let ev = events(&store);
