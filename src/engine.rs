@@ -105,10 +105,6 @@ fn within(d: Expr, from: Expr, to: Expr) -> Expr {
     d.clone().gt_eq(from).and(d.lt_eq(to))
 }
 
-fn null_str() -> Expr {
-    lit(NULL).cast(DataType::String)
-}
-
 /// `any` over a boolean column in an aggregation, nulls counting as false.
 fn any_of(e: Expr, name: &str) -> Expr {
     e.fill_null(lit(false)).any(true).alias(name)
@@ -122,30 +118,89 @@ fn inner() -> JoinArgs {
     JoinArgs::new(JoinType::Inner)
 }
 
-/// Joins the events to periods of a (user, client) relation (`p_from`, `p_to`) and flags per
-/// event whether one holds on its day (plus `grace`) and whether one had begun by then.
+/// The sorted distinct values of string columns, as a dictionary frame (`value`, `code`): codes
+/// count from 0 in sorted order, so comparing codes compares the strings.
+fn dictionary(columns: &[&Column]) -> Result<DataFrame> {
+    let mut all = Series::new_empty("value".into(), &DataType::String);
+    for c in columns {
+        all.append(
+            &c.as_materialized_series()
+                .cast(&DataType::String)?
+                .with_name("value".into()),
+        )?;
+    }
+    let values = all.drop_nulls().unique()?.sort(SortOptions::default())?;
+    let codes: Vec<u32> = (0..values.len() as u32).collect();
+    Ok(DataFrame::new(
+        values.len(),
+        vec![values.into(), Column::new("code".into(), codes)],
+    )?)
+}
+
+/// Adds `name`, the code of string column `column` in `dict` (null when absent).
+fn encode(lf: LazyFrame, column: &str, dict: &DataFrame, name: &str) -> LazyFrame {
+    lf.join(
+        dict.clone()
+            .lazy()
+            .select([col("value"), col("code").alias(name)]),
+        [col(column)],
+        [col("value")],
+        left(),
+    )
+}
+
+/// Decodes a code column by position in `labels` (null codes stay null).
+fn decode(code: Expr, labels: Vec<String>) -> Expr {
+    lit(Series::new("labels".into(), labels)).gather(code, true)
+}
+
+/// The labels of every subset of `names`, indexed by bit mask (bit i for `names[i]`), joined
+/// with `;` in the order of `names`.
+fn mask_labels(names: &[&str]) -> Vec<String> {
+    (0..1u32 << names.len())
+        .map(|m| {
+            names
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| m & (1 << i) != 0)
+                .map(|(_, n)| *n)
+                .collect::<Vec<_>>()
+                .join(";")
+        })
+        .collect()
+}
+
+/// A bit mask of boolean expressions (bit i for `flags[i]`).
+fn mask(flags: &[Expr]) -> Expr {
+    let mut m = lit(0u32);
+    for (i, f) in flags.iter().enumerate() {
+        m = m + f.clone().cast(DataType::UInt32) * lit(1u32 << i);
+    }
+    m
+}
+
+/// Joins the keyed events to periods of a (user, client) pair (`pair`, `kind`, `p_from`, `p_to`)
+/// and flags per event, for each kind, whether a period holds on its day (plus the kind's grace)
+/// and whether one had begun by then.
 fn relation_periods(
     keys: &LazyFrame,
     periods: LazyFrame,
-    grace: i32,
-    holds: &str,
-    begun: &str,
+    kinds: &[(i32, &str, &str)],
 ) -> LazyFrame {
+    let mut aggs = Vec::new();
+    for (kind, holds, begun) in kinds {
+        let this = col("kind").eq(lit(*kind));
+        aggs.push(any_of(
+            this.clone()
+                .and(within(col("d"), col("p_from"), col("p_to") + col("grace"))),
+            holds,
+        ));
+        aggs.push(any_of(this.and(col("p_from").lt_eq(col("d"))), begun));
+    }
     keys.clone()
-        .join(
-            periods,
-            [col("user_id"), col("client_pid")],
-            [col("user_id"), col("client_pid")],
-            inner(),
-        )
+        .join(periods, [col("pair")], [col("pair")], inner())
         .group_by([col("idx")])
-        .agg([
-            any_of(
-                within(col("d"), col("p_from"), col("p_to") + lit(grace)),
-                holds,
-            ),
-            any_of(col("p_from").lt_eq(col("d")), begun),
-        ])
+        .agg(aggs)
 }
 
 /// Per case: the last day it may be kept, by default and for each section with a period of its
@@ -176,89 +231,179 @@ fn retention_columns(cases: &DataFrame, policy: &Policy) -> Result<DataFrame> {
 }
 
 /// Builds the verdict plan for the events of `range`.
+///
+/// The events are joined once, on their (user, client) pair, to the pair table (the store's
+/// first accesses), which gives each event integer codes for its user, client and pair. Every
+/// other join runs on those codes against small, coded reference tables, and the text columns
+/// of the verdict (rule, article, reason, signals) are decoded from small integers at the end.
 pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Result<LazyFrame> {
     let tz = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
     let (first, last) = range.epoch_days();
     let grace = |id: &str| policy.rule(id).map(|r| r.grace_days).unwrap_or(0);
 
-    // Events with their local calendar day; first accesses are found over all given events.
-    let local = col("event_time").dt().convert_time_zone(tz);
-    let all = tables.events.clone().with_columns([
-        local.clone().dt().date().cast(DataType::Int32).alias("d"),
-        local
-            .clone()
-            .dt()
-            .hour()
-            .cast(DataType::Int32)
-            .alias("local_hour"),
-        local
-            .clone()
-            .dt()
-            .minute()
-            .cast(DataType::Int32)
-            .alias("local_minute"),
-        local.dt().weekday().cast(DataType::Int32).alias("weekday"),
-    ]);
+    // The (user, client) pairs with their first access: the store's table, or found among all
+    // given events. Codes for users, clients, teams and people's pseudonyms.
     let firsts = match &tables.first_seen {
-        Some(f) => f
-            .clone()
-            .lazy()
-            .select([col("user_id"), col("client_pid"), col("first_time")]),
-        None => all
+        Some(f) => f.select(["user_id", "client_pid", "first_time"])?,
+        None => tables
+            .events
             .clone()
             .group_by([col("user_id"), col("client_pid")])
-            .agg([col("event_time").min().alias("first_time")]),
+            .agg([col("event_time").min().alias("first_time")])
+            .collect()?,
     };
-    let ev = all
-        .filter(within(col("d"), lit(first), lit(last)))
-        .with_row_index("idx", None);
-    let keys = ev
-        .clone()
-        .select([col("idx"), col("user_id"), col("client_pid"), col("d")]);
+    let users = dictionary(&[firsts.column("user_id")?])?;
+    let clients = dictionary(&[firsts.column("client_pid")?])?;
+    let teams = dictionary(&[
+        tables.teams.column("team_id")?,
+        tables.staff.column("team_id")?,
+        tables.cases.column("team_id")?,
+    ])?;
+    let names = dictionary(&[
+        tables.staff.column("surname_pid")?,
+        tables.staff.column("address_pid")?,
+        tables.clients.column("surname_pid")?,
+        tables.clients.column("address_pid")?,
+    ])?;
+    let pairs = encode(
+        encode(firsts.lazy(), "user_id", &users, "u"),
+        "client_pid",
+        &clients,
+        "c",
+    )
+    .with_row_index("pair", None)
+    .collect()?;
 
-    // (A) assignments, on (user, client).
-    let cases = tables.cases.clone().lazy();
-    let assign = tables
-        .assignments
+    // The period's events with their local calendar day, hour and weekday, and their codes.
+    let local = col("event_time").dt().convert_time_zone(tz);
+    let ev = tables
+        .events
+        .clone()
+        .with_columns([
+            local.clone().dt().date().cast(DataType::Int32).alias("d"),
+            local
+                .clone()
+                .dt()
+                .hour()
+                .cast(DataType::Int32)
+                .alias("local_hour"),
+            local
+                .clone()
+                .dt()
+                .minute()
+                .cast(DataType::Int32)
+                .alias("local_minute"),
+            local.dt().weekday().cast(DataType::Int32).alias("weekday"),
+        ])
+        .filter(within(col("d"), lit(first), lit(last)))
+        .join(
+            pairs.clone().lazy().select([
+                col("user_id"),
+                col("client_pid"),
+                col("u"),
+                col("c"),
+                col("pair"),
+                col("first_time"),
+            ]),
+            [col("user_id"), col("client_pid")],
+            [col("user_id"), col("client_pid")],
+            left(),
+        )
+        .with_row_index("idx", None)
+        .collect()?;
+    let unpaired = ev
         .clone()
         .lazy()
-        .join(
+        .filter(
+            col("pair")
+                .is_null()
+                .and(col("user_id").is_not_null())
+                .and(col("client_pid").is_not_null()),
+        )
+        .select([len()])
+        .collect()?;
+    let unpaired = unpaired.column("len")?.u32()?.get(0).unwrap_or(0);
+    if unpaired > 0 {
+        return Err(crate::error::Error::Invalid(format!(
+            "the store's first_access table lacks the (user, client) pair of {unpaired} events; \
+             the store is inconsistent"
+        )));
+    }
+    let keys = ev.clone().lazy().select([
+        col("idx"),
+        col("u"),
+        col("c"),
+        col("pair"),
+        col("d"),
+        col("section"),
+    ]);
+
+    // (A, D) assignments (kind 0) and complaints handled (kind 1), on the pair.
+    let pair_of = pairs
+        .clone()
+        .lazy()
+        .select([col("u"), col("c"), col("pair")]);
+    let coded = |lf: LazyFrame, user: &str| {
+        encode(encode(lf, user, &users, "u"), "client_pid", &clients, "c").join(
+            pair_of.clone(),
+            [col("u"), col("c")],
+            [col("u"), col("c")],
+            inner(),
+        )
+    };
+    let cases = tables.cases.clone().lazy();
+    let assign = coded(
+        tables.assignments.clone().lazy().join(
             cases.clone().select([col("case_id"), col("client_pid")]),
             [col("case_id")],
             [col("case_id")],
             inner(),
-        )
-        .select([
-            col("user_id"),
-            col("client_pid"),
-            days("valid_from").alias("p_from"),
-            days_or_open("valid_to").alias("p_to"),
-        ]);
-    let a_agg = relation_periods(
+        ),
+        "user_id",
+    )
+    .select([
+        col("pair"),
+        lit(0i32).alias("kind"),
+        days("valid_from").alias("p_from"),
+        days_or_open("valid_to").alias("p_to"),
+        lit(grace("direct_worker")).alias("grace"),
+    ]);
+    let complaints = coded(tables.complaints.clone().lazy(), "handler_user_id").select([
+        col("pair"),
+        lit(1i32).alias("kind"),
+        days("opened").alias("p_from"),
+        days_or_open("closed").alias("p_to"),
+        lit(grace("complaints_handler")).alias("grace"),
+    ]);
+    let ad_agg = relation_periods(
         &keys,
-        assign,
-        grace("direct_worker"),
-        "direct",
-        "assigned_before",
+        concat([assign, complaints], UnionArgs::default())?,
+        &[
+            (0, "direct", "assigned_before"),
+            (1, "complaint_open", "complaint_before"),
+        ],
     );
 
     // (B) the client's cases, with the user's roles in each case's team.
-    let teams = tables
-        .teams
-        .clone()
-        .lazy()
-        .select([col("team_id"), col("kind").alias("team_kind")]);
-    let staff = tables.staff.clone().lazy().select([
-        col("user_id"),
-        col("team_id"),
+    let team_kinds = encode(tables.teams.clone().lazy(), "team_id", &teams, "t")
+        .select([col("t"), col("kind").alias("team_kind")]);
+    let staff = encode(
+        encode(tables.staff.clone().lazy(), "user_id", &users, "u").filter(col("u").is_not_null()),
+        "team_id",
+        &teams,
+        "t",
+    )
+    .select([
+        col("u"),
+        col("t"),
         col("role"),
         days("valid_from").alias("s_from"),
         days_or_open("valid_to").alias("s_to"),
         col("big_registered"),
     ]);
     let mut case_cols = vec![
-        col("client_pid"),
-        col("team_id"),
+        col("c"),
+        col("t"),
         days("opened").alias("c_from"),
         days_or_open("closed").alias("c_to"),
         col("domestic_violence"),
@@ -267,14 +412,24 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
     for s in policy.retention.sections.keys() {
         case_cols.push(col(format!("keep_{s}")));
     }
-    let case_rows = cases
-        .join(
-            retention_columns(&tables.cases, policy)?.lazy(),
-            [col("case_id")],
-            [col("case_id")],
-            inner(),
+    let case_rows = encode(
+        encode(
+            cases.join(
+                retention_columns(&tables.cases, policy)?.lazy(),
+                [col("case_id")],
+                [col("case_id")],
+                inner(),
+            ),
+            "client_pid",
+            &clients,
+            "c",
         )
-        .select(case_cols);
+        .filter(col("c").is_not_null()),
+        "team_id",
+        &teams,
+        "t",
+    )
+    .select(case_cols);
     // The retention day that applies to the event's section.
     let mut keep_day = col("keep_default");
     for s in policy.retention.sections.keys() {
@@ -284,21 +439,14 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
     }
     let open_now = within(col("d"), col("c_from"), col("c_to"));
     let role_now = within(col("d"), col("s_from"), col("s_to")).fill_null(lit(false));
-    let b_agg = ev
+    let b_agg = keys
         .clone()
-        .select([
-            col("idx"),
-            col("user_id"),
-            col("client_pid"),
-            col("d"),
-            col("section"),
-        ])
-        .join(case_rows, [col("client_pid")], [col("client_pid")], inner())
+        .join(case_rows, [col("c")], [col("c")], inner())
         .with_column(keep_day.alias("keep_d"))
         .join(
             staff.clone(),
-            [col("user_id"), col("team_id")],
-            [col("user_id"), col("team_id")],
+            [col("u"), col("t")],
+            [col("u"), col("t")],
             left(),
         )
         .group_by([col("idx")])
@@ -324,18 +472,15 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
                 .fill_null(lit(false))
                 .all(true)
                 .alias("all_past_retention"),
-            col("team_id").filter(open_now).min().alias("open_team"),
-            col("team_id").max().alias("any_team"),
+            col("t").filter(open_now).min().alias("open_team"),
+            col("t").max().alias("any_team"),
         ]);
 
-    // (C) the user's own role periods.
+    // (C) the user's own role periods, once per user and day.
     let mut c_exprs = vec![
         any_of(role_now.clone(), "any_role"),
         any_of(role_now.clone().and(col("big_registered")), "big"),
-        col("team_id")
-            .filter(role_now.clone())
-            .min()
-            .alias("user_team"),
+        col("t").filter(role_now.clone()).min().alias("user_team"),
         col("role")
             .filter(role_now.clone())
             .min()
@@ -361,40 +506,63 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
     c_exprs.push(any_of(role_now.clone().and(in_kind), "any_team_member"));
     let c_agg = keys
         .clone()
+        .select([col("u"), col("d")])
+        .unique(None, UniqueKeepStrategy::Any)
         .join(
-            staff.join(teams, [col("team_id")], [col("team_id")], left()),
-            [col("user_id")],
-            [col("user_id")],
+            staff.join(team_kinds, [col("t")], [col("t")], left()),
+            [col("u")],
+            [col("u")],
             inner(),
         )
-        .group_by([col("idx")])
+        .group_by([col("u"), col("d")])
         .agg(c_exprs);
 
-    // (D) complaints handled by the user about the client.
-    let complaints = tables.complaints.clone().lazy().select([
-        col("handler_user_id").alias("user_id"),
-        col("client_pid"),
-        days("opened").alias("p_from"),
-        days_or_open("closed").alias("p_to"),
+    // (E) identities for the signals: the user's own pseudonyms and the client's, coded.
+    let people = encode(
+        encode(
+            encode(
+                encode(tables.staff.clone().lazy(), "user_id", &users, "u")
+                    .filter(col("u").is_not_null())
+                    .group_by([col("u")])
+                    .agg([
+                        col("person_pid").drop_nulls().min(),
+                        col("surname_pid").drop_nulls().min(),
+                        col("address_pid").drop_nulls().min(),
+                    ]),
+                "person_pid",
+                &clients,
+                "u_person",
+            ),
+            "surname_pid",
+            &names,
+            "u_surname",
+        ),
+        "address_pid",
+        &names,
+        "u_address",
+    )
+    .select([
+        col("u"),
+        col("u_person"),
+        col("u_surname"),
+        col("u_address"),
     ]);
-    let d_agg = relation_periods(
-        &keys,
-        complaints,
-        grace("complaints_handler"),
-        "complaint_open",
-        "complaint_before",
-    );
-
-    // (E) identities for the signals: the user's own pseudonyms and the client's.
-    let people = tables.staff.clone().lazy().group_by([col("user_id")]).agg([
-        col("person_pid").drop_nulls().min().alias("u_person"),
-        col("surname_pid").drop_nulls().min().alias("u_surname"),
-        col("address_pid").drop_nulls().min().alias("u_address"),
-    ]);
-    let clients = tables.clients.clone().lazy().select([
-        col("client_pid"),
-        col("surname_pid").alias("c_surname"),
-        col("address_pid").alias("c_address"),
+    let client_rows = encode(
+        encode(
+            encode(tables.clients.clone().lazy(), "client_pid", &clients, "c")
+                .filter(col("c").is_not_null()),
+            "surname_pid",
+            &names,
+            "c_surname",
+        ),
+        "address_pid",
+        &names,
+        "c_address",
+    )
+    .select([
+        col("c"),
+        col("c_surname"),
+        col("c_address"),
         col("restricted"),
     ]);
 
@@ -414,18 +582,12 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
         "complaint_before",
     ];
     let mut joined = ev
-        .join(a_agg, [col("idx")], [col("idx")], left())
+        .lazy()
+        .join(ad_agg, [col("idx")], [col("idx")], left())
         .join(b_agg, [col("idx")], [col("idx")], left())
-        .join(c_agg, [col("idx")], [col("idx")], left())
-        .join(d_agg, [col("idx")], [col("idx")], left())
-        .join(people, [col("user_id")], [col("user_id")], left())
-        .join(clients, [col("client_pid")], [col("client_pid")], left())
-        .join(
-            firsts,
-            [col("user_id"), col("client_pid")],
-            [col("user_id"), col("client_pid")],
-            left(),
-        );
+        .join(c_agg, [col("u"), col("d")], [col("u"), col("d")], left())
+        .join(people, [col("u")], [col("u")], left())
+        .join(client_rows, [col("c")], [col("c")], left());
     let mut fill: Vec<Expr> = flags
         .iter()
         .map(|f| col(*f).fill_null(lit(false)))
@@ -471,56 +633,53 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
     let mut holds = Vec::new();
     let mut any_raw = lit(false);
     for r in &policy.rules {
-        holds.push((r.id.clone(), raw(&r.id).and(section_ok(&r.id))));
+        holds.push(raw(&r.id).and(section_ok(&r.id)));
         any_raw = any_raw.or(raw(&r.id));
     }
-    let mut rule = null_str();
-    let mut article = null_str();
-    for (id, h) in holds.iter().rev() {
-        rule = when(h.clone()).then(lit(id.as_str())).otherwise(rule);
-        article = when(h.clone())
-            .then(lit(policy.article(id)))
-            .otherwise(article);
+    // The first rule (in policy order) that holds; every rule that holds, as a bit mask.
+    let mut rule_ix = lit(NULL).cast(DataType::UInt32);
+    for (i, h) in holds.iter().enumerate().rev() {
+        rule_ix = when(h.clone()).then(lit(i as u32)).otherwise(rule_ix);
     }
-    let also = concat_str(
-        holds
-            .iter()
-            .map(|(id, h)| when(h.clone()).then(lit(id.as_str())).otherwise(null_str()))
-            .collect::<Vec<_>>(),
-        ";",
-        true,
-    );
+    let rule_ids: Vec<&str> = policy.rules.iter().map(|r| r.id.as_str()).collect();
+    let rule_labels: Vec<String> = rule_ids.iter().map(|s| s.to_string()).collect();
+    let article_labels: Vec<String> = rule_ids
+        .iter()
+        .map(|id| policy.article(id).to_string())
+        .collect();
 
+    // Verdict codes: 0 emergency, 1 justified, 2 unjustified.
     let emergency = col("emergency");
     let verdict = when(emergency.clone())
-        .then(lit(EMERGENCY))
-        .when(col("rule").is_not_null())
-        .then(lit(JUSTIFIED))
-        .otherwise(lit(UNJUSTIFIED));
+        .then(lit(0u32))
+        .when(col("rule_ix").is_not_null())
+        .then(lit(1u32))
+        .otherwise(lit(2u32));
+    // Reason codes index `REASONS`.
     let complaints_rule = policy.rule("complaints_handler").is_some();
-    let reason = when(col("verdict").neq(lit(UNJUSTIFIED)))
-        .then(null_str())
+    let reason = when(col("verdict_code").neq(lit(2u32)))
+        .then(lit(NULL).cast(DataType::UInt32))
         .when(col("any_raw"))
-        .then(lit("section_not_allowed"))
+        .then(lit(0u32))
         .when(
             lit(complaints_rule)
                 .and(col("role_complaints_handler"))
                 .and(col("complaint_open").not()),
         )
-        .then(lit("no_open_complaint"))
+        .then(lit(1u32))
         .when(
             col("assigned_before")
                 .or(col("complaint_before"))
                 .and(col("has_open_case").or(col("any_role").not())),
         )
-        .then(lit("relation_ended"))
+        .then(lit(2u32))
         .when(
             col("has_open_case")
                 .not()
                 .and(col("closed_before"))
                 .and(col("assigned_before").or(col("team_case"))),
         )
-        .then(lit("case_closed"))
+        .then(lit(3u32))
         .when(
             col("any_team").is_not_null().and(col("any_role")).and(
                 when(col("has_open_case"))
@@ -529,8 +688,8 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
                     .not(),
             ),
         )
-        .then(lit("other_team"))
-        .otherwise(lit("no_relation"));
+        .then(lit(4u32))
+        .otherwise(lit(5u32));
 
     // Signals.
     let o = &policy.office_hours;
@@ -551,71 +710,76 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
         .str()
         .len_bytes()
         .eq(lit(0u32)));
-    let signal_exprs: Vec<(&str, Expr)> = vec![
-        ("self_access", same("u_person", "client_pid")),
-        ("same_surname", same("u_surname", "c_surname")),
-        ("same_address", same("u_address", "c_address")),
-        ("restricted_client", col("restricted").fill_null(lit(false))),
-        ("after_hours", in_office.not()),
-        (
-            "past_retention",
-            col("all_past_retention").and(col("has_open_case").not()),
-        ),
-        (
-            "first_access",
-            col("event_time")
-                .eq(col("first_time"))
-                .fill_null(lit(false)),
-        ),
-        ("failed_outcome", col("outcome").neq(lit(0))),
-        (
-            "no_emergency_reason",
-            emergency.clone().and(reason_missing.clone()),
-        ),
+    // In the order of `SIGNALS`.
+    let signal_exprs: Vec<Expr> = vec![
+        same("u_person", "c"),
+        same("u_surname", "c_surname"),
+        same("u_address", "c_address"),
+        col("restricted").fill_null(lit(false)),
+        in_office.not(),
+        col("all_past_retention").and(col("has_open_case").not()),
+        col("event_time")
+            .eq(col("first_time"))
+            .fill_null(lit(false)),
+        col("outcome").neq(lit(0)).fill_null(lit(false)),
+        emergency.clone().and(reason_missing.clone()),
     ];
-    debug_assert!(signal_exprs.iter().map(|s| s.0).eq(SIGNALS));
-    let signals = concat_str(
-        signal_exprs
-            .iter()
-            .map(|(name, e)| when(e.clone()).then(lit(*name)).otherwise(null_str()))
-            .collect::<Vec<_>>(),
-        ";",
-        true,
-    );
     let mut count = lit(0i32);
-    for (_, e) in &signal_exprs {
+    for e in &signal_exprs {
         count = count + e.clone().cast(DataType::Int32);
     }
 
     let out = joined
         .with_columns([
-            rule.alias("rule"),
-            article.alias("article"),
+            rule_ix.alias("rule_ix"),
             any_raw.alias("any_raw"),
-        ])
-        .with_columns([verdict.alias("verdict")])
-        .with_columns([
-            // An emergency login is not explained by a rule; `also_explained_by` says which held.
-            when(col("emergency"))
-                .then(null_str())
-                .otherwise(col("rule"))
-                .alias("rule"),
-            when(col("emergency"))
-                .then(null_str())
-                .otherwise(col("article"))
-                .alias("article"),
-            reason.alias("reason"),
-            when(emergency)
-                .then(also)
-                .otherwise(null_str())
-                .alias("also_explained_by"),
-            signals.alias("signals"),
+            mask(&holds).alias("holding"),
+            mask(&signal_exprs).alias("signal_mask"),
             count.alias("signal_count"),
+        ])
+        .with_columns([verdict.alias("verdict_code")])
+        .with_columns([
+            decode(
+                col("verdict_code"),
+                vec![
+                    EMERGENCY.to_string(),
+                    JUSTIFIED.to_string(),
+                    UNJUSTIFIED.to_string(),
+                ],
+            )
+            .alias("verdict"),
+            // An emergency login is not explained by a rule; `also_explained_by` says which held.
+            decode(
+                when(col("emergency"))
+                    .then(lit(NULL).cast(DataType::UInt32))
+                    .otherwise(col("rule_ix")),
+                rule_labels,
+            )
+            .alias("rule"),
+            decode(
+                when(col("emergency"))
+                    .then(lit(NULL).cast(DataType::UInt32))
+                    .otherwise(col("rule_ix")),
+                article_labels,
+            )
+            .alias("article"),
+            decode(reason, REASONS.iter().map(|s| s.to_string()).collect()).alias("reason"),
+            decode(
+                when(emergency)
+                    .then(col("holding"))
+                    .otherwise(lit(NULL).cast(DataType::UInt32)),
+                mask_labels(&rule_ids),
+            )
+            .alias("also_explained_by"),
+            decode(col("signal_mask"), mask_labels(&SIGNALS)).alias("signals"),
             reason_missing.not().alias("emergency_reason_given"),
             col("d").cast(DataType::Date).alias("local_date"),
-            col("open_team")
-                .fill_null(col("any_team"))
-                .alias("dossier_team"),
+            decode(col("user_team"), team_labels(&teams)?).alias("user_team"),
+            decode(
+                col("open_team").fill_null(col("any_team")),
+                team_labels(&teams)?,
+            )
+            .alias("dossier_team"),
         ])
         .select(VERDICT_COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
         .sort_by_exprs(
@@ -623,4 +787,14 @@ pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Resul
             SortMultipleOptions::default(),
         );
     Ok(out)
+}
+
+/// The team ids of a team dictionary, by code.
+fn team_labels(teams: &DataFrame) -> Result<Vec<String>> {
+    Ok(teams
+        .column("value")?
+        .str()?
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect())
 }
