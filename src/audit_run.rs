@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, Months};
 use polars::prelude::*;
 
-use crate::audit_summary::AuditSummary;
+use crate::audit_summary::{AuditSummary, Tally};
 use crate::audit_tables::{AuditTables, DayRange};
 use crate::contract::Contract;
 use crate::csv_output::{write_frame, write_rows};
@@ -16,7 +16,7 @@ use crate::emergency_logins::EmergencyLogin;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::evidence::{self, EvidenceManifest};
-use crate::outliers::VolumeOutlier;
+use crate::outliers::{daily_activity, VolumeOutlier};
 use crate::period::Period;
 use crate::policy::Policy;
 use crate::report::{Lang, ReportInput};
@@ -153,20 +153,7 @@ pub fn load_tables(
         };
         reference.push(df);
     }
-    let parts: Vec<PlRefPath> = files
-        .iter()
-        .filter(|f| f.starts_with("events/"))
-        .map(|f| PlRefPath::new(store.root().join(f).to_string_lossy().to_string()))
-        .collect();
-    let events = if parts.is_empty() {
-        DataFrame::empty_with_schema(&contract.events().store_schema()).lazy()
-    } else {
-        let args = ScanArgsParquet {
-            hive_options: HiveOptions::new_disabled(),
-            ..Default::default()
-        };
-        LazyFrame::scan_parquet_files(parts.into(), args)?
-    };
+    let events = scan_events(store, &files)?;
     let first_seen = if files.contains(&contract.first_access.file()) {
         Some(store.read(&contract.first_access.file(), None)?)
     } else {
@@ -186,23 +173,115 @@ pub fn load_tables(
     })
 }
 
+/// A lazy scan of the event partitions among `files`.
+fn scan_events(store: &Store, files: &[String]) -> Result<LazyFrame> {
+    let parts: Vec<PlRefPath> = files
+        .iter()
+        .filter(|f| f.starts_with("events/"))
+        .map(|f| PlRefPath::new(store.root().join(f).to_string_lossy().to_string()))
+        .collect();
+    Ok(if parts.is_empty() {
+        DataFrame::empty_with_schema(&Contract::load()?.events().store_schema()).lazy()
+    } else {
+        let args = ScanArgsParquet {
+            hive_options: HiveOptions::new_disabled(),
+            ..Default::default()
+        };
+        LazyFrame::scan_parquet_files(parts.into(), args)?
+    })
+}
+
+/// The range cut at month ends: the parts an audit runs one after the other, so that memory
+/// holds one month's verdicts at a time.
+pub fn month_parts(range: DayRange) -> Vec<DayRange> {
+    let mut parts = Vec::new();
+    let mut first = range.first;
+    while first <= range.last {
+        let next = first
+            .with_day(1)
+            .and_then(|d| d.checked_add_months(Months::new(1)))
+            .unwrap_or(chrono::NaiveDate::MAX);
+        let last = next.pred_opt().unwrap_or(next).min(range.last);
+        parts.push(DayRange { first, last });
+        first = next;
+    }
+    parts
+}
+
 /// Runs the audit and writes its folder.
 pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let store = Store::open_read(&config.store)?;
     let zone = config.policy.time_zone.as_str();
-    let tables = load_tables(&store, config.period.range, zone, History::Period)?;
+    let range = config.period.range;
+    let tables = load_tables(&store, range, zone, History::Period)?;
     let policy = &config.policy;
-    let verdicts = engine::verdicts(&tables, policy, config.period.range)?.collect()?;
-    let summary = AuditSummary::compute(&verdicts, policy)?;
+    let out = &config.out_dir;
+    evidence::prepare_folder(out)?;
+
+    // One month at a time: its verdicts go to the Parquet file; what the review lists and the
+    // figures need of them is kept (the rows for review, and counts).
+    let path = out.join("verdicts.parquet");
+    let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+    let mut writer = None;
+    let mut tally: Option<Tally> = None;
+    let (mut review, mut roles, mut daily) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, part) in month_parts(range).into_iter().enumerate() {
+        let files = files_to_read(&store, part, zone, History::Period)?;
+        let part_tables = AuditTables {
+            events: scan_events(&store, &files)?,
+            ..tables.clone()
+        };
+        let chunk = engine::verdicts(&part_tables, policy, part)?.collect()?;
+        let w = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(crate::store::parquet_writer(&file).batched(chunk.schema())?),
+        };
+        if chunk.height() > 0 {
+            w.write_batch(&chunk)?;
+        }
+        let t = Tally::of(&chunk)?;
+        match &mut tally {
+            Some(all) => all.append(&t)?,
+            None => tally = Some(t),
+        }
+        review.push(
+            chunk
+                .clone()
+                .lazy()
+                .filter(engine::needs_review())
+                .collect()?,
+        );
+        roles.push(crate::outliers::roles(&chunk)?);
+        // The first part also holds the history before the period (the users' own baseline).
+        let (first, last) = part.epoch_days();
+        daily.push(daily_activity(
+            &part_tables,
+            policy,
+            (i > 0).then_some(first),
+            last,
+        )?);
+    }
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    file.sync_all().map_err(|e| Error::io(&path, e))?;
+    let stack = |parts: Vec<DataFrame>| -> Result<DataFrame> {
+        let mut it = parts.into_iter();
+        let mut all = it.next().unwrap_or_default();
+        for p in it {
+            all.vstack_mut(&p)?;
+        }
+        Ok(all)
+    };
+    let verdicts = stack(review)?;
+    let tally = tally.ok_or_else(|| Error::Invalid("the period has no days".into()))?;
+    let summary = AuditSummary::from_tally(&tally, policy)?;
     let names = display_names(&tables.staff)?;
     let logins = EmergencyLogin::list(&verdicts, &tables, policy)?;
     let cases = ReviewCase::group(&verdicts, &names, config.lang)?;
-    let outliers = VolumeOutlier::find(&tables, &verdicts, policy, config.period.range)?;
+    let daily = stack(daily)?.sort(["user_id", "d"], SortMultipleOptions::default())?;
+    let outliers = VolumeOutlier::find(&daily, &stack(roles)?, policy, range)?;
 
-    let out = &config.out_dir;
-    evidence::prepare_folder(out)?;
-    let mut v = verdicts.clone();
-    write_parquet(&out.join("verdicts.parquet"), &mut v)?;
     let findings = findings(&verdicts, &names, policy)?;
     write_file(&out.join("findings.csv"), |w| {
         write_frame(&findings, w, "findings.csv")
@@ -246,7 +325,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
 
     Ok(AuditOutcome {
         out_dir: out.clone(),
-        events: verdicts.height(),
+        events: summary.totals.events,
         justified: summary.totals.justified,
         unjustified: summary.totals.unjustified,
         emergency: summary.totals.emergency,
@@ -335,11 +414,6 @@ pub fn findings(
     Ok(df)
 }
 
-fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
-    let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    crate::store::write_parquet(&file, df)
-}
-
 pub(crate) fn write_file(
     path: &Path,
     body: impl FnOnce(&mut dyn Write) -> Result<()>,
@@ -348,4 +422,42 @@ pub(crate) fn write_file(
     let mut w = std::io::BufWriter::new(file);
     body(&mut w)?;
     w.flush().map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn month_parts_cut_the_range_at_month_ends() {
+        let parts = month_parts(DayRange {
+            first: day("2025-11-15"),
+            last: day("2026-02-03"),
+        });
+        let got: Vec<(String, String)> = parts
+            .iter()
+            .map(|p| (p.first.to_string(), p.last.to_string()))
+            .collect();
+        let want = [
+            ("2025-11-15", "2025-11-30"),
+            ("2025-12-01", "2025-12-31"),
+            ("2026-01-01", "2026-01-31"),
+            ("2026-02-01", "2026-02-03"),
+        ];
+        assert_eq!(
+            got,
+            want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
+        );
+        let one = month_parts(DayRange {
+            first: day("2026-02-28"),
+            last: day("2026-02-28"),
+        });
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].first, one[0].last);
+    }
 }

@@ -68,8 +68,9 @@ pub struct AuditSummary {
     pub reads_by_weekday: Vec<usize>,
 }
 
+/// The weight `n` of the rows where `cond` holds.
 fn count_if(name: &str, cond: Expr) -> Expr {
-    cond.cast(DataType::UInt32).sum().alias(name)
+    (cond.cast(DataType::UInt64) * col("n")).sum().alias(name)
 }
 
 fn usize_col(df: &DataFrame, name: &str) -> Result<Vec<usize>> {
@@ -94,21 +95,82 @@ fn share(part: usize, whole: usize) -> f64 {
 }
 
 fn coverage_aggs() -> Vec<Expr> {
-    let first = col("signals").str().contains_literal(lit("first_access"));
+    let weighted = count_if;
+    let first = col("first");
     vec![
-        len().alias("events"),
-        count_if("justified", col("verdict").eq(lit(JUSTIFIED))),
-        count_if("unjustified", col("verdict").eq(lit(UNJUSTIFIED))),
-        count_if("emergency", col("verdict").eq(lit(EMERGENCY))),
-        count_if(
+        col("n").sum().alias("events"),
+        weighted("justified", col("verdict").eq(lit(JUSTIFIED))),
+        weighted("unjustified", col("verdict").eq(lit(UNJUSTIFIED))),
+        weighted("emergency", col("verdict").eq(lit(EMERGENCY))),
+        weighted(
             "first_events",
             first.clone().and(col("verdict").neq(lit(EMERGENCY))),
         ),
-        count_if(
+        weighted(
             "first_justified",
             first.and(col("verdict").eq(lit(JUSTIFIED))),
         ),
     ]
+}
+
+/// Counts of verdict rows, small enough to keep for a whole year and to add up across parts
+/// of it (a month at a time): each frame has a count `n` per combination of its columns.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    /// Per team, verdict, rule, month and first access (`first`).
+    pub verdicts: DataFrame,
+    /// Per user and signal list.
+    pub signals: DataFrame,
+    /// Reads (action R) per local hour and weekday.
+    pub reads: DataFrame,
+    /// The unjustified rows' user, client and reason (for distinct counts).
+    pub unjustified: DataFrame,
+}
+
+impl Tally {
+    /// Counts the rows of a verdict frame.
+    pub fn of(verdicts: &DataFrame) -> Result<Tally> {
+        let v = verdicts.clone().lazy();
+        let count = |lf: LazyFrame, by: Vec<Expr>| -> Result<DataFrame> {
+            Ok(lf
+                .group_by(by)
+                .agg([len().cast(DataType::UInt64).alias("n")])
+                .collect()?)
+        };
+        Ok(Tally {
+            verdicts: count(
+                v.clone(),
+                vec![
+                    col("user_team"),
+                    col("verdict"),
+                    col("rule"),
+                    col("local_date").dt().to_string("%Y-%m").alias("month"),
+                    col("signals")
+                        .str()
+                        .contains_literal(lit("first_access"))
+                        .alias("first"),
+                ],
+            )?,
+            signals: count(v.clone(), vec![col("user_id"), col("signals")])?,
+            reads: count(
+                v.clone().filter(col("action").eq(lit("R"))),
+                vec![col("local_hour"), col("weekday")],
+            )?,
+            unjustified: v
+                .filter(col("verdict").eq(lit(UNJUSTIFIED)))
+                .select([col("reason"), col("user_id"), col("client_pid")])
+                .collect()?,
+        })
+    }
+
+    /// Adds another part's counts.
+    pub fn append(&mut self, other: &Tally) -> Result<()> {
+        self.verdicts.vstack_mut(&other.verdicts)?;
+        self.signals.vstack_mut(&other.signals)?;
+        self.reads.vstack_mut(&other.reads)?;
+        self.unjustified.vstack_mut(&other.unjustified)?;
+        Ok(())
+    }
 }
 
 fn coverage_rows(df: &DataFrame, group: &str) -> Result<Vec<Coverage>> {
@@ -137,8 +199,14 @@ fn coverage_rows(df: &DataFrame, group: &str) -> Result<Vec<Coverage>> {
 }
 
 impl AuditSummary {
+    /// The figures of a verdict frame.
     pub fn compute(verdicts: &DataFrame, policy: &Policy) -> Result<AuditSummary> {
-        let v = verdicts.clone().lazy();
+        Self::from_tally(&Tally::of(verdicts)?, policy)
+    }
+
+    /// The figures from the counts of all parts of a run.
+    pub fn from_tally(tally: &Tally, policy: &Policy) -> Result<AuditSummary> {
+        let v = tally.verdicts.clone().lazy();
         let totals_df = v
             .clone()
             .select(coverage_aggs())
@@ -158,9 +226,10 @@ impl AuditSummary {
             .collect()?;
         let teams = coverage_rows(&teams, "group")?;
 
-        let reasons = v
+        let reasons = tally
+            .unjustified
             .clone()
-            .filter(col("verdict").eq(lit(UNJUSTIFIED)))
+            .lazy()
             .group_by([col("reason")])
             .agg([
                 len().alias("events"),
@@ -189,7 +258,7 @@ impl AuditSummary {
             .clone()
             .filter(col("verdict").eq(lit(JUSTIFIED)))
             .group_by([col("rule")])
-            .agg([len().alias("events")])
+            .agg([col("n").sum().alias("events")])
             .collect()?;
         let (rr, rev) = (str_col(&rules, "rule")?, usize_col(&rules, "events")?);
         // In policy order.
@@ -209,7 +278,6 @@ impl AuditSummary {
 
         let months = v
             .clone()
-            .with_column(col("local_date").dt().to_string("%Y-%m").alias("month"))
             .group_by([col("month")])
             .agg([
                 count_if("justified", col("verdict").eq(lit(JUSTIFIED))),
@@ -244,7 +312,7 @@ impl AuditSummary {
                     .alias(format!("{s}_users")),
             );
         }
-        let sig = v.clone().select(sig_aggs).collect()?;
+        let sig = tally.signals.clone().lazy().select(sig_aggs).collect()?;
         let mut signals = Vec::new();
         for s in SIGNALS {
             signals.push(SignalCount {
@@ -260,12 +328,12 @@ impl AuditSummary {
             });
         }
 
-        let reads = v.filter(col("action").eq(lit("R")));
+        let reads = tally.reads.clone().lazy();
         let by = |key: &str, n: usize| -> Result<Vec<usize>> {
             let df = reads
                 .clone()
                 .group_by([col(key)])
-                .agg([len().alias("n")])
+                .agg([col("n").sum()])
                 .collect()?;
             let (k, c) = (usize_col(&df, key)?, usize_col(&df, "n")?);
             let mut out = vec![0; n];
@@ -290,5 +358,92 @@ impl AuditSummary {
             reads_by_hour,
             reads_by_weekday,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = r#"
+id = "t"
+organisation = "T"
+protocol = "P"
+time_zone = "Europe/Amsterdam"
+[office_hours]
+from = "07:00"
+to = "19:00"
+days = ["mon", "tue", "wed", "thu", "fri"]
+[[rule]]
+id = "direct_worker"
+article = "T art. 1"
+grace_days = 7
+[retention]
+counted_from = "closure"
+article = "T art. 2"
+closure = { completed = "20y", no_support = "5y", aborted = "6w", unknown = "20y" }
+[emergency]
+article = "T art. 3"
+follow_up_days = 7
+"#;
+
+    /// Six verdict rows; rows 0/3 and 1/4 fall in the same groups, so the halves' counts
+    /// must be added, not counted.
+    fn rows(range: std::ops::Range<usize>) -> DataFrame {
+        let pick = |v: [&'static str; 6]| -> Vec<&'static str> { v[range.clone()].to_vec() };
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let days = crate::time_parser::days_since_epoch(date);
+        let n = range.len();
+        df!(
+            "user_team" => pick(["A", "A", "B", "A", "A", "B"]),
+            "verdict" => pick([JUSTIFIED, UNJUSTIFIED, EMERGENCY, JUSTIFIED, UNJUSTIFIED, JUSTIFIED]),
+            "rule" => pick(["direct_worker", "", "", "direct_worker", "", "direct_worker"])
+                .into_iter()
+                .map(|r| (!r.is_empty()).then_some(r))
+                .collect::<Vec<_>>(),
+            "reason" => pick(["", "no_relation", "", "", "no_relation", ""])
+                .into_iter()
+                .map(|r| (!r.is_empty()).then_some(r))
+                .collect::<Vec<_>>(),
+            "local_date" => vec![days; n],
+            "signals" => pick(["first_access", "after_hours", "", "first_access", "after_hours", ""]),
+            "user_id" => pick(["u1", "u2", "u3", "u1", "u4", "u3"]),
+            "client_pid" => pick(["c1", "c2", "c3", "c1", "c2", "c4"]),
+            "action" => pick(["R", "R", "U", "R", "R", "R"]),
+            "local_hour" => [9, 22, 10, 9, 22, 11][range.clone()].to_vec(),
+            "weekday" => vec![1i32; n],
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col("local_date").cast(DataType::Date))
+        .collect()
+        .unwrap()
+    }
+
+    #[test]
+    fn the_figures_of_parts_add_up_to_those_of_the_whole() {
+        let policy = Policy::parse(std::path::Path::new("t.toml"), POLICY).unwrap();
+        let whole = AuditSummary::compute(&rows(0..6), &policy).unwrap();
+        let mut tally = Tally::of(&rows(0..3)).unwrap();
+        tally.append(&Tally::of(&rows(3..6)).unwrap()).unwrap();
+        let parts = AuditSummary::from_tally(&tally, &policy).unwrap();
+        assert_eq!(parts, whole);
+        assert_eq!(whole.totals.events, 6);
+        assert_eq!(whole.totals.justified, 3);
+        assert_eq!(whole.totals.first_events, 2);
+        let a = &whole.teams[0];
+        assert_eq!((a.group.as_str(), a.events, a.unjustified), ("A", 4, 2));
+        assert_eq!(whole.reasons.len(), 1);
+        let r = &whole.reasons[0];
+        assert_eq!((r.events, r.users, r.clients), (2, 2, 1));
+        assert_eq!(whole.rules[0].events, 3);
+        assert_eq!(whole.reads_by_hour[9], 2);
+        assert_eq!(whole.reads_by_hour[22], 2);
+        let after = whole
+            .signals
+            .iter()
+            .find(|s| s.signal == "after_hours")
+            .unwrap();
+        assert_eq!((after.events, after.users), (2, 2));
     }
 }

@@ -229,7 +229,7 @@ fn user_pattern(
     lines: &[EventLine],
 ) -> Result<UserPattern> {
     let (first, last) = range.epoch_days();
-    let daily = daily_activity(tables, policy, last)?;
+    let daily = daily_activity(tables, policy, None, last)?;
     let u = daily.column("user_id")?.str()?.clone();
     let d = daily.column("d")?.i32()?.clone();
     let n = daily.column("n")?.cast(&DataType::Float64)?;

@@ -64,8 +64,13 @@ pub fn modified_z(x: f64, sample: &[f64]) -> Option<f64> {
 }
 
 /// Accesses (`n`) and distinct clients (`clients`) per user and local day (`d`, days since
-/// the epoch) of all given events up to day `last`, sorted.
-pub fn daily_activity(tables: &AuditTables, policy: &Policy, last: i32) -> Result<DataFrame> {
+/// the epoch) of all given events from day `first` (if given) up to day `last`, sorted.
+pub fn daily_activity(
+    tables: &AuditTables,
+    policy: &Policy,
+    first: Option<i32>,
+    last: i32,
+) -> Result<DataFrame> {
     let zone = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
     Ok(tables
         .events
@@ -79,7 +84,11 @@ pub fn daily_activity(tables: &AuditTables, policy: &Policy, last: i32) -> Resul
                 .cast(DataType::Int32)
                 .alias("d"),
         )
-        .filter(col("d").lt_eq(lit(last)))
+        .filter(
+            col("d")
+                .lt_eq(lit(last))
+                .and(col("d").gt_eq(lit(first.unwrap_or(i32::MIN)))),
+        )
         .group_by([col("user_id"), col("d")])
         .agg([
             len().alias("n"),
@@ -89,17 +98,29 @@ pub fn daily_activity(tables: &AuditTables, policy: &Policy, last: i32) -> Resul
         .collect()?)
 }
 
+/// Verdict rows (`n`) per user, team and role: what `VolumeOutlier::find` needs of them.
+pub fn roles(verdicts: &DataFrame) -> Result<DataFrame> {
+    Ok(verdicts
+        .clone()
+        .lazy()
+        .group_by([col("user_id"), col("user_team"), col("user_role")])
+        .agg([len().cast(DataType::UInt64).alias("n")])
+        .collect()?)
+}
+
 impl VolumeOutlier {
     /// Every user active in the period, with their scores; `flagged` where a score passes the
     /// policy's threshold.
+    ///
+    /// `daily` is the users' `daily_activity` up to the range's last day; `roles` counts verdict
+    /// rows per user, team and role (`roles`, for one or more parts of the run).
     pub fn find(
-        tables: &AuditTables,
-        verdicts: &DataFrame,
+        daily: &DataFrame,
+        roles: &DataFrame,
         policy: &Policy,
         range: DayRange,
     ) -> Result<Vec<VolumeOutlier>> {
-        let (first, last) = range.epoch_days();
-        let daily = daily_activity(tables, policy, last)?;
+        let (first, _) = range.epoch_days();
         let (u, d, n) = (
             daily.column("user_id")?.str()?,
             daily.column("d")?.i32()?,
@@ -113,11 +134,11 @@ impl VolumeOutlier {
             }
         }
         // The team and role each user held most in the period (ties: alphabetical).
-        let roles = verdicts
+        let roles = roles
             .clone()
             .lazy()
             .group_by([col("user_id"), col("user_team"), col("user_role")])
-            .agg([len().alias("n")])
+            .agg([col("n").sum()])
             .sort_by_exprs(
                 [col("user_id"), col("n"), col("user_team"), col("user_role")],
                 SortMultipleOptions::default()

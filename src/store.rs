@@ -212,11 +212,15 @@ impl Store {
 /// Writes a frame as Parquet the way every file of the tool is written: zstd, full statistics
 /// (so that readers can skip row groups).
 pub fn write_parquet(file: &File, df: &mut DataFrame) -> Result<()> {
+    parquet_writer(file).finish(df)?;
+    Ok(())
+}
+
+/// The writer behind `write_parquet`, for writing a file in batches.
+pub fn parquet_writer(file: &File) -> ParquetWriter<&File> {
     ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
         .with_statistics(StatisticsOptions::full())
-        .finish(df)?;
-    Ok(())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
