@@ -1,7 +1,8 @@
 //! The ingest run: input files in, validated and pseudonymised rows into the store.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,7 @@ use crate::value::{key_hash, Value};
 
 /// Rows per events part file; bounds memory on large ingests.
 const PART_ROWS: usize = 2_000_000;
+const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
 
 /// How an input file is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +225,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         quarantine: TableBuffer::with_columns(contract.quarantine.columns.clone()),
         notes: Vec::new(),
         records: Vec::new(),
-        reference_rows: HashMap::new(),
+        reference_rows: HashMap::default(),
         unknown_users: 0,
         unknown_clients: 0,
         months: Vec::new(),
@@ -625,12 +627,14 @@ impl<'a> Run<'a> {
         let zone = self.zone;
         let run_no = self.run_no;
 
-        let mut seen: HashMap<String, HashMap<u128, u64>> = HashMap::new();
+        let mut seen: HashMap<String, HashMap<u128, u64>> = HashMap::default();
         // (user, client) -> earliest time among the events stored by this run.
-        let mut firsts: HashMap<(String, String), i64> = HashMap::new();
+        let mut firsts = Firsts::default();
         let mut buffers: BTreeMap<String, TableBuffer> = BTreeMap::new();
         let mut chunks: BTreeMap<String, usize> = BTreeMap::new();
         let mut new_parts: Vec<(String, String)> = Vec::new();
+        let mut buffered = 0usize;
+        let mut month_of: (Option<i64>, String) = (None, String::new());
 
         for (input, sha) in inputs {
             let mut record = self.new_record(input, sha, manifest);
@@ -639,15 +643,24 @@ impl<'a> Run<'a> {
                     let Value::Timestamp(t) = values[time_idx] else {
                         return Err(Error::Invalid("internal: event_time is not a timestamp".into()));
                     };
-                    let month = Utc
-                        .timestamp_micros(t)
-                        .single()
-                        .map(|u| u.with_timezone(&zone).format("%Y-%m").to_string())
-                        .ok_or_else(|| Error::Invalid(format!("internal: time {t} out of range")))?;
-                    let keys = match seen.entry(month.clone()) {
-                        Entry::Occupied(e) => e.into_mut(),
-                        Entry::Vacant(e) => e.insert(load_keys(store, manifest, &month, &key_names)?),
-                    };
+                    // Present-day UTC offsets are multiples of 15 minutes, so one quarter hour
+                    // lies in one local month: the month is worked out once per quarter.
+                    let quarter = t.div_euclid(QUARTER_HOUR_MICROS);
+                    if month_of.0 != Some(quarter) {
+                        let month = Utc
+                            .timestamp_micros(t)
+                            .single()
+                            .map(|u| u.with_timezone(&zone).format("%Y-%m").to_string())
+                            .ok_or_else(|| Error::Invalid(format!("internal: time {t} out of range")))?;
+                        month_of = (Some(quarter), month);
+                    }
+                    let month = month_of.1.clone();
+                    if !seen.contains_key(&month) {
+                        seen.insert(month.clone(), load_keys(store, manifest, &month, &key_names)?);
+                    }
+                    let keys = seen
+                        .get_mut(&month)
+                        .ok_or_else(|| Error::Invalid("internal: month keys missing".into()))?;
                     let kh = key_hash(key_idx.iter().map(|&k| &values[k]));
                     let Value::U64(d) = values[digest_idx] else {
                         return Err(Error::Invalid("internal: digest missing".into()));
@@ -668,8 +681,7 @@ impl<'a> Run<'a> {
                             if let (Value::Str(u), Value::Str(c)) =
                                 (&values[user_idx], &values[client_idx])
                             {
-                                let e = firsts.entry((u.to_string(), c.to_string())).or_insert(t);
-                                *e = (*e).min(t);
+                                firsts.see(u, c, t);
                             }
                             if !users.contains(&values[user_idx]) {
                                 run.unknown_users += 1;
@@ -680,9 +692,14 @@ impl<'a> Run<'a> {
                             let buf = buffers.entry(month.clone()).or_insert_with(|| TableBuffer::new(table));
                             buf.push(&values)?;
                             record.rows_stored += 1;
-                            if buf.len() >= PART_ROWS {
-                                let part = flush(store, buf, &month, run_no, &mut chunks)?;
-                                new_parts.push((month, part));
+                            buffered += 1;
+                            // Memory holds at most PART_ROWS rows: the fullest month goes to disk.
+                            if buffered >= PART_ROWS {
+                                if let Some((month, buf)) = buffers.iter_mut().max_by_key(|(_, b)| b.len()) {
+                                    buffered -= buf.len();
+                                    let part = flush(store, buf, month, run_no, &mut chunks)?;
+                                    new_parts.push((month.clone(), part));
+                                }
                             }
                         }
                     }
@@ -712,7 +729,7 @@ impl<'a> Run<'a> {
             .map(|r| r.rows_stored)
             .sum::<u64>();
         self.months.sort();
-        if !firsts.is_empty() {
+        if !firsts.0.is_empty() {
             self.first_access(firsts, store, manifest)?;
         }
         Ok(())
@@ -721,7 +738,7 @@ impl<'a> Run<'a> {
     /// Merges this run's first accesses into the store's `first_access` table.
     fn first_access(
         &mut self,
-        mut firsts: HashMap<(String, String), i64>,
+        mut firsts: Firsts,
         store: &mut Store,
         manifest: &mut Manifest,
     ) -> Result<()> {
@@ -737,12 +754,15 @@ impl<'a> Run<'a> {
             let t = t.i64()?;
             for i in 0..old.height() {
                 if let (Some(u), Some(c), Some(t)) = (u.get(i), c.get(i), t.get(i)) {
-                    let e = firsts.entry((u.to_string(), c.to_string())).or_insert(t);
-                    *e = (*e).min(t);
+                    firsts.see(u, c, t);
                 }
             }
         }
-        let mut rows: Vec<((String, String), i64)> = firsts.into_iter().collect();
+        let mut rows: Vec<((String, String), i64)> = firsts
+            .0
+            .into_iter()
+            .flat_map(|(u, m)| m.into_iter().map(move |(c, t)| ((u.clone(), c), t)))
+            .collect();
         rows.sort();
         let n = rows.len();
         let (mut users, mut clients, mut times) = (
@@ -775,6 +795,27 @@ impl<'a> Run<'a> {
     }
 }
 
+/// The earliest time of each (user, client) pair, by user then client (so that looking a pair
+/// up allocates nothing).
+#[derive(Default)]
+struct Firsts(HashMap<String, HashMap<String, i64>>);
+
+impl Firsts {
+    fn see(&mut self, user: &str, client: &str, t: i64) {
+        if !self.0.contains_key(user) {
+            self.0.insert(user.to_string(), HashMap::default());
+        }
+        if let Some(m) = self.0.get_mut(user) {
+            match m.get_mut(client) {
+                Some(e) => *e = (*e).min(t),
+                None => {
+                    m.insert(client.to_string(), t);
+                }
+            }
+        }
+    }
+}
+
 /// (source, event_id) hashes and digests of the events a month already holds.
 fn load_keys(
     store: &Store,
@@ -782,7 +823,7 @@ fn load_keys(
     month: &str,
     key_names: &[&str],
 ) -> Result<HashMap<u128, u64>> {
-    let mut keys = HashMap::new();
+    let mut keys = HashMap::default();
     for part in event_parts(manifest, month) {
         let mut cols: Vec<&str> = key_names.to_vec();
         cols.push("digest");

@@ -1,6 +1,6 @@
 //! Keyed pseudonyms (HMAC-SHA-256) for client and employee identifiers, one domain per kind.
 
-use std::collections::HashMap;
+use polars::prelude::PlHashMap;
 
 use hmac::Mac;
 
@@ -61,31 +61,32 @@ impl Domain {
 /// client thousands of times).
 pub struct Pseudonymiser<'k> {
     key: &'k Key,
-    cache: HashMap<(Domain, String), String>,
+    cache: PlHashMap<(Domain, String), String>,
 }
 
 impl<'k> Pseudonymiser<'k> {
     pub fn new(key: &'k Key) -> Self {
         Pseudonymiser {
             key,
-            cache: HashMap::new(),
+            cache: PlHashMap::default(),
         }
     }
 
     /// The pseudonym of `value` in `domain`: prefix + 32 hex characters (128 bits) of
     /// HMAC-SHA-256(key, label || 0x00 || normalised value).
     pub fn pseudonym(&mut self, domain: Domain, value: &str) -> String {
-        let normal = domain.normalise(value);
-        if let Some(p) = self.cache.get(&(domain, normal.clone())) {
+        let key = (domain, domain.normalise(value));
+        if let Some(p) = self.cache.get(&key) {
             return p.clone();
         }
+        let normal = &key.1;
         let mut mac = self.key.mac();
         mac.update(domain.label());
         mac.update(&[0]);
         mac.update(normal.as_bytes());
         let digest = mac.finalize().into_bytes();
         let p = format!("{}{}", domain.prefix(), hex::encode(&digest[..16]));
-        self.cache.insert((domain, normal), p.clone());
+        self.cache.insert(key, p.clone());
         p
     }
 }

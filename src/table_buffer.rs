@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use crate::value::Value;
 
 enum Builder {
-    Str(Vec<Option<String>>),
+    /// Strings go straight into Arrow's view buffers (no allocation per value).
+    Str(StringChunkedBuilder),
     Bool(Vec<Option<bool>>),
     Int(Vec<Option<i32>>),
     Date(Vec<Option<i32>>),
@@ -19,7 +20,7 @@ impl Builder {
     fn new(ty: ColType) -> Builder {
         match ty {
             ColType::String | ColType::Text | ColType::Enum | ColType::Identifier => {
-                Builder::Str(Vec::new())
+                Builder::Str(StringChunkedBuilder::new(PlSmallStr::EMPTY, 0))
             }
             ColType::Bool => Builder::Bool(Vec::new()),
             ColType::Int => Builder::Int(Vec::new()),
@@ -31,13 +32,13 @@ impl Builder {
 
     fn push(&mut self, v: &Value) -> bool {
         match (self, v) {
-            (Builder::Str(b), Value::Str(s)) => b.push(Some(s.clone())),
+            (Builder::Str(b), Value::Str(s)) => b.append_value(s),
             (Builder::Bool(b), Value::Bool(x)) => b.push(Some(*x)),
             (Builder::Int(b), Value::Int(x)) => b.push(Some(*x)),
             (Builder::Date(b), Value::Date(x)) => b.push(Some(*x)),
             (Builder::Timestamp(b), Value::Timestamp(x)) => b.push(Some(*x)),
             (Builder::U64(b), Value::U64(x)) => b.push(Some(*x)),
-            (Builder::Str(b), Value::Null) => b.push(None),
+            (Builder::Str(b), Value::Null) => b.append_null(),
             (Builder::Bool(b), Value::Null) => b.push(None),
             (Builder::Int(b), Value::Null) => b.push(None),
             (Builder::Date(b), Value::Null) => b.push(None),
@@ -51,7 +52,7 @@ impl Builder {
     fn into_column(self, name: &str) -> Result<Column> {
         let name = PlSmallStr::from(name);
         let series = match self {
-            Builder::Str(v) => Series::new(name, v),
+            Builder::Str(b) => b.finish().with_name(name).into_series(),
             Builder::Bool(v) => Series::new(name, v),
             Builder::Int(v) => Series::new(name, v),
             Builder::Date(v) => Int32Chunked::from_iter_options(name, v.into_iter())
