@@ -223,6 +223,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let path = out.join("verdicts.parquet");
     let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
     let mut writer = None;
+    let engine = engine::Engine::new(&tables, policy)?;
     let mut tally: Option<Tally> = None;
     let (mut review, mut roles, mut daily) = (Vec::new(), Vec::new(), Vec::new());
     for (i, part) in month_parts(range).into_iter().enumerate() {
@@ -231,7 +232,9 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
             events: scan_events(&store, &files)?,
             ..tables.clone()
         };
-        let chunk = engine::verdicts(&part_tables, policy, part)?.collect()?;
+        let chunk = engine
+            .verdicts(part_tables.events.clone(), part)?
+            .collect()?;
         let w = match &mut writer {
             Some(w) => w,
             None => writer.insert(crate::store::parquet_writer(&file).batched(chunk.schema())?),

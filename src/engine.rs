@@ -230,563 +230,627 @@ fn retention_columns(cases: &DataFrame, policy: &Policy) -> Result<DataFrame> {
     Ok(out)
 }
 
-/// Builds the verdict plan for the events of `range`.
+/// The rule engine for one policy, with the reference tables coded once (the pairs, users,
+/// clients and teams as integers) so that runs over several parts of a period share them.
 ///
 /// The events are joined once, on their (user, client) pair, to the pair table (the store's
 /// first accesses), which gives each event integer codes for its user, client and pair. Every
-/// other join runs on those codes against small, coded reference tables, and the text columns
-/// of the verdict (rule, article, reason, signals) are decoded from small integers at the end.
+/// other join runs on those codes against the small, coded reference tables, and the text
+/// columns of the verdict (rule, article, reason, signals) are decoded from small integers.
+pub struct Engine<'p> {
+    policy: &'p Policy,
+    /// (`user_id`, `client_pid`) with codes `u`, `c`, `pair` and `first_time`.
+    pairs: DataFrame,
+    /// Assignments (kind 0) and complaints handled (kind 1) per pair.
+    periods: DataFrame,
+    /// Role periods per user code and team code; and with the team's kind.
+    staff: DataFrame,
+    staff_kinds: DataFrame,
+    /// Cases per client code, with their retention days.
+    case_rows: DataFrame,
+    /// The users' and the clients' coded pseudonyms (for the signals).
+    people: DataFrame,
+    client_rows: DataFrame,
+    /// Team ids by code.
+    teams: Vec<String>,
+}
+
+/// Builds the verdict plan for the events of `range` (see `Engine`).
 pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Result<LazyFrame> {
-    let tz = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
-    let (first, last) = range.epoch_days();
-    let grace = |id: &str| policy.rule(id).map(|r| r.grace_days).unwrap_or(0);
+    Engine::new(tables, policy)?.verdicts(tables.events.clone(), range)
+}
 
-    // The (user, client) pairs with their first access: the store's table, or found among all
-    // given events. Codes for users, clients, teams and people's pseudonyms.
-    let firsts = match &tables.first_seen {
-        Some(f) => f.select(["user_id", "client_pid", "first_time"])?,
-        None => tables
-            .events
-            .clone()
-            .group_by([col("user_id"), col("client_pid")])
-            .agg([col("event_time").min().alias("first_time")])
-            .collect()?,
-    };
-    let users = dictionary(&[firsts.column("user_id")?])?;
-    let clients = dictionary(&[firsts.column("client_pid")?])?;
-    let teams = dictionary(&[
-        tables.teams.column("team_id")?,
-        tables.staff.column("team_id")?,
-        tables.cases.column("team_id")?,
-    ])?;
-    let names = dictionary(&[
-        tables.staff.column("surname_pid")?,
-        tables.staff.column("address_pid")?,
-        tables.clients.column("surname_pid")?,
-        tables.clients.column("address_pid")?,
-    ])?;
-    let pairs = encode(
-        encode(firsts.lazy(), "user_id", &users, "u"),
-        "client_pid",
-        &clients,
-        "c",
-    )
-    .with_row_index("pair", None)
-    .collect()?;
-
-    // The period's events with their local calendar day, hour and weekday, and their codes.
-    let local = col("event_time").dt().convert_time_zone(tz);
-    let ev = tables
-        .events
-        .clone()
-        .with_columns([
-            local.clone().dt().date().cast(DataType::Int32).alias("d"),
-            local
+impl<'p> Engine<'p> {
+    /// Codes the reference tables of `tables` (and, without the store's first accesses, finds
+    /// them among all of `tables.events`).
+    pub fn new(tables: &AuditTables, policy: &'p Policy) -> Result<Engine<'p>> {
+        let grace = |id: &str| policy.rule(id).map(|r| r.grace_days).unwrap_or(0);
+        // The (user, client) pairs with their first access: the store's table, or found among all
+        // given events. Codes for users, clients, teams and people's pseudonyms.
+        let firsts = match &tables.first_seen {
+            Some(f) => f.select(["user_id", "client_pid", "first_time"])?,
+            None => tables
+                .events
                 .clone()
-                .dt()
-                .hour()
-                .cast(DataType::Int32)
-                .alias("local_hour"),
-            local
-                .clone()
-                .dt()
-                .minute()
-                .cast(DataType::Int32)
-                .alias("local_minute"),
-            local.dt().weekday().cast(DataType::Int32).alias("weekday"),
-        ])
-        .filter(within(col("d"), lit(first), lit(last)))
-        .join(
-            pairs.clone().lazy().select([
-                col("user_id"),
-                col("client_pid"),
-                col("u"),
-                col("c"),
-                col("pair"),
-                col("first_time"),
-            ]),
-            [col("user_id"), col("client_pid")],
-            [col("user_id"), col("client_pid")],
-            left(),
-        )
-        .with_row_index("idx", None)
-        .collect()?;
-    let unpaired = ev
-        .clone()
-        .lazy()
-        .filter(
-            col("pair")
-                .is_null()
-                .and(col("user_id").is_not_null())
-                .and(col("client_pid").is_not_null()),
-        )
-        .select([len()])
-        .collect()?;
-    let unpaired = unpaired.column("len")?.u32()?.get(0).unwrap_or(0);
-    if unpaired > 0 {
-        return Err(crate::error::Error::Invalid(format!(
-            "the store's first_access table lacks the (user, client) pair of {unpaired} events; \
-             the store is inconsistent"
-        )));
-    }
-    let keys = ev.clone().lazy().select([
-        col("idx"),
-        col("u"),
-        col("c"),
-        col("pair"),
-        col("d"),
-        col("section"),
-    ]);
-
-    // (A, D) assignments (kind 0) and complaints handled (kind 1), on the pair.
-    let pair_of = pairs
-        .clone()
-        .lazy()
-        .select([col("u"), col("c"), col("pair")]);
-    let coded = |lf: LazyFrame, user: &str| {
-        encode(encode(lf, user, &users, "u"), "client_pid", &clients, "c").join(
-            pair_of.clone(),
-            [col("u"), col("c")],
-            [col("u"), col("c")],
-            inner(),
-        )
-    };
-    let cases = tables.cases.clone().lazy();
-    let assign = coded(
-        tables.assignments.clone().lazy().join(
-            cases.clone().select([col("case_id"), col("client_pid")]),
-            [col("case_id")],
-            [col("case_id")],
-            inner(),
-        ),
-        "user_id",
-    )
-    .select([
-        col("pair"),
-        lit(0i32).alias("kind"),
-        days("valid_from").alias("p_from"),
-        days_or_open("valid_to").alias("p_to"),
-        lit(grace("direct_worker")).alias("grace"),
-    ]);
-    let complaints = coded(tables.complaints.clone().lazy(), "handler_user_id").select([
-        col("pair"),
-        lit(1i32).alias("kind"),
-        days("opened").alias("p_from"),
-        days_or_open("closed").alias("p_to"),
-        lit(grace("complaints_handler")).alias("grace"),
-    ]);
-    let ad_agg = relation_periods(
-        &keys,
-        concat([assign, complaints], UnionArgs::default())?,
-        &[
-            (0, "direct", "assigned_before"),
-            (1, "complaint_open", "complaint_before"),
-        ],
-    );
-
-    // (B) the client's cases, with the user's roles in each case's team.
-    let team_kinds = encode(tables.teams.clone().lazy(), "team_id", &teams, "t")
-        .select([col("t"), col("kind").alias("team_kind")]);
-    let staff = encode(
-        encode(tables.staff.clone().lazy(), "user_id", &users, "u").filter(col("u").is_not_null()),
-        "team_id",
-        &teams,
-        "t",
-    )
-    .select([
-        col("u"),
-        col("t"),
-        col("role"),
-        days("valid_from").alias("s_from"),
-        days_or_open("valid_to").alias("s_to"),
-        col("big_registered"),
-    ]);
-    let mut case_cols = vec![
-        col("c"),
-        col("t"),
-        days("opened").alias("c_from"),
-        days_or_open("closed").alias("c_to"),
-        col("domestic_violence"),
-        col("keep_default"),
-    ];
-    for s in policy.retention.sections.keys() {
-        case_cols.push(col(format!("keep_{s}")));
-    }
-    let case_rows = encode(
-        encode(
-            cases.join(
-                retention_columns(&tables.cases, policy)?.lazy(),
-                [col("case_id")],
-                [col("case_id")],
-                inner(),
-            ),
+                .group_by([col("user_id"), col("client_pid")])
+                .agg([col("event_time").min().alias("first_time")])
+                .collect()?,
+        };
+        let users = dictionary(&[firsts.column("user_id")?])?;
+        let clients = dictionary(&[firsts.column("client_pid")?])?;
+        let teams = dictionary(&[
+            tables.teams.column("team_id")?,
+            tables.staff.column("team_id")?,
+            tables.cases.column("team_id")?,
+        ])?;
+        let names = dictionary(&[
+            tables.staff.column("surname_pid")?,
+            tables.staff.column("address_pid")?,
+            tables.clients.column("surname_pid")?,
+            tables.clients.column("address_pid")?,
+        ])?;
+        let pairs = encode(
+            encode(firsts.lazy(), "user_id", &users, "u"),
             "client_pid",
             &clients,
             "c",
         )
-        .filter(col("c").is_not_null()),
-        "team_id",
-        &teams,
-        "t",
-    )
-    .select(case_cols);
-    // The retention day that applies to the event's section.
-    let mut keep_day = col("keep_default");
-    for s in policy.retention.sections.keys() {
-        keep_day = when(col("section").eq(lit(s.as_str())))
-            .then(col(format!("keep_{s}")))
-            .otherwise(keep_day);
-    }
-    let open_now = within(col("d"), col("c_from"), col("c_to"));
-    let role_now = within(col("d"), col("s_from"), col("s_to")).fill_null(lit(false));
-    let b_agg = keys
-        .clone()
-        .join(case_rows, [col("c")], [col("c")], inner())
-        .with_column(keep_day.alias("keep_d"))
-        .join(
-            staff.clone(),
-            [col("u"), col("t")],
-            [col("u"), col("t")],
-            left(),
-        )
-        .group_by([col("idx")])
-        .agg([
-            any_of(open_now.clone(), "has_open_case"),
-            any_of(
-                within(
-                    col("d"),
-                    col("c_from"),
-                    col("c_to") + lit(grace("team_coach")),
-                )
-                .and(role_now.clone())
-                .and(col("role").eq(lit("coach"))),
-                "coach",
+        .with_row_index("pair", None)
+        .collect()?;
+
+        // (A, D) assignments (kind 0) and complaints handled (kind 1), on the pair.
+        let pair_of = pairs
+            .clone()
+            .lazy()
+            .select([col("u"), col("c"), col("pair")]);
+        let coded = |lf: LazyFrame, user: &str| {
+            encode(encode(lf, user, &users, "u"), "client_pid", &clients, "c").join(
+                pair_of.clone(),
+                [col("u"), col("c")],
+                [col("u"), col("c")],
+                inner(),
+            )
+        };
+        let cases = tables.cases.clone().lazy();
+        let assign = coded(
+            tables.assignments.clone().lazy().join(
+                cases.clone().select([col("case_id"), col("client_pid")]),
+                [col("case_id")],
+                [col("case_id")],
+                inner(),
             ),
-            any_of(open_now.clone().and(role_now.clone()), "own_team_open"),
-            any_of(role_now.clone(), "team_case"),
-            any_of(open_now.clone().and(col("domestic_violence")), "dv_open"),
-            any_of(col("c_to").lt(col("d")), "closed_before"),
-            col("keep_d")
-                .is_not_null()
-                .and(col("keep_d").lt(col("d")))
-                .fill_null(lit(false))
-                .all(true)
-                .alias("all_past_retention"),
-            col("t").filter(open_now).min().alias("open_team"),
-            col("t").max().alias("any_team"),
+            "user_id",
+        )
+        .select([
+            col("pair"),
+            lit(0i32).alias("kind"),
+            days("valid_from").alias("p_from"),
+            days_or_open("valid_to").alias("p_to"),
+            lit(grace("direct_worker")).alias("grace"),
+        ]);
+        let complaints = coded(tables.complaints.clone().lazy(), "handler_user_id").select([
+            col("pair"),
+            lit(1i32).alias("kind"),
+            days("opened").alias("p_from"),
+            days_or_open("closed").alias("p_to"),
+            lit(grace("complaints_handler")).alias("grace"),
+        ]);
+        let periods = concat([assign, complaints], UnionArgs::default())?.collect()?;
+        // (B) the client's cases, with the user's roles in each case's team.
+        let team_kinds = encode(tables.teams.clone().lazy(), "team_id", &teams, "t")
+            .select([col("t"), col("kind").alias("team_kind")]);
+        let staff_rows = encode(
+            encode(tables.staff.clone().lazy(), "user_id", &users, "u")
+                .filter(col("u").is_not_null()),
+            "team_id",
+            &teams,
+            "t",
+        )
+        .select([
+            col("u"),
+            col("t"),
+            col("role"),
+            days("valid_from").alias("s_from"),
+            days_or_open("valid_to").alias("s_to"),
+            col("big_registered"),
+        ])
+        .collect()?;
+        let staff_kinds = staff_rows
+            .clone()
+            .lazy()
+            .join(team_kinds, [col("t")], [col("t")], left())
+            .collect()?;
+        let mut case_cols = vec![
+            col("c"),
+            col("t"),
+            days("opened").alias("c_from"),
+            days_or_open("closed").alias("c_to"),
+            col("domestic_violence"),
+            col("keep_default"),
+        ];
+        for s in policy.retention.sections.keys() {
+            case_cols.push(col(format!("keep_{s}")));
+        }
+        let case_rows = encode(
+            encode(
+                cases.join(
+                    retention_columns(&tables.cases, policy)?.lazy(),
+                    [col("case_id")],
+                    [col("case_id")],
+                    inner(),
+                ),
+                "client_pid",
+                &clients,
+                "c",
+            )
+            .filter(col("c").is_not_null()),
+            "team_id",
+            &teams,
+            "t",
+        )
+        .select(case_cols)
+        .collect()?;
+        // (E) identities for the signals: the user's own pseudonyms and the client's, coded.
+        let people = encode(
+            encode(
+                encode(
+                    encode(tables.staff.clone().lazy(), "user_id", &users, "u")
+                        .filter(col("u").is_not_null())
+                        .group_by([col("u")])
+                        .agg([
+                            col("person_pid").drop_nulls().min(),
+                            col("surname_pid").drop_nulls().min(),
+                            col("address_pid").drop_nulls().min(),
+                        ]),
+                    "person_pid",
+                    &clients,
+                    "u_person",
+                ),
+                "surname_pid",
+                &names,
+                "u_surname",
+            ),
+            "address_pid",
+            &names,
+            "u_address",
+        )
+        .select([
+            col("u"),
+            col("u_person"),
+            col("u_surname"),
+            col("u_address"),
+        ])
+        .collect()?;
+        let client_rows = encode(
+            encode(
+                encode(tables.clients.clone().lazy(), "client_pid", &clients, "c")
+                    .filter(col("c").is_not_null()),
+                "surname_pid",
+                &names,
+                "c_surname",
+            ),
+            "address_pid",
+            &names,
+            "c_address",
+        )
+        .select([
+            col("c"),
+            col("c_surname"),
+            col("c_address"),
+            col("restricted"),
+        ])
+        .collect()?;
+
+        let teams = team_labels(&teams)?;
+        Ok(Engine {
+            policy,
+            pairs,
+            periods,
+            staff: staff_rows,
+            staff_kinds,
+            case_rows,
+            people,
+            client_rows,
+            teams,
+        })
+    }
+
+    /// The verdict plan for those of `events` on the days of `range`.
+    pub fn verdicts(&self, events: LazyFrame, range: DayRange) -> Result<LazyFrame> {
+        let policy = self.policy;
+        let tz = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
+        let (first, last) = range.epoch_days();
+        let grace = |id: &str| policy.rule(id).map(|r| r.grace_days).unwrap_or(0);
+        // The period's events with their local calendar day, hour and weekday, and their codes.
+        let local = col("event_time").dt().convert_time_zone(tz);
+        let ev = events
+            .with_columns([
+                local.clone().dt().date().cast(DataType::Int32).alias("d"),
+                local
+                    .clone()
+                    .dt()
+                    .hour()
+                    .cast(DataType::Int32)
+                    .alias("local_hour"),
+                local
+                    .clone()
+                    .dt()
+                    .minute()
+                    .cast(DataType::Int32)
+                    .alias("local_minute"),
+                local.dt().weekday().cast(DataType::Int32).alias("weekday"),
+            ])
+            .filter(within(col("d"), lit(first), lit(last)))
+            .join(
+                self.pairs.clone().lazy().select([
+                    col("user_id"),
+                    col("client_pid"),
+                    col("u"),
+                    col("c"),
+                    col("pair"),
+                    col("first_time"),
+                ]),
+                [col("user_id"), col("client_pid")],
+                [col("user_id"), col("client_pid")],
+                left(),
+            )
+            .with_row_index("idx", None)
+            .collect()?;
+        let unpaired = ev
+            .clone()
+            .lazy()
+            .filter(
+                col("pair")
+                    .is_null()
+                    .and(col("user_id").is_not_null())
+                    .and(col("client_pid").is_not_null()),
+            )
+            .select([len()])
+            .collect()?;
+        let unpaired = unpaired.column("len")?.u32()?.get(0).unwrap_or(0);
+        if unpaired > 0 {
+            return Err(crate::error::Error::Invalid(format!(
+                "the store's first_access table lacks the (user, client) pair of {unpaired} events; \
+                 the store is inconsistent"
+            )));
+        }
+        let keys = ev.clone().lazy().select([
+            col("idx"),
+            col("u"),
+            col("c"),
+            col("pair"),
+            col("d"),
+            col("section"),
         ]);
 
-    // (C) the user's own role periods, once per user and day.
-    let mut c_exprs = vec![
-        any_of(role_now.clone(), "any_role"),
-        any_of(role_now.clone().and(col("big_registered")), "big"),
-        col("t").filter(role_now.clone()).min().alias("user_team"),
-        col("role")
-            .filter(role_now.clone())
-            .min()
-            .alias("user_role"),
-    ];
-    for role in ROLE_RULES
-        .iter()
-        .chain(["veilig_thuis", "complaints_handler"].iter())
-    {
-        c_exprs.push(any_of(
-            role_now.clone().and(col("role").eq(lit(*role))),
-            &format!("role_{role}"),
-        ));
-    }
-    let kinds = policy
-        .rule("replacement")
-        .map(|r| r.any_team_kinds.clone())
-        .unwrap_or_default();
-    let mut in_kind = lit(false);
-    for k in &kinds {
-        in_kind = in_kind.or(col("team_kind").eq(lit(k.as_str())));
-    }
-    c_exprs.push(any_of(role_now.clone().and(in_kind), "any_team_member"));
-    let c_agg = keys
-        .clone()
-        .select([col("u"), col("d")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .join(
-            staff.join(team_kinds, [col("t")], [col("t")], left()),
-            [col("u")],
-            [col("u")],
-            inner(),
-        )
-        .group_by([col("u"), col("d")])
-        .agg(c_exprs);
-
-    // (E) identities for the signals: the user's own pseudonyms and the client's, coded.
-    let people = encode(
-        encode(
-            encode(
-                encode(tables.staff.clone().lazy(), "user_id", &users, "u")
-                    .filter(col("u").is_not_null())
-                    .group_by([col("u")])
-                    .agg([
-                        col("person_pid").drop_nulls().min(),
-                        col("surname_pid").drop_nulls().min(),
-                        col("address_pid").drop_nulls().min(),
-                    ]),
-                "person_pid",
-                &clients,
-                "u_person",
-            ),
-            "surname_pid",
-            &names,
-            "u_surname",
-        ),
-        "address_pid",
-        &names,
-        "u_address",
-    )
-    .select([
-        col("u"),
-        col("u_person"),
-        col("u_surname"),
-        col("u_address"),
-    ]);
-    let client_rows = encode(
-        encode(
-            encode(tables.clients.clone().lazy(), "client_pid", &clients, "c")
-                .filter(col("c").is_not_null()),
-            "surname_pid",
-            &names,
-            "c_surname",
-        ),
-        "address_pid",
-        &names,
-        "c_address",
-    )
-    .select([
-        col("c"),
-        col("c_surname"),
-        col("c_address"),
-        col("restricted"),
-    ]);
-
-    let flags = [
-        "direct",
-        "assigned_before",
-        "has_open_case",
-        "coach",
-        "own_team_open",
-        "team_case",
-        "dv_open",
-        "closed_before",
-        "any_role",
-        "big",
-        "any_team_member",
-        "complaint_open",
-        "complaint_before",
-    ];
-    let mut joined = ev
-        .lazy()
-        .join(ad_agg, [col("idx")], [col("idx")], left())
-        .join(b_agg, [col("idx")], [col("idx")], left())
-        .join(c_agg, [col("u"), col("d")], [col("u"), col("d")], left())
-        .join(people, [col("u")], [col("u")], left())
-        .join(client_rows, [col("c")], [col("c")], left());
-    let mut fill: Vec<Expr> = flags
-        .iter()
-        .map(|f| col(*f).fill_null(lit(false)))
-        .collect();
-    for role in ROLE_RULES
-        .iter()
-        .chain(["veilig_thuis", "complaints_handler"].iter())
-    {
-        let name = format!("role_{role}");
-        fill.push(col(name.as_str()).fill_null(lit(false)));
-    }
-    fill.push(col("all_past_retention").fill_null(lit(false)));
-    joined = joined.with_columns(fill);
-
-    // Which explanations hold, before and after the section constraints.
-    let raw = |id: &str| -> Expr {
-        match id {
-            "direct_worker" => col("direct"),
-            "team_coach" => col("coach"),
-            "complaints_handler" => col("complaint_open"),
-            "replacement" => {
-                col("own_team_open").or(col("any_team_member").and(col("has_open_case")))
-            }
-            "veilig_thuis" => col("role_veilig_thuis").and(col("dv_open")),
-            role => col(format!("role_{role}").as_str()),
-        }
-    };
-    let mut big_ok = lit(true);
-    for (name, s) in &policy.sections {
-        if s.requires_big {
-            big_ok = big_ok.and(col("section").neq(lit(name.as_str())).or(col("big")));
-        }
-    }
-    let section_ok = |id: &str| -> Expr {
-        let mut ok = big_ok.clone();
-        for name in policy.sections.keys() {
-            if !policy.section_allows(name, id) {
-                ok = ok.and(col("section").neq(lit(name.as_str())));
-            }
-        }
-        ok
-    };
-    let mut holds = Vec::new();
-    let mut any_raw = lit(false);
-    for r in &policy.rules {
-        holds.push(raw(&r.id).and(section_ok(&r.id)));
-        any_raw = any_raw.or(raw(&r.id));
-    }
-    // The first rule (in policy order) that holds; every rule that holds, as a bit mask.
-    let mut rule_ix = lit(NULL).cast(DataType::UInt32);
-    for (i, h) in holds.iter().enumerate().rev() {
-        rule_ix = when(h.clone()).then(lit(i as u32)).otherwise(rule_ix);
-    }
-    let rule_ids: Vec<&str> = policy.rules.iter().map(|r| r.id.as_str()).collect();
-    let rule_labels: Vec<String> = rule_ids.iter().map(|s| s.to_string()).collect();
-    let article_labels: Vec<String> = rule_ids
-        .iter()
-        .map(|id| policy.article(id).to_string())
-        .collect();
-
-    // Verdict codes: 0 emergency, 1 justified, 2 unjustified.
-    let emergency = col("emergency");
-    let verdict = when(emergency.clone())
-        .then(lit(0u32))
-        .when(col("rule_ix").is_not_null())
-        .then(lit(1u32))
-        .otherwise(lit(2u32));
-    // Reason codes index `REASONS`.
-    let complaints_rule = policy.rule("complaints_handler").is_some();
-    let reason = when(col("verdict_code").neq(lit(2u32)))
-        .then(lit(NULL).cast(DataType::UInt32))
-        .when(col("any_raw"))
-        .then(lit(0u32))
-        .when(
-            lit(complaints_rule)
-                .and(col("role_complaints_handler"))
-                .and(col("complaint_open").not()),
-        )
-        .then(lit(1u32))
-        .when(
-            col("assigned_before")
-                .or(col("complaint_before"))
-                .and(col("has_open_case").or(col("any_role").not())),
-        )
-        .then(lit(2u32))
-        .when(
-            col("has_open_case")
-                .not()
-                .and(col("closed_before"))
-                .and(col("assigned_before").or(col("team_case"))),
-        )
-        .then(lit(3u32))
-        .when(
-            col("any_team").is_not_null().and(col("any_role")).and(
-                when(col("has_open_case"))
-                    .then(col("own_team_open"))
-                    .otherwise(col("team_case"))
-                    .not(),
-            ),
-        )
-        .then(lit(4u32))
-        .otherwise(lit(5u32));
-
-    // Signals.
-    let o = &policy.office_hours;
-    let minute = col("local_hour") * lit(60) + col("local_minute");
-    let from_min = (o.from.hour() * 60 + o.from.minute()) as i32;
-    let to_min = (o.to.hour() * 60 + o.to.minute()) as i32;
-    let mut office_day = lit(false);
-    for d in &o.days {
-        office_day = office_day.or(col("weekday").eq(lit(d.number_from_monday() as i32)));
-    }
-    let in_office = office_day
-        .and(minute.clone().gt_eq(lit(from_min)))
-        .and(minute.lt(lit(to_min)));
-    let same = |a: &str, b: &str| col(a).eq(col(b)).fill_null(lit(false));
-    let reason_missing = col("emergency_reason").is_null().or(col("emergency_reason")
-        .str()
-        .strip_chars(lit(NULL))
-        .str()
-        .len_bytes()
-        .eq(lit(0u32)));
-    // In the order of `SIGNALS`.
-    let signal_exprs: Vec<Expr> = vec![
-        same("u_person", "c"),
-        same("u_surname", "c_surname"),
-        same("u_address", "c_address"),
-        col("restricted").fill_null(lit(false)),
-        in_office.not(),
-        col("all_past_retention").and(col("has_open_case").not()),
-        col("event_time")
-            .eq(col("first_time"))
-            .fill_null(lit(false)),
-        col("outcome").neq(lit(0)).fill_null(lit(false)),
-        emergency.clone().and(reason_missing.clone()),
-    ];
-    let mut count = lit(0i32);
-    for e in &signal_exprs {
-        count = count + e.clone().cast(DataType::Int32);
-    }
-
-    let out = joined
-        .with_columns([
-            rule_ix.alias("rule_ix"),
-            any_raw.alias("any_raw"),
-            mask(&holds).alias("holding"),
-            mask(&signal_exprs).alias("signal_mask"),
-            count.alias("signal_count"),
-        ])
-        .with_columns([verdict.alias("verdict_code")])
-        .with_columns([
-            decode(
-                col("verdict_code"),
-                vec![
-                    EMERGENCY.to_string(),
-                    JUSTIFIED.to_string(),
-                    UNJUSTIFIED.to_string(),
-                ],
-            )
-            .alias("verdict"),
-            // An emergency login is not explained by a rule; `also_explained_by` says which held.
-            decode(
-                when(col("emergency"))
-                    .then(lit(NULL).cast(DataType::UInt32))
-                    .otherwise(col("rule_ix")),
-                rule_labels,
-            )
-            .alias("rule"),
-            decode(
-                when(col("emergency"))
-                    .then(lit(NULL).cast(DataType::UInt32))
-                    .otherwise(col("rule_ix")),
-                article_labels,
-            )
-            .alias("article"),
-            decode(reason, REASONS.iter().map(|s| s.to_string()).collect()).alias("reason"),
-            decode(
-                when(emergency)
-                    .then(col("holding"))
-                    .otherwise(lit(NULL).cast(DataType::UInt32)),
-                mask_labels(&rule_ids),
-            )
-            .alias("also_explained_by"),
-            decode(col("signal_mask"), mask_labels(&SIGNALS)).alias("signals"),
-            reason_missing.not().alias("emergency_reason_given"),
-            col("d").cast(DataType::Date).alias("local_date"),
-            decode(col("user_team"), team_labels(&teams)?).alias("user_team"),
-            decode(
-                col("open_team").fill_null(col("any_team")),
-                team_labels(&teams)?,
-            )
-            .alias("dossier_team"),
-        ])
-        .select(VERDICT_COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
-        .sort_by_exprs(
-            [col("event_time"), col("source"), col("event_id")],
-            SortMultipleOptions::default(),
+        let ad_agg = relation_periods(
+            &keys,
+            self.periods.clone().lazy(),
+            &[
+                (0, "direct", "assigned_before"),
+                (1, "complaint_open", "complaint_before"),
+            ],
         );
-    Ok(out)
+
+        // The retention day that applies to the event's section.
+        let mut keep_day = col("keep_default");
+        for s in policy.retention.sections.keys() {
+            keep_day = when(col("section").eq(lit(s.as_str())))
+                .then(col(format!("keep_{s}")))
+                .otherwise(keep_day);
+        }
+        let open_now = within(col("d"), col("c_from"), col("c_to"));
+        let role_now = within(col("d"), col("s_from"), col("s_to")).fill_null(lit(false));
+        let b_agg = keys
+            .clone()
+            .join(
+                self.case_rows.clone().lazy(),
+                [col("c")],
+                [col("c")],
+                inner(),
+            )
+            .with_column(keep_day.alias("keep_d"))
+            .join(
+                self.staff.clone().lazy(),
+                [col("u"), col("t")],
+                [col("u"), col("t")],
+                left(),
+            )
+            .group_by([col("idx")])
+            .agg([
+                any_of(open_now.clone(), "has_open_case"),
+                any_of(
+                    within(
+                        col("d"),
+                        col("c_from"),
+                        col("c_to") + lit(grace("team_coach")),
+                    )
+                    .and(role_now.clone())
+                    .and(col("role").eq(lit("coach"))),
+                    "coach",
+                ),
+                any_of(open_now.clone().and(role_now.clone()), "own_team_open"),
+                any_of(role_now.clone(), "team_case"),
+                any_of(open_now.clone().and(col("domestic_violence")), "dv_open"),
+                any_of(col("c_to").lt(col("d")), "closed_before"),
+                col("keep_d")
+                    .is_not_null()
+                    .and(col("keep_d").lt(col("d")))
+                    .fill_null(lit(false))
+                    .all(true)
+                    .alias("all_past_retention"),
+                col("t").filter(open_now).min().alias("open_team"),
+                col("t").max().alias("any_team"),
+            ]);
+
+        // (C) the user's own role periods, once per user and day.
+        let mut c_exprs = vec![
+            any_of(role_now.clone(), "any_role"),
+            any_of(role_now.clone().and(col("big_registered")), "big"),
+            col("t").filter(role_now.clone()).min().alias("user_team"),
+            col("role")
+                .filter(role_now.clone())
+                .min()
+                .alias("user_role"),
+        ];
+        for role in ROLE_RULES
+            .iter()
+            .chain(["veilig_thuis", "complaints_handler"].iter())
+        {
+            c_exprs.push(any_of(
+                role_now.clone().and(col("role").eq(lit(*role))),
+                &format!("role_{role}"),
+            ));
+        }
+        let kinds = policy
+            .rule("replacement")
+            .map(|r| r.any_team_kinds.clone())
+            .unwrap_or_default();
+        let mut in_kind = lit(false);
+        for k in &kinds {
+            in_kind = in_kind.or(col("team_kind").eq(lit(k.as_str())));
+        }
+        c_exprs.push(any_of(role_now.clone().and(in_kind), "any_team_member"));
+        let c_agg = keys
+            .clone()
+            .select([col("u"), col("d")])
+            .unique(None, UniqueKeepStrategy::Any)
+            .join(
+                self.staff_kinds.clone().lazy(),
+                [col("u")],
+                [col("u")],
+                inner(),
+            )
+            .group_by([col("u"), col("d")])
+            .agg(c_exprs);
+
+        let flags = [
+            "direct",
+            "assigned_before",
+            "has_open_case",
+            "coach",
+            "own_team_open",
+            "team_case",
+            "dv_open",
+            "closed_before",
+            "any_role",
+            "big",
+            "any_team_member",
+            "complaint_open",
+            "complaint_before",
+        ];
+        let mut joined = ev
+            .lazy()
+            .join(ad_agg, [col("idx")], [col("idx")], left())
+            .join(b_agg, [col("idx")], [col("idx")], left())
+            .join(c_agg, [col("u"), col("d")], [col("u"), col("d")], left())
+            .join(self.people.clone().lazy(), [col("u")], [col("u")], left())
+            .join(
+                self.client_rows.clone().lazy(),
+                [col("c")],
+                [col("c")],
+                left(),
+            );
+        let mut fill: Vec<Expr> = flags
+            .iter()
+            .map(|f| col(*f).fill_null(lit(false)))
+            .collect();
+        for role in ROLE_RULES
+            .iter()
+            .chain(["veilig_thuis", "complaints_handler"].iter())
+        {
+            let name = format!("role_{role}");
+            fill.push(col(name.as_str()).fill_null(lit(false)));
+        }
+        fill.push(col("all_past_retention").fill_null(lit(false)));
+        joined = joined.with_columns(fill);
+
+        // Which explanations hold, before and after the section constraints.
+        let raw = |id: &str| -> Expr {
+            match id {
+                "direct_worker" => col("direct"),
+                "team_coach" => col("coach"),
+                "complaints_handler" => col("complaint_open"),
+                "replacement" => {
+                    col("own_team_open").or(col("any_team_member").and(col("has_open_case")))
+                }
+                "veilig_thuis" => col("role_veilig_thuis").and(col("dv_open")),
+                role => col(format!("role_{role}").as_str()),
+            }
+        };
+        let mut big_ok = lit(true);
+        for (name, s) in &policy.sections {
+            if s.requires_big {
+                big_ok = big_ok.and(col("section").neq(lit(name.as_str())).or(col("big")));
+            }
+        }
+        let section_ok = |id: &str| -> Expr {
+            let mut ok = big_ok.clone();
+            for name in policy.sections.keys() {
+                if !policy.section_allows(name, id) {
+                    ok = ok.and(col("section").neq(lit(name.as_str())));
+                }
+            }
+            ok
+        };
+        let mut holds = Vec::new();
+        let mut any_raw = lit(false);
+        for r in &policy.rules {
+            holds.push(raw(&r.id).and(section_ok(&r.id)));
+            any_raw = any_raw.or(raw(&r.id));
+        }
+        // The first rule (in policy order) that holds; every rule that holds, as a bit mask.
+        let mut rule_ix = lit(NULL).cast(DataType::UInt32);
+        for (i, h) in holds.iter().enumerate().rev() {
+            rule_ix = when(h.clone()).then(lit(i as u32)).otherwise(rule_ix);
+        }
+        let rule_ids: Vec<&str> = policy.rules.iter().map(|r| r.id.as_str()).collect();
+        let rule_labels: Vec<String> = rule_ids.iter().map(|s| s.to_string()).collect();
+        let article_labels: Vec<String> = rule_ids
+            .iter()
+            .map(|id| policy.article(id).to_string())
+            .collect();
+
+        // Verdict codes: 0 emergency, 1 justified, 2 unjustified.
+        let emergency = col("emergency");
+        let verdict = when(emergency.clone())
+            .then(lit(0u32))
+            .when(col("rule_ix").is_not_null())
+            .then(lit(1u32))
+            .otherwise(lit(2u32));
+        // Reason codes index `REASONS`.
+        let complaints_rule = policy.rule("complaints_handler").is_some();
+        let reason = when(col("verdict_code").neq(lit(2u32)))
+            .then(lit(NULL).cast(DataType::UInt32))
+            .when(col("any_raw"))
+            .then(lit(0u32))
+            .when(
+                lit(complaints_rule)
+                    .and(col("role_complaints_handler"))
+                    .and(col("complaint_open").not()),
+            )
+            .then(lit(1u32))
+            .when(
+                col("assigned_before")
+                    .or(col("complaint_before"))
+                    .and(col("has_open_case").or(col("any_role").not())),
+            )
+            .then(lit(2u32))
+            .when(
+                col("has_open_case")
+                    .not()
+                    .and(col("closed_before"))
+                    .and(col("assigned_before").or(col("team_case"))),
+            )
+            .then(lit(3u32))
+            .when(
+                col("any_team").is_not_null().and(col("any_role")).and(
+                    when(col("has_open_case"))
+                        .then(col("own_team_open"))
+                        .otherwise(col("team_case"))
+                        .not(),
+                ),
+            )
+            .then(lit(4u32))
+            .otherwise(lit(5u32));
+
+        // Signals.
+        let o = &policy.office_hours;
+        let minute = col("local_hour") * lit(60) + col("local_minute");
+        let from_min = (o.from.hour() * 60 + o.from.minute()) as i32;
+        let to_min = (o.to.hour() * 60 + o.to.minute()) as i32;
+        let mut office_day = lit(false);
+        for d in &o.days {
+            office_day = office_day.or(col("weekday").eq(lit(d.number_from_monday() as i32)));
+        }
+        let in_office = office_day
+            .and(minute.clone().gt_eq(lit(from_min)))
+            .and(minute.lt(lit(to_min)));
+        let same = |a: &str, b: &str| col(a).eq(col(b)).fill_null(lit(false));
+        let reason_missing = col("emergency_reason").is_null().or(col("emergency_reason")
+            .str()
+            .strip_chars(lit(NULL))
+            .str()
+            .len_bytes()
+            .eq(lit(0u32)));
+        // In the order of `SIGNALS`.
+        let signal_exprs: Vec<Expr> = vec![
+            same("u_person", "c"),
+            same("u_surname", "c_surname"),
+            same("u_address", "c_address"),
+            col("restricted").fill_null(lit(false)),
+            in_office.not(),
+            col("all_past_retention").and(col("has_open_case").not()),
+            col("event_time")
+                .eq(col("first_time"))
+                .fill_null(lit(false)),
+            col("outcome").neq(lit(0)).fill_null(lit(false)),
+            emergency.clone().and(reason_missing.clone()),
+        ];
+        let mut count = lit(0i32);
+        for e in &signal_exprs {
+            count = count + e.clone().cast(DataType::Int32);
+        }
+
+        let out = joined
+            .with_columns([
+                rule_ix.alias("rule_ix"),
+                any_raw.alias("any_raw"),
+                mask(&holds).alias("holding"),
+                mask(&signal_exprs).alias("signal_mask"),
+                count.alias("signal_count"),
+            ])
+            .with_columns([verdict.alias("verdict_code")])
+            .with_columns([
+                decode(
+                    col("verdict_code"),
+                    vec![
+                        EMERGENCY.to_string(),
+                        JUSTIFIED.to_string(),
+                        UNJUSTIFIED.to_string(),
+                    ],
+                )
+                .alias("verdict"),
+                // An emergency login is not explained by a rule; `also_explained_by` says which held.
+                decode(
+                    when(col("emergency"))
+                        .then(lit(NULL).cast(DataType::UInt32))
+                        .otherwise(col("rule_ix")),
+                    rule_labels,
+                )
+                .alias("rule"),
+                decode(
+                    when(col("emergency"))
+                        .then(lit(NULL).cast(DataType::UInt32))
+                        .otherwise(col("rule_ix")),
+                    article_labels,
+                )
+                .alias("article"),
+                decode(reason, REASONS.iter().map(|s| s.to_string()).collect()).alias("reason"),
+                decode(
+                    when(emergency)
+                        .then(col("holding"))
+                        .otherwise(lit(NULL).cast(DataType::UInt32)),
+                    mask_labels(&rule_ids),
+                )
+                .alias("also_explained_by"),
+                decode(col("signal_mask"), mask_labels(&SIGNALS)).alias("signals"),
+                reason_missing.not().alias("emergency_reason_given"),
+                col("d").cast(DataType::Date).alias("local_date"),
+                decode(col("user_team"), self.teams.clone()).alias("user_team"),
+                decode(
+                    col("open_team").fill_null(col("any_team")),
+                    self.teams.clone(),
+                )
+                .alias("dossier_team"),
+            ])
+            .select(VERDICT_COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
+            .sort_by_exprs(
+                [col("event_time"), col("source"), col("event_id")],
+                SortMultipleOptions::default(),
+            );
+        Ok(out)
+    }
 }
 
 /// The team ids of a team dictionary, by code.
