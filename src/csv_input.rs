@@ -1,14 +1,14 @@
 //! Reading a CSV export (any delimiter, UTF-8 or Windows-1252, mapped headers) as raw rows.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::bsn::redact_bsns;
 use crate::contract::{ColType, TableSpec};
 use crate::error::{Error, Result};
-use crate::raw_row::RawRow;
+use crate::raw_row::{RawRow, RawText};
 use crate::source_profile::{Encoding, TableMapping};
 
 /// A CSV file being read, its header already checked against the contract.
@@ -22,7 +22,7 @@ pub struct CsvInput {
     /// For each contract column, the export value -> contract value map.
     value_maps: Vec<Option<BTreeMap<String, String>>>,
     /// File columns whose raw text is redacted in the quarantine.
-    redact: Vec<bool>,
+    redact: std::sync::Arc<[bool]>,
     header_len: usize,
     /// Header columns that are not part of the contract (reported, not read).
     pub ignored_columns: Vec<String>,
@@ -140,7 +140,7 @@ impl CsvInput {
             delimiter,
             positions,
             value_maps,
-            redact,
+            redact: redact.into(),
             header_len: names.len(),
             ignored_columns,
             record: csv::ByteRecord::new(),
@@ -162,13 +162,12 @@ impl CsvInput {
             return Ok(None);
         }
         let line = self.record.position().map_or(0, |p| p.line());
-        let texts: Vec<String> = self
+        let texts: Vec<Cow<str>> = self
             .record
             .iter()
             .map(|f| decode(f, self.encoding))
             .collect::<Option<_>>()
             .ok_or_else(|| Error::input(&self.path, not_utf8(line)))?;
-        let raw = self.raw_text(&texts);
         let problem = (texts.len() != self.header_len).then(|| {
             format!(
                 "row has {} fields where the header has {}",
@@ -191,29 +190,14 @@ impl CsvInput {
         Ok(Some(RawRow {
             line,
             fields,
-            raw,
+            raw: RawText::Csv {
+                record: self.record.clone(),
+                encoding: self.encoding,
+                delimiter: self.delimiter,
+                redact: self.redact.clone(),
+            },
             problem,
         }))
-    }
-
-    fn raw_text(&self, texts: &[String]) -> String {
-        let mut w = csv::WriterBuilder::new()
-            .delimiter(self.delimiter)
-            .from_writer(Vec::new());
-        let shown: Vec<&str> = texts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                if self.redact.get(i).copied().unwrap_or(false) && !t.is_empty() {
-                    "[redacted]"
-                } else {
-                    t.trim_end_matches('\r')
-                }
-            })
-            .collect();
-        let _ = w.write_record(&shown);
-        let bytes = w.into_inner().unwrap_or_default();
-        redact_bsns(String::from_utf8_lossy(&bytes).trim_end())
     }
 }
 
@@ -229,14 +213,14 @@ fn map_value(text: &str, map: Option<&BTreeMap<String, String>>) -> String {
     text.to_string()
 }
 
-fn decode(bytes: &[u8], encoding: Encoding) -> Option<String> {
+/// A field's text (borrowed where the bytes are already UTF-8 text).
+pub(crate) fn decode(bytes: &[u8], encoding: Encoding) -> Option<Cow<'_, str>> {
     match encoding {
-        Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(str::to_string),
+        Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(Cow::Borrowed),
         Encoding::Windows1252 => Some(
             encoding_rs::WINDOWS_1252
                 .decode_without_bom_handling(bytes)
-                .0
-                .into_owned(),
+                .0,
         ),
     }
 }

@@ -22,7 +22,7 @@ use serde_json::Value as Json;
 use crate::bsn::redact_bsns;
 use crate::contract::TableSpec;
 use crate::error::{Error, Result};
-use crate::raw_row::RawRow;
+use crate::raw_row::{RawRow, RawText};
 
 const BSN_SYSTEM: &str = "http://fhir.nl/fhir/NamingSystem/bsn";
 
@@ -133,7 +133,7 @@ impl FhirInput {
             Err((text, why)) => RawRow {
                 line,
                 fields: vec![None; self.columns.len()],
-                raw: redact_bsns(&text),
+                raw: RawText::Text(redact_bsns(&text)),
                 problem: Some(format!("line is not JSON: {why}")),
             },
             Ok(doc) => self.map(line, &doc),
@@ -148,7 +148,7 @@ impl FhirInput {
             return RawRow {
                 line,
                 fields: vec![None; self.columns.len()],
-                raw: redact_bsns(&raw),
+                raw: RawText::Text(redact_bsns(&raw)),
                 problem: Some(format!("resource type '{kind}' is not an AuditEvent")),
             };
         }
@@ -193,7 +193,7 @@ impl FhirInput {
                 .iter()
                 .map(|c| get(c).filter(|v| !v.trim().is_empty()))
                 .collect(),
-            raw: redact_bsns(&raw),
+            raw: RawText::Text(redact_bsns(&raw)),
             problem: None,
         }
     }

@@ -429,7 +429,7 @@ impl<'a> Run<'a> {
             Value::U64(row.line),
             Value::Str(table.into()),
             Value::Str(reason.clone()),
-            Value::Str(row.raw.clone()),
+            Value::Str(row.raw.render()),
         ])?;
         self.notes.push(QuarantineNote {
             file: record.file.clone(),
@@ -468,7 +468,7 @@ impl<'a> Run<'a> {
         let bar = self.progress(input);
         let mut stats = TimeStats::default();
         let validator = RowValidator::new(table, &time, client_ids);
-        while let Some(row) = reader.next_row()? {
+        while let Some(mut row) = reader.next_row()? {
             record.rows_read += 1;
             if record.rows_read.is_multiple_of(8192) {
                 if let Some(p) = reader.position() {
@@ -479,7 +479,7 @@ impl<'a> Run<'a> {
                 self.quarantine(record, &table.name, &row, problem)?;
                 continue;
             }
-            match validator.validate(&row.fields, &mut self.ps, &mut stats) {
+            match validator.validate(&mut row.fields, &mut self.ps, &mut stats) {
                 Ok(values) => accept(self, record, &row, values)?,
                 Err(reason) => self.quarantine(record, &table.name, &row, reason)?,
             }
