@@ -8,6 +8,7 @@
 
 use chrono::Timelike;
 use polars::prelude::*;
+use polars_plan::plans::AExprSorted;
 
 use crate::audit_tables::{AuditTables, DayRange};
 use crate::error::Result;
@@ -105,9 +106,83 @@ fn within(d: Expr, from: Expr, to: Expr) -> Expr {
     d.clone().gt_eq(from).and(d.lt_eq(to))
 }
 
-/// `any` over a boolean column in an aggregation, nulls counting as false.
-fn any_of(e: Expr, name: &str) -> Expr {
-    e.fill_null(lit(false)).any(true).alias(name)
+/// A per-group aggregate, computed in two steps: its value per row (vectorised over all joined
+/// rows), then a plain aggregation of that column per group, which polars does on its fast
+/// paths (an expression inside the aggregation would be evaluated group by group).
+struct Agg {
+    name: String,
+    value: Expr,
+    how: How,
+}
+
+enum How {
+    Any,
+    All,
+    Min,
+    Max,
+}
+
+/// Whether `e` holds for any row of the group (nulls counting as false).
+fn any_of(e: Expr, name: &str) -> Agg {
+    Agg {
+        name: name.to_string(),
+        value: e.fill_null(lit(false)),
+        how: How::Any,
+    }
+}
+
+/// Whether `e` holds for all rows of the group (nulls counting as false).
+fn all_of(e: Expr, name: &str) -> Agg {
+    Agg {
+        name: name.to_string(),
+        value: e.fill_null(lit(false)),
+        how: How::All,
+    }
+}
+
+/// The least `value` among the rows where `cond` holds.
+fn min_where(value: Expr, cond: Expr, name: &str) -> Agg {
+    Agg {
+        name: name.to_string(),
+        value: when(cond).then(value).otherwise(lit(NULL)),
+        how: How::Min,
+    }
+}
+
+fn max_of(value: Expr, name: &str) -> Agg {
+    Agg {
+        name: name.to_string(),
+        value,
+        how: How::Max,
+    }
+}
+
+/// Groups `rows` by `by` (keeping the order of first appearance when `stable`) and computes the
+/// aggregates.
+fn aggregate(rows: LazyFrame, by: Vec<Expr>, stable: bool, aggs: Vec<Agg>) -> LazyFrame {
+    let values: Vec<Expr> = aggs
+        .iter()
+        .map(|a| a.value.clone().alias(&a.name))
+        .collect();
+    let reduce: Vec<Expr> = aggs
+        .iter()
+        .map(|a| {
+            let c = col(&a.name);
+            match a.how {
+                How::Any => c.any(true),
+                How::All => c.all(true),
+                How::Min => c.min(),
+                How::Max => c.max(),
+            }
+        })
+        .collect();
+    let rows = rows.with_columns(values);
+    let groups = if stable {
+        rows.group_by_stable(by)
+    } else {
+        rows.group_by(by)
+    };
+    groups.agg(reduce)
 }
 
 fn left() -> JoinArgs {
@@ -197,10 +272,29 @@ fn relation_periods(
         ));
         aggs.push(any_of(this.and(col("p_from").lt_eq(col("d"))), begun));
     }
-    keys.clone()
-        .join(periods, [col("pair")], [col("pair")], inner())
-        .group_by([col("idx")])
-        .agg(aggs)
+    per_event(
+        keys.clone()
+            .join(periods, [col("pair")], [col("pair")], left_in_order()),
+        aggs,
+    )
+}
+
+/// A left join that keeps the left rows' order (and so the events' `idx` order).
+fn left_in_order() -> JoinArgs {
+    let mut args = left();
+    args.maintain_order = MaintainOrderJoin::Left;
+    args
+}
+
+/// Aggregates rows that come in `idx` order, every event at least once, to one row per event
+/// in `idx` order: a group-by over sorted keys (runs, not hashing), whose result lines up with
+/// the events row for row.
+fn per_event(rows: LazyFrame, aggs: Vec<Agg>) -> LazyFrame {
+    let rows = rows.with_column(col("idx").set_sorted_flag(AExprSorted {
+        descending: Some(false),
+        nulls_last: Some(true),
+    }));
+    aggregate(rows, vec![col("idx")], true, aggs).drop(cols(["idx"]))
 }
 
 /// Per case: the last day it may be kept, by default and for each section with a period of its
@@ -241,6 +335,9 @@ pub struct Engine<'p> {
     policy: &'p Policy,
     /// (`user_id`, `client_pid`) with codes `u`, `c`, `pair` and `first_time`.
     pairs: DataFrame,
+    /// The dictionaries of user ids and client pseudonyms (`value`, `code`).
+    users: DataFrame,
+    clients: DataFrame,
     /// Assignments (kind 0) and complaints handled (kind 1) per pair.
     periods: DataFrame,
     /// Role periods per user code and team code; and with the team's kind.
@@ -445,6 +542,8 @@ impl<'p> Engine<'p> {
         Ok(Engine {
             policy,
             pairs,
+            users,
+            clients,
             periods,
             staff: staff_rows,
             staff_kinds,
@@ -480,22 +579,26 @@ impl<'p> Engine<'p> {
                     .alias("local_minute"),
                 local.dt().weekday().cast(DataType::Int32).alias("weekday"),
             ])
-            .filter(within(col("d"), lit(first), lit(last)))
-            .join(
-                self.pairs.clone().lazy().select([
-                    col("user_id"),
-                    col("client_pid"),
-                    col("u"),
-                    col("c"),
-                    col("pair"),
-                    col("first_time"),
-                ]),
-                [col("user_id"), col("client_pid")],
-                [col("user_id"), col("client_pid")],
-                left(),
-            )
-            .with_row_index("idx", None)
-            .collect()?;
+            .filter(within(col("d"), lit(first), lit(last)));
+        // Two joins on one string each, then one on two integers: faster than one join on
+        // the two strings.
+        let ev = encode(
+            encode(ev, "user_id", &self.users, "u"),
+            "client_pid",
+            &self.clients,
+            "c",
+        )
+        .join(
+            self.pairs
+                .clone()
+                .lazy()
+                .select([col("u"), col("c"), col("pair"), col("first_time")]),
+            [col("u"), col("c")],
+            [col("u"), col("c")],
+            left(),
+        )
+        .with_row_index("idx", None)
+        .collect()?;
         let unpaired = ev
             .clone()
             .lazy()
@@ -541,23 +644,24 @@ impl<'p> Engine<'p> {
         }
         let open_now = within(col("d"), col("c_from"), col("c_to"));
         let role_now = within(col("d"), col("s_from"), col("s_to")).fill_null(lit(false));
-        let b_agg = keys
+        let b_rows = keys
             .clone()
             .join(
                 self.case_rows.clone().lazy(),
                 [col("c")],
                 [col("c")],
-                inner(),
+                left_in_order(),
             )
             .with_column(keep_day.alias("keep_d"))
             .join(
                 self.staff.clone().lazy(),
                 [col("u"), col("t")],
                 [col("u"), col("t")],
-                left(),
-            )
-            .group_by([col("idx")])
-            .agg([
+                left_in_order(),
+            );
+        let b_agg = per_event(
+            b_rows,
+            vec![
                 any_of(open_now.clone(), "has_open_case"),
                 any_of(
                     within(
@@ -573,25 +677,21 @@ impl<'p> Engine<'p> {
                 any_of(role_now.clone(), "team_case"),
                 any_of(open_now.clone().and(col("domestic_violence")), "dv_open"),
                 any_of(col("c_to").lt(col("d")), "closed_before"),
-                col("keep_d")
-                    .is_not_null()
-                    .and(col("keep_d").lt(col("d")))
-                    .fill_null(lit(false))
-                    .all(true)
-                    .alias("all_past_retention"),
-                col("t").filter(open_now).min().alias("open_team"),
-                col("t").max().alias("any_team"),
-            ]);
+                all_of(
+                    col("keep_d").is_not_null().and(col("keep_d").lt(col("d"))),
+                    "all_past_retention",
+                ),
+                min_where(col("t"), open_now, "open_team"),
+                max_of(col("t"), "any_team"),
+            ],
+        );
 
         // (C) the user's own role periods, once per user and day.
         let mut c_exprs = vec![
             any_of(role_now.clone(), "any_role"),
             any_of(role_now.clone().and(col("big_registered")), "big"),
-            col("t").filter(role_now.clone()).min().alias("user_team"),
-            col("role")
-                .filter(role_now.clone())
-                .min()
-                .alias("user_role"),
+            min_where(col("t"), role_now.clone(), "user_team"),
+            min_where(col("role"), role_now.clone(), "user_role"),
         ];
         for role in ROLE_RULES
             .iter()
@@ -620,9 +720,8 @@ impl<'p> Engine<'p> {
                 [col("u")],
                 [col("u")],
                 inner(),
-            )
-            .group_by([col("u"), col("d")])
-            .agg(c_exprs);
+            );
+        let c_agg = aggregate(c_agg, vec![col("u"), col("d")], false, c_exprs);
 
         let flags = [
             "direct",
@@ -639,18 +738,16 @@ impl<'p> Engine<'p> {
             "complaint_open",
             "complaint_before",
         ];
-        let mut joined = ev
-            .lazy()
-            .join(ad_agg, [col("idx")], [col("idx")], left())
-            .join(b_agg, [col("idx")], [col("idx")], left())
-            .join(c_agg, [col("u"), col("d")], [col("u"), col("d")], left())
-            .join(self.people.clone().lazy(), [col("u")], [col("u")], left())
-            .join(
-                self.client_rows.clone().lazy(),
-                [col("c")],
-                [col("c")],
-                left(),
-            );
+        let mut joined =
+            concat_lf_horizontal([ev.lazy(), ad_agg, b_agg], HConcatOptions::default())?
+                .join(c_agg, [col("u"), col("d")], [col("u"), col("d")], left())
+                .join(self.people.clone().lazy(), [col("u")], [col("u")], left())
+                .join(
+                    self.client_rows.clone().lazy(),
+                    [col("c")],
+                    [col("c")],
+                    left(),
+                );
         let mut fill: Vec<Expr> = flags
             .iter()
             .map(|f| col(*f).fill_null(lit(false)))
