@@ -4,9 +4,12 @@
 # with the sample policy, then the same verdicts in DuckDB SQL (checking both agree on every event).
 # Prints one table row per step: wall time, CPU time, peak RSS, events/s.
 #
-#   benches/audit.sh                 # sizes large (~1M events) and huge (~10M)
-#   SIZES=large benches/audit.sh     # one size
-#   WORK=/big/disk benches/audit.sh  # where the data goes (huge needs ~6 GB)
+#   benches/audit.sh                        # sizes large (~1M events) and huge (~10M)
+#   SIZES=large benches/audit.sh            # one size
+#   SIZES=national WORK=/big/disk benches/audit.sh
+#                                           # ~100M events: ~15 GB of CSV and store, about an
+#                                           # hour, and more memory than DuckDB has on 24 GiB
+#   WORK=/big/disk benches/audit.sh         # where the data goes (huge needs ~6 GB)
 #
 # Builds the release binary first (a cold release build of polars takes a long while).
 set -euo pipefail

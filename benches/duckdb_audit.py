@@ -27,6 +27,8 @@ TZ = "Europe/Amsterdam"
 OPEN = "DATE '9999-12-31'"
 
 con = duckdb.connect()
+# DuckDB spills to disk beyond its memory limit: next to the store, not in the working tree.
+con.execute(f"SET temp_directory = '{store}/../duckdb-spill'")
 con.execute(f"SET TimeZone = '{TZ}'")
 for t in ["staff", "teams", "cases", "assignments", "complaints"]:
     con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{store}/{t}.parquet')")

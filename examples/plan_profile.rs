@@ -1,7 +1,7 @@
 //! Shows and profiles the rule engine's polars plan on a store (a benchmark aid, not part of the
 //! tool): the optimised plan, then each node's start and end in microseconds, slowest last.
 //!
-//!   cargo run --release --example plan_profile -- STORE POLICY PERIOD [--plan]
+//!   cargo run --release --example plan_profile -- STORE POLICY PERIOD [--plan] [--near] [--scan]
 //!   e.g. ... -- /tmp/wmo-audit-bench/huge/store samples/voorbeeldstad/policy.toml 2026-03
 
 use std::path::Path;
@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
-use wmo_audit::audit_run::{load_tables, History};
+use wmo_audit::audit_run::{load_tables, near, History};
 use wmo_audit::engine::Engine;
 use wmo_audit::period::Period;
 use wmo_audit::policy::Policy;
@@ -18,7 +18,7 @@ use wmo_audit::store::Store;
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [store, policy, period, rest @ ..] = args.as_slice() else {
-        bail!("usage: plan_profile STORE POLICY PERIOD [--plan]");
+        bail!("usage: plan_profile STORE POLICY PERIOD [--plan] [--near] [--scan]");
     };
     let store = Store::open_read(Path::new(store))?;
     let policy = Policy::load(Path::new(policy))?;
@@ -49,7 +49,13 @@ fn main() -> Result<()> {
     let engine = Engine::new(&tables, &policy)?;
     eprintln!("reference tables coded in {:?}", t0.elapsed());
     let t1 = Instant::now();
-    let plan = engine.verdicts(tables.events.clone(), period.range)?;
+    let events = if rest.iter().any(|a| a == "--near") {
+        // As `audit` reads a part: only the row groups near its days.
+        tables.events.clone().filter(near(period.range))
+    } else {
+        tables.events.clone()
+    };
+    let plan = engine.verdicts(events, period.range)?;
     eprintln!("events keyed in {:?}", t1.elapsed());
     if rest.iter().any(|a| a == "--plan") {
         println!("{}", plan.describe_optimized_plan()?);

@@ -16,7 +16,7 @@ use crate::emergency_logins::EmergencyLogin;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::evidence::{self, EvidenceManifest};
-use crate::outliers::{daily_activity, VolumeOutlier};
+use crate::outliers::{daily_activity, daily_from_verdicts, VolumeOutlier};
 use crate::period::Period;
 use crate::policy::Policy;
 use crate::report::{Lang, ReportInput};
@@ -191,21 +191,79 @@ fn scan_events(store: &Store, files: &[String]) -> Result<LazyFrame> {
     })
 }
 
-/// The range cut at month ends: the parts an audit runs one after the other, so that memory
-/// holds one month's verdicts at a time.
-pub fn month_parts(range: DayRange) -> Vec<DayRange> {
+/// About how many events an audit part holds: memory holds one part's verdicts and the joins
+/// over them, and each part costs a fixed amount besides, so parts are as long as this allows.
+pub const PART_EVENTS: u64 = 2_000_000;
+
+/// The range cut at month ends, and months cut into runs of at most `days` days: the parts an
+/// audit runs one after the other.
+pub fn parts(range: DayRange, days: u32) -> Vec<DayRange> {
     let mut parts = Vec::new();
     let mut first = range.first;
     while first <= range.last {
-        let next = first
+        let next_month = first
             .with_day(1)
             .and_then(|d| d.checked_add_months(Months::new(1)))
             .unwrap_or(chrono::NaiveDate::MAX);
+        let next = first
+            .checked_add_days(chrono::Days::new(u64::from(days.max(1))))
+            .unwrap_or(chrono::NaiveDate::MAX)
+            .min(next_month);
         let last = next.pred_opt().unwrap_or(next).min(range.last);
         parts.push(DayRange { first, last });
         first = next;
     }
     parts
+}
+
+/// Days per part for a store: `PART_EVENTS` over the store's average events per day, at most a
+/// month.
+pub fn part_days(store: &Store) -> u32 {
+    let Some(events) = store.manifest().and_then(|m| m.tables.get("events")) else {
+        return 31;
+    };
+    let months: std::collections::BTreeSet<&str> = events
+        .files
+        .iter()
+        .filter_map(|f| f.strip_prefix("events/month=").and_then(|r| r.get(..7)))
+        .collect();
+    let per_day = events.rows / (months.len() as u64 * 30).max(1);
+    (PART_EVENTS / per_day.max(1)).clamp(1, 31) as u32
+}
+
+/// Keeps the events whose UTC time lies within a day of the part's days (a local day lies
+/// within 14 hours of the same UTC day in every zone): a filter polars hands to the Parquet
+/// reader, which skips the row groups outside it (the parts are sorted by time).
+pub fn near(part: DayRange) -> Expr {
+    let at = |d: chrono::NaiveDate| {
+        lit(d
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc()
+            .timestamp_micros())
+        .cast(DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC),
+        ))
+    };
+    let from = part.first - chrono::Days::new(1);
+    let to = part.last + chrono::Days::new(2);
+    col("event_time")
+        .gt_eq(at(from))
+        .and(col("event_time").lt(at(to)))
+}
+
+/// A copy of a (small) frame whose text owns its bytes. Polars' text columns point into shared
+/// buffers, so a few rows kept from a part would otherwise keep all of the part's text alive.
+fn compact(df: &DataFrame) -> Result<DataFrame> {
+    let mut out = df.clone();
+    for name in df.get_column_names_owned() {
+        let c = df.column(&name)?;
+        if c.dtype() == &DataType::String {
+            let copied = StringChunked::from_iter_options(name.clone(), c.str()?.iter());
+            out.replace(&name, copied.into_series().into())?;
+        }
+    }
+    Ok(out)
 }
 
 /// Runs the audit and writes its folder.
@@ -218,22 +276,23 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let out = &config.out_dir;
     evidence::prepare_folder(out)?;
 
-    // One month at a time: its verdicts go to the Parquet file; what the review lists and the
-    // figures need of them is kept (the rows for review, and counts).
+    // One part (a month, or a run of days in a large store) at a time: its verdicts go to the
+    // Parquet file; what the review lists and the figures need of them is kept (the rows for
+    // review, and counts).
     let path = out.join("verdicts.parquet");
     let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
     let mut writer = None;
     let engine = engine::Engine::new(&tables, policy)?;
     let mut tally: Option<Tally> = None;
     let (mut review, mut roles, mut daily) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, part) in month_parts(range).into_iter().enumerate() {
+    for (i, part) in parts(range, part_days(&store)).into_iter().enumerate() {
         let files = files_to_read(&store, part, zone, History::Period)?;
         let part_tables = AuditTables {
             events: scan_events(&store, &files)?,
             ..tables.clone()
         };
         let chunk = engine
-            .verdicts(part_tables.events.clone(), part)?
+            .verdicts(part_tables.events.clone().filter(near(part)), part)?
             .collect()?;
         let w = match &mut writer {
             Some(w) => w,
@@ -242,27 +301,34 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
         if chunk.height() > 0 {
             w.write_batch(&chunk)?;
         }
-        let t = Tally::of(&chunk)?;
+        let mut t = Tally::of(&chunk)?;
+        for f in [
+            &mut t.verdicts,
+            &mut t.signals,
+            &mut t.reads,
+            &mut t.unjustified,
+        ] {
+            *f = compact(f)?;
+        }
         match &mut tally {
             Some(all) => all.append(&t)?,
             None => tally = Some(t),
         }
-        review.push(
-            chunk
+        review.push(compact(
+            &chunk
                 .clone()
                 .lazy()
                 .filter(engine::needs_review())
                 .collect()?,
-        );
-        roles.push(crate::outliers::roles(&chunk)?);
-        // The first part also holds the history before the period (the users' own baseline).
-        let (first, last) = part.epoch_days();
-        daily.push(daily_activity(
-            &part_tables,
-            policy,
-            (i > 0).then_some(first),
-            last,
         )?);
+        roles.push(compact(&crate::outliers::roles(&chunk)?)?);
+        // Accesses per user and day, from the month's verdicts; the first month also reads the
+        // days before the period that its files hold (the users' own baseline).
+        daily.push(compact(&daily_from_verdicts(&chunk)?)?);
+        if i == 0 {
+            let (first, _) = part.epoch_days();
+            daily.push(daily_activity(&part_tables, policy, None, first - 1)?);
+        }
     }
     if let Some(w) = writer {
         w.finish()?;
@@ -437,11 +503,14 @@ mod tests {
     }
 
     #[test]
-    fn month_parts_cut_the_range_at_month_ends() {
-        let parts = month_parts(DayRange {
-            first: day("2025-11-15"),
-            last: day("2026-02-03"),
-        });
+    fn parts_cut_the_range_at_month_ends_and_into_runs_of_days() {
+        let parts = parts(
+            DayRange {
+                first: day("2025-11-15"),
+                last: day("2026-02-03"),
+            },
+            31,
+        );
         let got: Vec<(String, String)> = parts
             .iter()
             .map(|p| (p.first.to_string(), p.last.to_string()))
@@ -456,11 +525,35 @@ mod tests {
             got,
             want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
         );
-        let one = month_parts(DayRange {
-            first: day("2026-02-28"),
-            last: day("2026-02-28"),
-        });
+        let one = super::parts(
+            DayRange {
+                first: day("2026-02-28"),
+                last: day("2026-02-28"),
+            },
+            31,
+        );
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].first, one[0].last);
+        let weeks: Vec<(String, String)> = super::parts(
+            DayRange {
+                first: day("2026-01-20"),
+                last: day("2026-02-16"),
+            },
+            7,
+        )
+        .iter()
+        .map(|p| (p.first.to_string(), p.last.to_string()))
+        .collect();
+        let want = [
+            ("2026-01-20", "2026-01-26"),
+            ("2026-01-27", "2026-01-31"),
+            ("2026-02-01", "2026-02-07"),
+            ("2026-02-08", "2026-02-14"),
+            ("2026-02-15", "2026-02-16"),
+        ];
+        assert_eq!(
+            weeks,
+            want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
+        );
     }
 }

@@ -117,7 +117,7 @@ fn coverage_aggs() -> Vec<Expr> {
 /// of it (a month at a time): each frame has a count `n` per combination of its columns.
 #[derive(Debug, Clone)]
 pub struct Tally {
-    /// Per team, verdict, rule, month and first access (`first`).
+    /// Per team, verdict, rule, local day and first access (`first`).
     pub verdicts: DataFrame,
     /// Per user and signal list.
     pub signals: DataFrame,
@@ -144,7 +144,7 @@ impl Tally {
                     col("user_team"),
                     col("verdict"),
                     col("rule"),
-                    col("local_date").dt().to_string("%Y-%m").alias("month"),
+                    col("local_date"),
                     col("signals")
                         .str()
                         .contains_literal(lit("first_access"))
@@ -278,6 +278,7 @@ impl AuditSummary {
 
         let months = v
             .clone()
+            .with_column(col("local_date").dt().to_string("%Y-%m").alias("month"))
             .group_by([col("month")])
             .agg([
                 count_if("justified", col("verdict").eq(lit(JUSTIFIED))),

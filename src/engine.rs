@@ -1033,7 +1033,11 @@ mod tests {
             let got = df.column("local").unwrap().i64().unwrap();
             for (i, t) in times.iter().enumerate() {
                 let utc = chrono::Utc.timestamp_micros(*t).unwrap();
-                let want = utc.with_timezone(&tz).naive_local().and_utc().timestamp_micros();
+                let want = utc
+                    .with_timezone(&tz)
+                    .naive_local()
+                    .and_utc()
+                    .timestamp_micros();
                 assert_eq!(got.get(i), Some(want), "{zone} at {utc}");
             }
         }

@@ -2,6 +2,9 @@
 
 use clap::Parser;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = wmo_audit::cmd::Cli::parse();
     match wmo_audit::cmd::run(cli) {

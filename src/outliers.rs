@@ -98,6 +98,23 @@ pub fn daily_activity(
         .collect()?)
 }
 
+/// Accesses (`n`) and distinct clients (`clients`) per user and local day (`d`) of a verdict
+/// frame: `daily_activity` of its events, without reading them again.
+pub fn daily_from_verdicts(verdicts: &DataFrame) -> Result<DataFrame> {
+    Ok(verdicts
+        .clone()
+        .lazy()
+        .group_by([
+            col("user_id"),
+            col("local_date").cast(DataType::Int32).alias("d"),
+        ])
+        .agg([
+            len().alias("n"),
+            col("client_pid").n_unique().alias("clients"),
+        ])
+        .collect()?)
+}
+
 /// Verdict rows (`n`) per user, team and role: what `VolumeOutlier::find` needs of them.
 pub fn roles(verdicts: &DataFrame) -> Result<DataFrame> {
     Ok(verdicts
