@@ -366,28 +366,6 @@ impl AuditSummary {
 mod tests {
     use super::*;
 
-    const POLICY: &str = r#"
-id = "t"
-organisation = "T"
-protocol = "P"
-time_zone = "Europe/Amsterdam"
-[office_hours]
-from = "07:00"
-to = "19:00"
-days = ["mon", "tue", "wed", "thu", "fri"]
-[[rule]]
-id = "direct_worker"
-article = "T art. 1"
-grace_days = 7
-[retention]
-counted_from = "closure"
-article = "T art. 2"
-closure = { completed = "20y", no_support = "5y", aborted = "6w", unknown = "20y" }
-[emergency]
-article = "T art. 3"
-follow_up_days = 7
-"#;
-
     /// Six verdict rows; rows 0/3 and 1/4 fall in the same groups, so the halves' counts
     /// must be added, not counted.
     fn rows(range: std::ops::Range<usize>) -> DataFrame {
@@ -423,7 +401,11 @@ follow_up_days = 7
 
     #[test]
     fn the_figures_of_parts_add_up_to_those_of_the_whole() {
-        let policy = Policy::parse(std::path::Path::new("t.toml"), POLICY).unwrap();
+        let policy = Policy::parse(
+            std::path::Path::new("t.toml"),
+            crate::policy::tests::MINIMAL,
+        )
+        .unwrap();
         let whole = AuditSummary::compute(&rows(0..6), &policy).unwrap();
         let mut tally = Tally::of(&rows(0..3)).unwrap();
         tally.append(&Tally::of(&rows(3..6)).unwrap()).unwrap();

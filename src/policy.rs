@@ -733,10 +733,11 @@ impl Policy {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const MINIMAL: &str = r#"
+    /// The smallest valid policy (other modules' tests use it too).
+    pub(crate) const MINIMAL: &str = r#"
 id = "t"
 organisation = "T"
 protocol = "P"
