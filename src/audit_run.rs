@@ -252,6 +252,54 @@ pub fn near(part: DayRange) -> Expr {
         .and(col("event_time").lt(at(to)))
 }
 
+/// What a run keeps of each part's verdicts: the rows for review, and counts.
+#[derive(Default)]
+struct Kept {
+    tally: Option<Tally>,
+    review: Vec<DataFrame>,
+    /// Verdict rows per user, team and role (`outliers::roles`).
+    roles: Vec<DataFrame>,
+    /// Accesses per user and day (`outliers::daily_activity`).
+    daily: Vec<DataFrame>,
+}
+
+impl Kept {
+    fn add(&mut self, chunk: &DataFrame) -> Result<()> {
+        let mut t = Tally::of(chunk)?;
+        for f in [
+            &mut t.verdicts,
+            &mut t.signals,
+            &mut t.reads,
+            &mut t.unjustified,
+        ] {
+            *f = compact(f)?;
+        }
+        match &mut self.tally {
+            Some(all) => all.append(&t)?,
+            None => self.tally = Some(t),
+        }
+        let review = chunk
+            .clone()
+            .lazy()
+            .filter(engine::needs_review())
+            .collect()?;
+        self.review.push(compact(&review)?);
+        self.roles.push(compact(&crate::outliers::roles(chunk)?)?);
+        self.daily.push(compact(&daily_from_verdicts(chunk)?)?);
+        Ok(())
+    }
+}
+
+/// The frames one under the other.
+fn stack(parts: Vec<DataFrame>) -> Result<DataFrame> {
+    let mut it = parts.into_iter();
+    let mut all = it.next().unwrap_or_default();
+    for p in it {
+        all.vstack_mut(&p)?;
+    }
+    Ok(all)
+}
+
 /// A copy of a (small) frame whose text owns its bytes. Polars' text columns point into shared
 /// buffers, so a few rows kept from a part would otherwise keep all of the part's text alive.
 fn compact(df: &DataFrame) -> Result<DataFrame> {
@@ -283,8 +331,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
     let mut writer = None;
     let engine = engine::Engine::new(&tables, policy)?;
-    let mut tally: Option<Tally> = None;
-    let (mut review, mut roles, mut daily) = (Vec::new(), Vec::new(), Vec::new());
+    let mut kept = Kept::default();
     for (i, part) in parts(range, part_days(&store)).into_iter().enumerate() {
         let files = files_to_read(&store, part, zone, History::Period)?;
         let part_tables = AuditTables {
@@ -301,55 +348,29 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
         if chunk.height() > 0 {
             w.write_batch(&chunk)?;
         }
-        let mut t = Tally::of(&chunk)?;
-        for f in [
-            &mut t.verdicts,
-            &mut t.signals,
-            &mut t.reads,
-            &mut t.unjustified,
-        ] {
-            *f = compact(f)?;
-        }
-        match &mut tally {
-            Some(all) => all.append(&t)?,
-            None => tally = Some(t),
-        }
-        review.push(compact(
-            &chunk
-                .clone()
-                .lazy()
-                .filter(engine::needs_review())
-                .collect()?,
-        )?);
-        roles.push(compact(&crate::outliers::roles(&chunk)?)?);
-        // Accesses per user and day, from the month's verdicts; the first month also reads the
-        // days before the period that its files hold (the users' own baseline).
-        daily.push(compact(&daily_from_verdicts(&chunk)?)?);
+        kept.add(&chunk)?;
         if i == 0 {
+            // The days before the period that the first part's files hold: the users' own
+            // baseline for the volume outliers.
             let (first, _) = part.epoch_days();
-            daily.push(daily_activity(&part_tables, policy, None, first - 1)?);
+            kept.daily
+                .push(daily_activity(&part_tables, policy, None, first - 1)?);
         }
     }
     if let Some(w) = writer {
         w.finish()?;
     }
     file.sync_all().map_err(|e| Error::io(&path, e))?;
-    let stack = |parts: Vec<DataFrame>| -> Result<DataFrame> {
-        let mut it = parts.into_iter();
-        let mut all = it.next().unwrap_or_default();
-        for p in it {
-            all.vstack_mut(&p)?;
-        }
-        Ok(all)
-    };
-    let verdicts = stack(review)?;
-    let tally = tally.ok_or_else(|| Error::Invalid("the period has no days".into()))?;
+    let tally = kept
+        .tally
+        .ok_or_else(|| Error::Invalid("the period has no days".into()))?;
     let summary = AuditSummary::from_tally(&tally, policy)?;
+    let verdicts = stack(kept.review)?;
     let names = display_names(&tables.staff)?;
     let logins = EmergencyLogin::list(&verdicts, &tables, policy)?;
     let cases = ReviewCase::group(&verdicts, &names, config.lang)?;
-    let daily = stack(daily)?.sort(["user_id", "d"], SortMultipleOptions::default())?;
-    let outliers = VolumeOutlier::find(&daily, &stack(roles)?, policy, range)?;
+    let daily = stack(kept.daily)?.sort(["user_id", "d"], SortMultipleOptions::default())?;
+    let outliers = VolumeOutlier::find(&daily, &stack(kept.roles)?, policy, range)?;
 
     let findings = findings(&verdicts, &names, policy)?;
     write_file(&out.join("findings.csv"), |w| {

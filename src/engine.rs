@@ -367,7 +367,7 @@ fn retention_columns(cases: &DataFrame, policy: &Policy) -> Result<DataFrame> {
 /// article, reason, signals) are decoded from small integers.
 pub struct Engine<'p> {
     policy: &'p Policy,
-    /// (`user_id`, `client_pid`) with codes `u`, `c`, `pair` and `first_time`.
+    /// The (user, client) pairs by codes: `u`, `c`, `pair` and `first_time`.
     pairs: DataFrame,
     /// The dictionaries of user ids and client pseudonyms (`value`, `code`).
     users: DataFrame,
@@ -575,7 +575,7 @@ impl<'p> Engine<'p> {
         let teams = team_labels(&teams)?;
         Ok(Engine {
             policy,
-            pairs,
+            pairs: pairs.select(["u", "c", "pair", "first_time"])?,
             users,
             clients,
             periods,
