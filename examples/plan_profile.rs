@@ -1,7 +1,7 @@
 //! Shows and profiles the rule engine's polars plan on a store (a benchmark aid, not part of the
 //! tool): the optimised plan, then each node's start and end in microseconds, slowest last.
 //!
-//!   cargo run --release --example plan_profile -- STORE POLICY PERIOD [--plan] [--near] [--scan]
+//!   cargo run --release --example plan_profile -- STORE POLICY PERIOD [--plan] [--near]
 //!   e.g. ... -- /tmp/wmo-audit-bench/huge/store samples/voorbeeldstad/policy.toml 2026-03
 
 use std::path::Path;
@@ -18,33 +18,13 @@ use wmo_audit::store::Store;
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [store, policy, period, rest @ ..] = args.as_slice() else {
-        bail!("usage: plan_profile STORE POLICY PERIOD [--plan] [--near] [--scan]");
+        bail!("usage: plan_profile STORE POLICY PERIOD [--plan] [--near]");
     };
     let store = Store::open_read(Path::new(store))?;
     let policy = Policy::load(Path::new(policy))?;
     let period = Period::parse(period).context("period")?;
     let tables = load_tables(&store, period.range, &policy.time_zone, History::Period)?;
 
-    if rest.iter().any(|a| a == "--scan") {
-        let t = Instant::now();
-        let n = tables.events.clone().collect()?.height();
-        eprintln!("scan alone: {n} rows in {:?}", t.elapsed());
-        let tz = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
-        let t = Instant::now();
-        let local = col("event_time").dt().convert_time_zone(tz);
-        let n = tables
-            .events
-            .clone()
-            .with_columns([
-                local.clone().dt().date().alias("d"),
-                local.clone().dt().hour().alias("h"),
-                local.clone().dt().minute().alias("m"),
-                local.dt().weekday().alias("w"),
-            ])
-            .collect()?
-            .height();
-        eprintln!("scan and local time: {n} rows in {:?}", t.elapsed());
-    }
     let t0 = Instant::now();
     let engine = Engine::new(&tables, &policy)?;
     eprintln!("reference tables coded in {:?}", t0.elapsed());

@@ -923,6 +923,10 @@ impl<'p> Engine<'p> {
             count = count + e.clone().cast(DataType::Int32);
         }
 
+        // An emergency login is not explained by a rule; `also_explained_by` says which held.
+        let explaining_rule = when(col("emergency"))
+            .then(lit(NULL).cast(DataType::UInt32))
+            .otherwise(col("rule_ix"));
         let out = joined
             .with_columns([
                 rule_ix.alias("rule_ix"),
@@ -942,21 +946,8 @@ impl<'p> Engine<'p> {
                     ],
                 )
                 .alias("verdict"),
-                // An emergency login is not explained by a rule; `also_explained_by` says which held.
-                decode(
-                    when(col("emergency"))
-                        .then(lit(NULL).cast(DataType::UInt32))
-                        .otherwise(col("rule_ix")),
-                    rule_labels,
-                )
-                .alias("rule"),
-                decode(
-                    when(col("emergency"))
-                        .then(lit(NULL).cast(DataType::UInt32))
-                        .otherwise(col("rule_ix")),
-                    article_labels,
-                )
-                .alias("article"),
+                decode(explaining_rule.clone(), rule_labels).alias("rule"),
+                decode(explaining_rule, article_labels).alias("article"),
                 decode(reason, REASONS.iter().map(|s| s.to_string()).collect()).alias("reason"),
                 decode(
                     when(emergency)
