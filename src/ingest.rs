@@ -654,12 +654,12 @@ impl<'a> Run<'a> {
                             .ok_or_else(|| Error::Invalid(format!("internal: time {t} out of range")))?;
                         month_of = (Some(quarter), month);
                     }
-                    let month = month_of.1.clone();
-                    if !seen.contains_key(&month) {
-                        seen.insert(month.clone(), load_keys(store, manifest, &month, &key_names)?);
+                    let month = month_of.1.as_str();
+                    if !seen.contains_key(month) {
+                        seen.insert(month.to_string(), load_keys(store, manifest, month, &key_names)?);
                     }
                     let keys = seen
-                        .get_mut(&month)
+                        .get_mut(month)
                         .ok_or_else(|| Error::Invalid("internal: month keys missing".into()))?;
                     let kh = key_hash(key_idx.iter().map(|&k| &values[k]));
                     let Value::U64(d) = values[digest_idx] else {
@@ -689,7 +689,12 @@ impl<'a> Run<'a> {
                             if !clients.contains(&values[client_idx]) {
                                 run.unknown_clients += 1;
                             }
-                            let buf = buffers.entry(month.clone()).or_insert_with(|| TableBuffer::new(table));
+                            if !buffers.contains_key(month) {
+                                buffers.insert(month.to_string(), TableBuffer::new(table));
+                            }
+                            let buf = buffers
+                                .get_mut(month)
+                                .ok_or_else(|| Error::Invalid("internal: month buffer missing".into()))?;
                             buf.push(&values)?;
                             record.rows_stored += 1;
                             buffered += 1;
