@@ -1,8 +1,10 @@
 //! Shows and profiles the rule engine's polars plan on a store (a benchmark aid, not part of the
 //! tool): the optimised plan, then each node's start and end in microseconds, slowest last.
 //!
-//!   cargo run --release --example plan_profile -- STORE POLICY PERIOD [--plan] [--near]
+//!   cargo run --release --example plan_profile -- STORE POLICY PERIOD [--plan] [--near] [--write]
 //!   e.g. ... -- /tmp/wmo-audit-bench/huge/store samples/voorbeeldstad/policy.toml 2026-03
+//!
+//! `--write` also times writing the verdicts to Parquet with several compressions.
 
 use std::path::Path;
 use std::time::Instant;
@@ -18,7 +20,7 @@ use wmo_audit::store::Store;
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [store, policy, period, rest @ ..] = args.as_slice() else {
-        bail!("usage: plan_profile STORE POLICY PERIOD [--plan] [--near]");
+        bail!("usage: plan_profile STORE POLICY PERIOD [--plan] [--near] [--write]");
     };
     let store = Store::open_read(Path::new(store))?;
     let policy = Policy::load(Path::new(policy))?;
@@ -43,6 +45,41 @@ fn main() -> Result<()> {
     let t2 = Instant::now();
     let (df, profile) = plan.profile()?;
     eprintln!("{} verdicts in {:?}", df.height(), t2.elapsed());
+    if rest.iter().any(|a| a == "--write") {
+        for (name, c, stats) in [
+            (
+                "zstd default, full stats",
+                ParquetCompression::Zstd(None),
+                true,
+            ),
+            (
+                "zstd default, no stats",
+                ParquetCompression::Zstd(None),
+                false,
+            ),
+            ("lz4", ParquetCompression::Lz4Raw, true),
+            ("snappy", ParquetCompression::Snappy, true),
+            ("none", ParquetCompression::Uncompressed, true),
+        ] {
+            let path = std::env::temp_dir().join("plan_profile.parquet");
+            let f = std::fs::File::create(&path)?;
+            let t = Instant::now();
+            let stats = if stats {
+                StatisticsOptions::full()
+            } else {
+                StatisticsOptions::empty()
+            };
+            ParquetWriter::new(&f)
+                .with_compression(c)
+                .with_statistics(stats)
+                .finish(&mut df.clone())?;
+            eprintln!(
+                "write {name}: {:?}, {} bytes",
+                t.elapsed(),
+                std::fs::metadata(&path)?.len()
+            );
+        }
+    }
     let profile = profile
         .lazy()
         .with_column((col("end") - col("start")).alias("took"))

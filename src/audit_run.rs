@@ -329,37 +329,61 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     // review, and counts).
     let path = out.join("verdicts.parquet");
     let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-    let mut writer = None;
     let engine = engine::Engine::new(&tables, policy)?;
     let mut kept = Kept::default();
-    for (i, part) in parts(range, part_days(&store)).into_iter().enumerate() {
-        let files = files_to_read(&store, part, zone, History::Period)?;
-        let part_tables = AuditTables {
-            events: scan_events(&store, &files)?,
-            ..tables.clone()
-        };
-        let chunk = engine
-            .verdicts(part_tables.events.clone().filter(near(part)), part)?
-            .collect()?;
-        let w = match &mut writer {
-            Some(w) => w,
-            None => writer.insert(crate::store::parquet_writer(&file).batched(chunk.schema())?),
-        };
-        if chunk.height() > 0 {
-            w.write_batch(&chunk)?;
-        }
-        kept.add(&chunk)?;
-        if i == 0 {
-            // The days before the period that the first part's files hold: the users' own
-            // baseline for the volume outliers.
-            let (first, _) = part.epoch_days();
-            kept.daily
-                .push(daily_activity(&part_tables, policy, None, first - 1)?);
-        }
-    }
-    if let Some(w) = writer {
-        w.finish()?;
-    }
+    std::thread::scope(|s| -> Result<()> {
+        // A second thread writes the verdicts while the next part is computed.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<DataFrame>(1);
+        let file = &file;
+        let writer = s.spawn(move || -> Result<()> {
+            let mut writer = None;
+            for chunk in rx {
+                let w = match &mut writer {
+                    Some(w) => w,
+                    None => {
+                        writer.insert(crate::store::parquet_writer(file).batched(chunk.schema())?)
+                    }
+                };
+                if chunk.height() > 0 {
+                    w.write_batch(&chunk)?;
+                }
+            }
+            if let Some(w) = writer {
+                w.finish()?;
+            }
+            Ok(())
+        });
+        let computed = (|| -> Result<()> {
+            for (i, part) in parts(range, part_days(&store)).into_iter().enumerate() {
+                let files = files_to_read(&store, part, zone, History::Period)?;
+                let part_tables = AuditTables {
+                    events: scan_events(&store, &files)?,
+                    ..tables.clone()
+                };
+                let chunk = engine
+                    .verdicts(part_tables.events.clone().filter(near(part)), part)?
+                    .collect()?;
+                tx.send(chunk.clone())
+                    .map_err(|_| Error::Invalid("internal: the verdict writer stopped".into()))?;
+                kept.add(&chunk)?;
+                if i == 0 {
+                    // The days before the period that the first part's files hold: the users'
+                    // own baseline for the volume outliers.
+                    let (first, _) = part.epoch_days();
+                    kept.daily
+                        .push(daily_activity(&part_tables, policy, None, first - 1)?);
+                }
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let written = writer
+            .join()
+            .map_err(|_| Error::Invalid("internal: the verdict writer failed".into()))?;
+        // A writer's error explains a computation stopped by it.
+        written?;
+        computed
+    })?;
     file.sync_all().map_err(|e| Error::io(&path, e))?;
     let tally = kept
         .tally

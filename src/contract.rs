@@ -41,6 +41,7 @@ pub enum ColType {
     Date,
     Timestamp,
     Identifier,
+    U32,
     U64,
 }
 
@@ -103,6 +104,7 @@ impl ColumnSpec {
             ColType::Int => DataType::Int32,
             ColType::Date => DataType::Date,
             ColType::Timestamp => DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+            ColType::U32 => DataType::UInt32,
             ColType::U64 => DataType::UInt64,
         }
     }
@@ -175,6 +177,7 @@ impl TableSpec {
 #[derive(Debug, Clone, Deserialize)]
 struct StoreFile {
     added: Vec<ColumnSpec>,
+    events_added: Vec<ColumnSpec>,
     quarantine: QuarantineSpec,
     first_access: DerivedSpec,
 }
@@ -238,6 +241,9 @@ impl Contract {
                 message: e.to_string(),
             })?;
             spec.added = store.added.clone();
+            if spec.is_events() {
+                spec.added.extend(store.events_added.iter().cloned());
+            }
             tables.push(spec);
         }
         let contract = Contract {

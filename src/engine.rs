@@ -1,6 +1,6 @@
-//! The rule engine: tables and a policy in, one verdict row per event out, as one lazy polars
-//! plan (equi-joins on the relation keys with interval conditions, then per-event aggregates).
-//! Pure: no file access, no clock.
+//! The rule engine: tables and a policy in, one verdict row per event out: the events' rows
+//! of the reference tables (looked up by integer code), interval conditions on them, per-event
+//! aggregates, and the verdict, as polars plans. Pure: no file access, no clock.
 //!
 //! Semantics (the reference model in `tests/engine_reference.rs` spells them out slowly):
 //! d is the event's calendar day in the policy's time zone; a period holds on d when
@@ -11,6 +11,8 @@ use polars::prelude::*;
 use polars_plan::plans::AExprSorted;
 
 use crate::audit_tables::{AuditTables, DayRange};
+use crate::by_code::ByCode;
+use crate::codebook::Codebook;
 use crate::error::Result;
 use crate::policy::{Policy, ROLE_RULES};
 use crate::time_parser::days_since_epoch;
@@ -258,10 +260,10 @@ fn mask(flags: &[Expr]) -> Expr {
 /// and flags per event, for each kind, whether a period holds on its day (plus the kind's grace)
 /// and whether one had begun by then.
 fn relation_periods(
-    keys: &LazyFrame,
-    periods: LazyFrame,
+    keys: &DataFrame,
+    periods: &ByCode,
     kinds: &[(i32, &str, &str)],
-) -> LazyFrame {
+) -> Result<LazyFrame> {
     let mut aggs = Vec::new();
     for (kind, holds, begun) in kinds {
         let this = col("kind").eq(lit(*kind));
@@ -272,11 +274,7 @@ fn relation_periods(
         ));
         aggs.push(any_of(this.and(col("p_from").lt_eq(col("d"))), begun));
     }
-    per_event(
-        keys.clone()
-            .join(periods, [col("pair")], [col("pair")], left_in_order()),
-        aggs,
-    )
+    Ok(per_event(periods.left_join(keys)?.lazy(), aggs))
 }
 
 /// A left join that keeps the left rows' order (and so the events' `idx` order).
@@ -361,27 +359,32 @@ fn retention_columns(cases: &DataFrame, policy: &Policy) -> Result<DataFrame> {
 /// The rule engine for one policy, with the reference tables coded once (the pairs, users,
 /// clients and teams as integers) so that runs over several parts of a period share them.
 ///
-/// Each event gets integer codes for its user and client (from dictionaries of the pair table,
-/// the store's first accesses) and for its (user, client) pair. Every other join runs on those
-/// codes against the small, coded reference tables, and the text columns of the verdict (rule,
-/// article, reason, signals) are decoded from small integers.
+/// Each event gets integer codes for its (user, client) pair, its user and its client. Stored
+/// events carry the pair's code (given at ingest, the row of the store's `first_access`); the
+/// user's and the client's follow from it by position. Events without it are coded by lookup
+/// (`Codebook`). The large reference tables (periods by pair, cases and clients by client) are
+/// indexed by code (`ByCode`), so an event's rows are found by array reads; the small ones are
+/// joined on codes. The text columns of the verdict (rule, article, reason, signals) are decoded
+/// from small integers.
 pub struct Engine<'p> {
     policy: &'p Policy,
-    /// The (user, client) pairs by codes: `u`, `c`, `pair` and `first_time`.
-    pairs: DataFrame,
-    /// The dictionaries of user ids and client pseudonyms (`value`, `code`).
-    users: DataFrame,
-    clients: DataFrame,
-    /// Assignments (kind 0) and complaints handled (kind 1) per pair.
-    periods: DataFrame,
+    /// The codes of users, clients and pairs by lookup; `None` where the events carry the
+    /// store's pair codes.
+    codes: Option<Codebook>,
+    /// The user, the client and the first access of each pair, by pair code.
+    pair_u: Series,
+    pair_c: Series,
+    first_time: Series,
+    /// Assignments (kind 0) and complaints handled (kind 1) by pair code.
+    periods: ByCode,
     /// Role periods per user code and team code; and with the team's kind.
     staff: DataFrame,
     staff_kinds: DataFrame,
-    /// Cases per client code, with their retention days.
-    case_rows: DataFrame,
-    /// The users' and the clients' coded pseudonyms (for the signals).
+    /// Cases by client code, with their retention days.
+    case_rows: ByCode,
+    /// The users' and the clients' coded pseudonyms (for the signals), the clients' by code.
     people: DataFrame,
-    client_rows: DataFrame,
+    client_rows: ByCode,
     /// Team ids by code.
     teams: Vec<String>,
 }
@@ -399,6 +402,9 @@ impl<'p> Engine<'p> {
         // The (user, client) pairs with their first access: the store's table, or found among all
         // given events. Codes for users, clients, teams and people's pseudonyms.
         let firsts = match &tables.first_seen {
+            Some(f) if f.column("pair").is_ok() => {
+                f.select(["pair", "user_id", "client_pid", "first_time"])?
+            }
             Some(f) => f.select(["user_id", "client_pid", "first_time"])?,
             None => tables
                 .events
@@ -420,14 +426,45 @@ impl<'p> Engine<'p> {
             tables.clients.column("surname_pid")?,
             tables.clients.column("address_pid")?,
         ])?;
+        // The pairs in the order of their codes: the store's, or counted here in (user, client)
+        // order.
+        let stored_codes = firsts.column("pair").is_ok();
         let pairs = encode(
             encode(firsts.lazy(), "user_id", &users, "u"),
             "client_pid",
             &clients,
             "c",
-        )
-        .with_row_index("pair", None)
+        );
+        let pairs = if stored_codes {
+            pairs.sort(["pair"], SortMultipleOptions::default())
+        } else {
+            pairs
+                .filter(col("u").is_not_null().and(col("c").is_not_null()))
+                .sort(["u", "c"], SortMultipleOptions::default())
+                .with_row_index("pair", None)
+        }
         .collect()?;
+        let codes = if stored_codes {
+            let counted = pairs
+                .column("pair")?
+                .u32()?
+                .iter()
+                .enumerate()
+                .all(|(i, p)| p == Some(i as u32));
+            if !counted
+                || pairs.column("c")?.null_count() > 0
+                || pairs.column("u")?.null_count() > 0
+            {
+                return Err(crate::error::Error::Invalid(
+                    "the store's first_access table does not count its pair codes up from 0; \
+                     the store is inconsistent"
+                        .into(),
+                ));
+            }
+            None
+        } else {
+            Some(Codebook::new(&users, &clients, &pairs)?)
+        };
 
         // (A, D) assignments (kind 0) and complaints handled (kind 1), on the pair.
         let pair_of = pairs
@@ -466,7 +503,11 @@ impl<'p> Engine<'p> {
             days_or_open("closed").alias("p_to"),
             lit(grace("complaints_handler")).alias("grace"),
         ]);
-        let periods = concat([assign, complaints], UnionArgs::default())?.collect()?;
+        let periods = ByCode::new(
+            concat([assign, complaints], UnionArgs::default())?.collect()?,
+            "pair",
+            pairs.height(),
+        )?;
         // (B) the client's cases, with the user's roles in each case's team.
         let team_kinds = encode(tables.teams.clone().lazy(), "team_id", &teams, "t")
             .select([col("t"), col("kind").alias("team_kind")]);
@@ -521,6 +562,7 @@ impl<'p> Engine<'p> {
         )
         .select(case_cols)
         .collect()?;
+        let case_rows = ByCode::new(case_rows, "c", clients.height())?;
         // (E) identities for the signals: the user's own pseudonyms and the client's, coded.
         let people = encode(
             encode(
@@ -570,14 +612,19 @@ impl<'p> Engine<'p> {
             col("c_address"),
             col("restricted"),
         ])
+        // One row per client (the store keys clients by id; a table given otherwise keeps its
+        // first row).
+        .unique_stable(Some(cols(["c"])), UniqueKeepStrategy::First)
         .collect()?;
+        let client_rows = ByCode::new(client_rows, "c", clients.height())?;
 
         let teams = team_labels(&teams)?;
         Ok(Engine {
             policy,
-            pairs: pairs.select(["u", "c", "pair", "first_time"])?,
-            users,
-            clients,
+            codes,
+            pair_u: pairs.column("u")?.as_materialized_series().clone(),
+            pair_c: pairs.column("c")?.as_materialized_series().clone(),
+            first_time: pairs.column("first_time")?.as_materialized_series().clone(),
             periods,
             staff: staff_rows,
             staff_kinds,
@@ -614,25 +661,15 @@ impl<'p> Engine<'p> {
                 local.dt().weekday().cast(DataType::Int32).alias("weekday"),
             ])
             .filter(within(col("d"), lit(first), lit(last)));
-        // A join on each string, then one on the two codes (as fast as one join on both
-        // strings, measured at 10M, and the codes are needed anyway).
-        let ev = encode(
-            encode(ev, "user_id", &self.users, "u"),
-            "client_pid",
-            &self.clients,
-            "c",
-        )
-        .join(
-            self.pairs
-                .clone()
-                .lazy()
-                .select([col("u"), col("c"), col("pair"), col("first_time")]),
-            [col("u"), col("c")],
-            [col("u"), col("c")],
-            left(),
-        )
-        .with_row_index("idx", None)
-        .collect()?;
+        let ev = ev.collect()?;
+        // The codes of the user, the client and the pair, and the pair's first access.
+        let ev = match &self.codes {
+            Some(codes) => codes.key(&ev.drop_many(["pair"]))?,
+            None => self.stored_pairs(ev)?,
+        };
+        let first_time = self.first_time.take(ev.column("pair")?.u32()?)?;
+        let mut ev = ev.hstack(&[first_time.into()])?;
+        ev = ev.with_row_index("idx".into(), None)?;
         let unpaired = ev
             .clone()
             .lazy()
@@ -651,23 +688,18 @@ impl<'p> Engine<'p> {
                  the store is inconsistent"
             )));
         }
-        let keys = ev.clone().lazy().select([
-            col("idx"),
-            col("u"),
-            col("c"),
-            col("pair"),
-            col("d"),
-            col("section"),
-        ]);
+        // The client's pseudonyms and flags: one row per client.
+        let ev = self.client_rows.left_join(&ev)?;
+        let keys = ev.select(["idx", "u", "c", "pair", "d", "section"])?;
 
         let ad_agg = relation_periods(
             &keys,
-            self.periods.clone().lazy(),
+            &self.periods,
             &[
                 (0, "direct", "assigned_before"),
                 (1, "complaint_open", "complaint_before"),
             ],
-        );
+        )?;
 
         // The retention day that applies to the event's section.
         let mut keep_day = col("keep_default");
@@ -678,21 +710,13 @@ impl<'p> Engine<'p> {
         }
         let open_now = within(col("d"), col("c_from"), col("c_to"));
         let role_now = within(col("d"), col("s_from"), col("s_to")).fill_null(lit(false));
-        let b_rows = keys
-            .clone()
-            .join(
-                self.case_rows.clone().lazy(),
-                [col("c")],
-                [col("c")],
-                left_in_order(),
-            )
-            .with_column(keep_day.alias("keep_d"))
-            .join(
-                self.staff.clone().lazy(),
-                [col("u"), col("t")],
-                [col("u"), col("t")],
-                left_in_order(),
-            );
+        let b_rows = self.case_rows.left_join(&keys)?;
+        let b_rows = b_rows.lazy().with_column(keep_day.alias("keep_d")).join(
+            self.staff.clone().lazy(),
+            [col("u"), col("t")],
+            [col("u"), col("t")],
+            left_in_order(),
+        );
         let b_agg = per_event(
             b_rows,
             vec![
@@ -747,6 +771,7 @@ impl<'p> Engine<'p> {
         c_exprs.push(any_of(role_now.clone().and(in_kind), "any_team_member"));
         let c_agg = keys
             .clone()
+            .lazy()
             .select([col("u"), col("d")])
             .unique(None, UniqueKeepStrategy::Any)
             .join(
@@ -775,13 +800,7 @@ impl<'p> Engine<'p> {
         let mut joined =
             concat_lf_horizontal([ev.lazy(), ad_agg, b_agg], HConcatOptions::default())?
                 .join(c_agg, [col("u"), col("d")], [col("u"), col("d")], left())
-                .join(self.people.clone().lazy(), [col("u")], [col("u")], left())
-                .join(
-                    self.client_rows.clone().lazy(),
-                    [col("c")],
-                    [col("c")],
-                    left(),
-                );
+                .join(self.people.clone().lazy(), [col("u")], [col("u")], left());
         let mut fill: Vec<Expr> = flags
             .iter()
             .map(|f| col(*f).fill_null(lit(false)))
@@ -972,6 +991,31 @@ impl<'p> Engine<'p> {
                 SortMultipleOptions::default(),
             );
         Ok(out)
+    }
+}
+
+impl Engine<'_> {
+    /// `events` with the codes of their user and client, from the pair codes they carry.
+    fn stored_pairs(&self, events: DataFrame) -> Result<DataFrame> {
+        let invalid = |m: String| Err(crate::error::Error::Invalid(m));
+        let Ok(pair) = events.column("pair") else {
+            return invalid(
+                "the store's events carry no pair codes (made by an older version); \
+                 ingest them into a new store"
+                    .into(),
+            );
+        };
+        let pair = pair.cast(&DataType::UInt32)?;
+        let pair = pair.u32()?;
+        if let Some(p) = pair.max().filter(|p| *p as usize >= self.pair_u.len()) {
+            return invalid(format!(
+                "an event carries pair code {p}, beyond the {} pairs of the store's first_access \
+                 table; the store is inconsistent",
+                self.pair_u.len()
+            ));
+        }
+        let (u, c) = (self.pair_u.take(pair)?, self.pair_c.take(pair)?);
+        Ok(events.hstack(&[u.into(), c.into()])?)
     }
 }
 

@@ -628,8 +628,9 @@ impl<'a> Run<'a> {
         let run_no = self.run_no;
 
         let mut seen: HashMap<String, HashMap<u128, u64>> = HashMap::default();
-        // (user, client) -> earliest time among the events stored by this run.
-        let mut firsts = Firsts::default();
+        // (user, client) -> code and earliest time, of the store and of this run.
+        let mut firsts = self.stored_firsts(store, manifest)?;
+        let mut stored = 0u64;
         let mut buffers: BTreeMap<String, TableBuffer> = BTreeMap::new();
         let mut chunks: BTreeMap<String, usize> = BTreeMap::new();
         let mut new_parts: Vec<(String, String)> = Vec::new();
@@ -678,11 +679,12 @@ impl<'a> Run<'a> {
                         }
                         None => {
                             keys.insert(kh, d);
-                            if let (Value::Str(u), Value::Str(c)) =
-                                (&values[user_idx], &values[client_idx])
-                            {
-                                firsts.see(u, c, t);
-                            }
+                            let pair = match (&values[user_idx], &values[client_idx]) {
+                                (Value::Str(u), Value::Str(c)) => Value::U32(firsts.see(u, c, t)?),
+                                _ => Value::Null,
+                            };
+                            let mut values = values;
+                            values.push(pair);
                             if !users.contains(&values[user_idx]) {
                                 run.unknown_users += 1;
                             }
@@ -697,6 +699,7 @@ impl<'a> Run<'a> {
                                 .ok_or_else(|| Error::Invalid("internal: month buffer missing".into()))?;
                             buf.push(&values)?;
                             record.rows_stored += 1;
+                            stored += 1;
                             buffered += 1;
                             // Memory holds at most PART_ROWS rows: the fullest month goes to disk.
                             if buffered >= PART_ROWS {
@@ -734,53 +737,85 @@ impl<'a> Run<'a> {
             .map(|r| r.rows_stored)
             .sum::<u64>();
         self.months.sort();
-        if !firsts.0.is_empty() {
+        if stored > 0 {
             self.first_access(firsts, store, manifest)?;
         }
         Ok(())
     }
 
-    /// Merges this run's first accesses into the store's `first_access` table.
+    /// The store's first accesses with their pair codes (none in a new store).
+    fn stored_firsts(&self, store: &Store, manifest: &Manifest) -> Result<Firsts> {
+        let spec = &self.contract.first_access;
+        let mut firsts = Firsts::default();
+        if !manifest.tables.contains_key(&spec.store) {
+            return Ok(firsts);
+        }
+        let old = store.read(&spec.file(), None)?;
+        let Ok(pair) = old.column("pair") else {
+            return Err(Error::store(
+                store.root(),
+                "has a first_access table without pair codes (made by an older version); \
+                 ingest into a new store",
+            ));
+        };
+        let (p, u, c) = (
+            pair.u32()?,
+            old.column("user_id")?.str()?,
+            old.column("client_pid")?.str()?,
+        );
+        let t = old.column("first_time")?.cast(&DataType::Int64)?;
+        let t = t.i64()?;
+        for i in 0..old.height() {
+            let (Some(p), Some(u), Some(c), Some(t)) = (p.get(i), u.get(i), c.get(i), t.get(i))
+            else {
+                return Err(Error::store(
+                    store.root(),
+                    format!("has an incomplete first_access row {i}"),
+                ));
+            };
+            if p != firsts.len {
+                return Err(Error::store(
+                    store.root(),
+                    format!(
+                        "has first_access row {i} with pair code {p}; codes must count up from 0"
+                    ),
+                ));
+            }
+            firsts.see(u, c, t)?;
+        }
+        Ok(firsts)
+    }
+
+    /// Writes the store's first accesses, this run's merged in, in the order of their codes.
     fn first_access(
         &mut self,
-        mut firsts: Firsts,
+        firsts: Firsts,
         store: &mut Store,
         manifest: &mut Manifest,
     ) -> Result<()> {
         let spec = &self.contract.first_access;
         let file = spec.file();
-        if manifest.tables.contains_key(&spec.store) {
-            let old = store.read(&file, None)?;
-            let (u, c) = (
-                old.column("user_id")?.str()?,
-                old.column("client_pid")?.str()?,
-            );
-            let t = old.column("first_time")?.cast(&DataType::Int64)?;
-            let t = t.i64()?;
-            for i in 0..old.height() {
-                if let (Some(u), Some(c), Some(t)) = (u.get(i), c.get(i), t.get(i)) {
-                    firsts.see(u, c, t);
-                }
+        let n = firsts.len as usize;
+        let mut rows: Vec<Option<(String, String, i64)>> = vec![None; n];
+        for (u, m) in firsts.pairs {
+            for (c, (code, t)) in m {
+                rows[code as usize] = Some((u.clone(), c, t));
             }
         }
-        let mut rows: Vec<((String, String), i64)> = firsts
-            .0
-            .into_iter()
-            .flat_map(|(u, m)| m.into_iter().map(move |(c, t)| ((u.clone(), c), t)))
-            .collect();
-        rows.sort();
-        let n = rows.len();
         let (mut users, mut clients, mut times) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        for ((u, c), t) in rows {
+        for row in rows {
+            let (u, c, t) =
+                row.ok_or_else(|| Error::Invalid("internal: a pair code without a pair".into()))?;
             users.push(u);
             clients.push(c);
             times.push(t);
         }
         let mut df = DataFrame::new_infer_height(vec![
+            Column::new("pair".into(), (0..n as u32).collect::<Vec<u32>>()),
             Column::new("user_id".into(), users),
             Column::new("client_pid".into(), clients),
             Column::new("first_time".into(), times).cast(&DataType::Datetime(
@@ -800,24 +835,35 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The earliest time of each (user, client) pair, by user then client (so that looking a pair
-/// up allocates nothing).
+/// The code and the earliest time of each (user, client) pair, by user then client (so that
+/// looking a pair up allocates nothing). Codes count up from 0 in the order the store first saw
+/// the pairs and never change: stored events carry them.
 #[derive(Default)]
-struct Firsts(HashMap<String, HashMap<String, i64>>);
+struct Firsts {
+    pairs: HashMap<String, HashMap<String, (u32, i64)>>,
+    len: u32,
+}
 
 impl Firsts {
-    fn see(&mut self, user: &str, client: &str, t: i64) {
-        if !self.0.contains_key(user) {
-            self.0.insert(user.to_string(), HashMap::default());
+    /// Notes an access of `user` to `client` at `t`; the pair's code.
+    fn see(&mut self, user: &str, client: &str, t: i64) -> Result<u32> {
+        if !self.pairs.contains_key(user) {
+            self.pairs.insert(user.to_string(), HashMap::default());
         }
-        if let Some(m) = self.0.get_mut(user) {
-            match m.get_mut(client) {
-                Some(e) => *e = (*e).min(t),
-                None => {
-                    m.insert(client.to_string(), t);
-                }
-            }
+        let m = self
+            .pairs
+            .get_mut(user)
+            .ok_or_else(|| Error::Invalid("internal: pair map missing".into()))?;
+        if let Some((code, first)) = m.get_mut(client) {
+            *first = (*first).min(t);
+            return Ok(*code);
         }
+        let code = self.len;
+        self.len = code.checked_add(1).ok_or_else(|| {
+            Error::Invalid("a store holds at most 2^32 (account, client) pairs".into())
+        })?;
+        m.insert(client.to_string(), (code, t));
+        Ok(code)
     }
 }
 

@@ -113,7 +113,7 @@ impl<'a> RowValidator<'a> {
                     let kind = col.identifier.unwrap_or(IdKind::Client);
                     Value::Str(self.pseudonym(kind, &col.name, text, ps)?)
                 }
-                ColType::U64 => {
+                ColType::U32 | ColType::U64 => {
                     return Err(format!(
                         "internal: column '{}' cannot be read from input",
                         col.name

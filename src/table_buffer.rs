@@ -13,6 +13,7 @@ enum Builder {
     Int(Vec<Option<i32>>),
     Date(Vec<Option<i32>>),
     Timestamp(Vec<Option<i64>>),
+    U32(Vec<Option<u32>>),
     U64(Vec<Option<u64>>),
 }
 
@@ -26,6 +27,7 @@ impl Builder {
             ColType::Int => Builder::Int(Vec::new()),
             ColType::Date => Builder::Date(Vec::new()),
             ColType::Timestamp => Builder::Timestamp(Vec::new()),
+            ColType::U32 => Builder::U32(Vec::new()),
             ColType::U64 => Builder::U64(Vec::new()),
         }
     }
@@ -37,12 +39,14 @@ impl Builder {
             (Builder::Int(b), Value::Int(x)) => b.push(Some(*x)),
             (Builder::Date(b), Value::Date(x)) => b.push(Some(*x)),
             (Builder::Timestamp(b), Value::Timestamp(x)) => b.push(Some(*x)),
+            (Builder::U32(b), Value::U32(x)) => b.push(Some(*x)),
             (Builder::U64(b), Value::U64(x)) => b.push(Some(*x)),
             (Builder::Str(b), Value::Null) => b.append_null(),
             (Builder::Bool(b), Value::Null) => b.push(None),
             (Builder::Int(b), Value::Null) => b.push(None),
             (Builder::Date(b), Value::Null) => b.push(None),
             (Builder::Timestamp(b), Value::Null) => b.push(None),
+            (Builder::U32(b), Value::Null) => b.push(None),
             (Builder::U64(b), Value::Null) => b.push(None),
             _ => return false,
         }
@@ -61,6 +65,7 @@ impl Builder {
             Builder::Timestamp(v) => Int64Chunked::from_iter_options(name, v.into_iter())
                 .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                 .into_series(),
+            Builder::U32(v) => Series::new(name, v),
             Builder::U64(v) => Series::new(name, v),
         };
         Ok(series.into())
@@ -172,6 +177,11 @@ pub fn frame_rows(df: &DataFrame, specs: &[ColumnSpec]) -> Result<Vec<Vec<Value>
             ColType::Timestamp => {
                 for (i, v) in col.datetime()?.physical().iter().enumerate() {
                     push(i, v.map_or(Value::Null, Value::Timestamp));
+                }
+            }
+            ColType::U32 => {
+                for (i, v) in col.u32()?.iter().enumerate() {
+                    push(i, v.map_or(Value::Null, Value::U32));
                 }
             }
             ColType::U64 => {

@@ -12,6 +12,7 @@ pub enum Value {
     Int(i32),
     Date(i32),
     Timestamp(i64),
+    U32(u32),
     U64(u64),
 }
 
@@ -44,6 +45,10 @@ impl Value {
             Value::Timestamp(t) => {
                 h.update([5u8]);
                 h.update(t.to_be_bytes());
+            }
+            Value::U32(u) => {
+                h.update([7u8]);
+                h.update(u.to_be_bytes());
             }
             Value::U64(u) => {
                 h.update([6u8]);

@@ -185,6 +185,7 @@ fn ingesting_the_same_files_again_adds_nothing_and_an_overlapping_export_adds_on
     let files = reference();
     ok(&ingest(&store, &key, &refs(&files), &[]));
     let before = snapshot(&store);
+    let pairs_before = read_parquet(&store.join("first_access.parquet"));
     let out = ok(&ingest(&store, &key, &refs(&files), &[]));
     assert!(out.contains("already-ingested (run 1)"), "{out}");
     let after = snapshot(&store);
@@ -196,12 +197,13 @@ fn ingesting_the_same_files_again_adds_nothing_and_an_overlapping_export_adds_on
     };
     assert_eq!(data(&before), data(&after), "no data file changed");
 
-    // A second export overlapping the first: E2 and E3 again (byte-identical rows), E4 new.
+    // A second export overlapping the first: E2 and E3 again (byte-identical rows), E4 new (and
+    // of a new pair).
     let overlap = dir.path().join("access_log_2.csv");
     let text = std::fs::read_to_string(fixture("ref/access_log.csv")).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
     lines.remove(1);
-    let extra = "E4,2026-04-02T11:00:00+02:00,mw1,R,111222333,contact,false,,0,sys,WS-1";
+    let extra = "E4,2026-04-02T11:00:00+02:00,mw2,R,111222333,contact,false,,0,sys,WS-1";
     std::fs::write(&overlap, format!("{}\n{extra}\n", lines.join("\n"))).unwrap();
     let out = ok(&ingest(&store, &key, &[&overlap], &[]));
     assert!(
@@ -210,6 +212,27 @@ fn ingesting_the_same_files_again_adds_nothing_and_an_overlapping_export_adds_on
     );
     let ev = events(&store);
     assert_eq!(str_col(&ev, "event_id"), strings(&["E1", "E2", "E3", "E4"]));
+    // Pair codes are append-only: the first run's pairs keep their codes (stored events carry
+    // them), and a new pair gets the next one.
+    let pairs_after = read_parquet(&store.join("first_access.parquet"));
+    assert_eq!(pairs_after.height(), pairs_before.height() + 1);
+    assert!(pairs_after
+        .head(Some(pairs_before.height()))
+        .select(["pair", "user_id", "client_pid"])
+        .unwrap()
+        .equals(
+            &pairs_before
+                .select(["pair", "user_id", "client_pid"])
+                .unwrap()
+        ));
+    let codes: Vec<u32> = pairs_after
+        .column("pair")
+        .unwrap()
+        .u32()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(codes, (0..pairs_after.height() as u32).collect::<Vec<_>>());
     // The new event went into a new part of its month; the old part is untouched.
     assert_eq!(
         before.get("events/month=2026-04/part-r000001-0000.parquet"),

@@ -196,6 +196,7 @@ fn expected_dtype(ty: &str) -> DataType {
         "int" => DataType::Int32,
         "date" => DataType::Date,
         "timestamp" => DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+        "u32" => DataType::UInt32,
         "u64" => DataType::UInt64,
         other => panic!("contract type '{other}' unknown to this test"),
     }
@@ -244,6 +245,9 @@ fn every_stored_table_has_the_schema_the_contract_files_describe() {
         let mut expected = declared(&spec["columns"]);
         expected.extend(added.clone());
         let target = spec["store"].as_str().unwrap();
+        if target == "events" {
+            expected.extend(declared(&store_file["events_added"]));
+        }
         let stored = if target == "events" {
             let part = files_under(&store.join("events"))
                 .into_iter()
@@ -278,6 +282,41 @@ fn every_stored_table_has_the_schema_the_contract_files_describe() {
         .collect()
         .unwrap();
     assert_eq!(stored.height(), pairs.height());
+    // Codes count up from 0 in row order, and every event's pair code names its own pair.
+    let codes: Vec<u32> = stored
+        .column("pair")
+        .unwrap()
+        .u32()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(codes, (0..stored.height() as u32).collect::<Vec<_>>());
+    let named = ev
+        .lazy()
+        .join(
+            stored.lazy().select([
+                col("pair"),
+                col("user_id").alias("pair_user"),
+                col("client_pid").alias("pair_client"),
+            ]),
+            [col("pair")],
+            [col("pair")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .filter(
+            col("pair_user")
+                .eq(col("user_id"))
+                .and(col("pair_client").eq(col("client_pid")))
+                .not()
+                .or(col("pair_user").is_null()),
+        )
+        .collect()
+        .unwrap();
+    assert_eq!(
+        named.height(),
+        0,
+        "events whose pair code names another pair: {named}"
+    );
 }
 
 #[test]
