@@ -115,7 +115,10 @@ mod tests {
         assert_eq!(got.column("v").unwrap().null_count(), 4);
         // An empty table: nulls for every row.
         let empty = df!("k" => Vec::<u32>::new(), "v" => Vec::<i32>::new()).unwrap();
-        let got = ByCode::new(empty, "k", 3).unwrap().left_join(&left).unwrap();
+        let got = ByCode::new(empty, "k", 3)
+            .unwrap()
+            .left_join(&left)
+            .unwrap();
         assert_eq!(got.column("v").unwrap().null_count(), left.height());
     }
 

@@ -14,7 +14,7 @@ use crate::source_profile::{Encoding, TableMapping};
 /// A CSV file being read, its header already checked against the contract.
 pub struct CsvInput {
     path: PathBuf,
-    reader: csv::Reader<Box<dyn Read>>,
+    reader: csv::Reader<Box<dyn Read + Send>>,
     encoding: Encoding,
     delimiter: u8,
     /// For each contract column, the index of the file column that holds it.
@@ -48,9 +48,10 @@ impl CsvInput {
             ));
         }
         let skip_bom = head.starts_with(&[0xEF, 0xBB, 0xBF]);
-        let rest: Box<dyn Read> = Box::new(BufReader::with_capacity(1 << 20, file));
+        let rest: Box<dyn Read + Send> = Box::new(BufReader::with_capacity(1 << 20, file));
         let start = if skip_bom { &head[3..] } else { &head[..] };
-        let stream: Box<dyn Read> = Box::new(std::io::Cursor::new(start.to_vec()).chain(rest));
+        let stream: Box<dyn Read + Send> =
+            Box::new(std::io::Cursor::new(start.to_vec()).chain(rest));
         // Records end at '\n' only: the csv crate's line numbers run one behind on CRLF
         // files otherwise. The '\r' this leaves on the last field is trimmed like all
         // surrounding white space.

@@ -315,7 +315,9 @@ fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// What `Run::read_file` hands every valid row to.
-type Accept<'c, R> = dyn FnMut(&mut R, &mut FileRecord, &RawRow, Vec<Value>) -> Result<()> + 'c;
+/// Takes a valid row: its values and the hash of its key (`key_hash`).
+type Accept<'c, R> =
+    dyn FnMut(&mut R, &mut FileRecord, &RawRow, Vec<Value>, u128) -> Result<()> + 'c;
 
 /// A reader over either input kind.
 enum Reader {
@@ -455,6 +457,9 @@ impl<'a> Run<'a> {
     }
 
     /// Every row of the file that passes validation, to `accept`; the rest to the quarantine.
+    ///
+    /// Two threads: one reads, validates and pseudonymises rows, in batches and in order; this
+    /// one hands them on (de-duplication, buffers and Parquet writes happen in `accept`).
     fn read_file(
         &mut self,
         input: &InputFile,
@@ -462,28 +467,80 @@ impl<'a> Run<'a> {
         record: &mut FileRecord,
         accept: &mut Accept<'_, Self>,
     ) -> Result<()> {
+        const BATCH: usize = 1024;
         let (mut reader, time, ignored) = self.open(input, table)?;
         record.ignored_columns = ignored;
         let client_ids = self.config.client_ids;
         let bar = self.progress(input);
-        let mut stats = TimeStats::default();
-        let validator = RowValidator::new(table, &time, client_ids);
-        while let Some(mut row) = reader.next_row()? {
-            record.rows_read += 1;
-            if record.rows_read.is_multiple_of(8192) {
-                if let Some(p) = reader.position() {
-                    bar.set_position(p);
+        let mut ps = std::mem::replace(&mut self.ps, Pseudonymiser::new(&self.config.key));
+        type Checked = (RawRow, std::result::Result<(Vec<Value>, u128), String>);
+        let key_idx = table.key_indices();
+        let (stats, handed) = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Checked>>>(8);
+            let (ps, bar, time, key_idx) = (&mut ps, &bar, &time, &key_idx);
+            let checker = s.spawn(move || {
+                let mut stats = TimeStats::default();
+                let validator = RowValidator::new(table, time, client_ids);
+                let mut batch = Vec::with_capacity(BATCH);
+                let mut read = 0u64;
+                loop {
+                    let row = match reader.next_row() {
+                        Ok(Some(row)) => row,
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return stats;
+                        }
+                    };
+                    read += 1;
+                    if read.is_multiple_of(8192) {
+                        if let Some(p) = reader.position() {
+                            bar.set_position(p);
+                        }
+                    }
+                    let mut row = row;
+                    let checked = match row.problem.clone() {
+                        Some(problem) => Err(problem),
+                        None => validator
+                            .validate(&mut row.fields, ps, &mut stats)
+                            .map(|v| {
+                                let kh = key_hash(key_idx.iter().map(|&k| &v[k]));
+                                (v, kh)
+                            }),
+                    };
+                    batch.push((row, checked));
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if tx.send(Ok(full)).is_err() {
+                            // The other side stopped on an error of its own.
+                            return stats;
+                        }
+                    }
                 }
-            }
-            if let Some(problem) = row.problem.clone() {
-                self.quarantine(record, &table.name, &row, problem)?;
-                continue;
-            }
-            match validator.validate(&mut row.fields, &mut self.ps, &mut stats) {
-                Ok(values) => accept(self, record, &row, values)?,
-                Err(reason) => self.quarantine(record, &table.name, &row, reason)?,
-            }
-        }
+                if !batch.is_empty() {
+                    let _ = tx.send(Ok(batch));
+                }
+                stats
+            });
+            let handed = (|| -> Result<()> {
+                for batch in rx {
+                    for (row, checked) in batch? {
+                        record.rows_read += 1;
+                        match checked {
+                            Ok((values, kh)) => accept(self, record, &row, values, kh)?,
+                            Err(reason) => self.quarantine(record, &table.name, &row, reason)?,
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            // Joining after the receiver is gone: a checker blocked on a full channel stops.
+            let stats = checker.join();
+            (stats, handed)
+        });
+        self.ps = ps;
+        handed?;
+        let stats = stats.map_err(|_| Error::Invalid("internal: the row checker failed".into()))?;
         bar.finish_and_clear();
         record.local_times = stats;
         Ok(())
@@ -516,7 +573,7 @@ impl<'a> Run<'a> {
         for (input, sha) in inputs {
             let mut record = self.new_record(input, sha, manifest);
             if record.status == "ingested" {
-                self.read_file(input, table, &mut record, &mut |run, record, raw, values| {
+                self.read_file(input, table, &mut record, &mut |run, record, raw, values, kh| {
                     for (col, target, known) in &checks {
                         if !known.contains(&values[*col]) {
                             let shown = match &values[*col] {
@@ -530,7 +587,6 @@ impl<'a> Run<'a> {
                             return run.quarantine(record, &table.name, raw, reason);
                         }
                     }
-                    let kh = key_hash(key_idx.iter().map(|&k| &values[k]));
                     match index.get(&kh) {
                         Some(&i) if rows[i][digest_idx] == values[digest_idx] => record.rows_duplicate += 1,
                         Some(&i) => {
@@ -640,7 +696,7 @@ impl<'a> Run<'a> {
         for (input, sha) in inputs {
             let mut record = self.new_record(input, sha, manifest);
             if record.status == "ingested" {
-                self.read_file(input, table, &mut record, &mut |run, record, raw, values| {
+                self.read_file(input, table, &mut record, &mut |run, record, raw, values, kh| {
                     let Value::Timestamp(t) = values[time_idx] else {
                         return Err(Error::Invalid("internal: event_time is not a timestamp".into()));
                     };
@@ -662,7 +718,6 @@ impl<'a> Run<'a> {
                     let keys = seen
                         .get_mut(month)
                         .ok_or_else(|| Error::Invalid("internal: month keys missing".into()))?;
-                    let kh = key_hash(key_idx.iter().map(|&k| &values[k]));
                     let Value::U64(d) = values[digest_idx] else {
                         return Err(Error::Invalid("internal: digest missing".into()));
                     };
