@@ -295,6 +295,35 @@ fn per_event(rows: LazyFrame, aggs: Vec<Agg>) -> LazyFrame {
     aggregate(rows, vec![col("idx")], true, aggs).drop(cols(["idx"]))
 }
 
+/// The slot of each event's (user `u`, day `d`), in order of first appearance (`slot`, null
+/// without a user), and the distinct (user, day) of the slots (`slot`, `u`, `d`).
+fn user_day_slots(keys: &DataFrame) -> Result<(DataFrame, DataFrame)> {
+    let (u, d) = (keys.column("u")?.u32()?, keys.column("d")?.i32()?);
+    let mut seen: PlHashMap<(u32, i32), u32> = PlHashMap::default();
+    let (mut su, mut sd) = (Vec::new(), Vec::new());
+    let slots: Vec<Option<u32>> = u
+        .iter()
+        .zip(d.iter())
+        .map(|(u, d)| {
+            let (u, d) = (u?, d?);
+            Some(*seen.entry((u, d)).or_insert_with(|| {
+                su.push(u);
+                sd.push(d);
+                su.len() as u32 - 1
+            }))
+        })
+        .collect();
+    let n = su.len() as u32;
+    Ok((
+        DataFrame::new_infer_height(vec![Column::new("slot".into(), slots)])?,
+        DataFrame::new_infer_height(vec![
+            Column::new("slot".into(), (0..n).collect::<Vec<u32>>()),
+            Column::new("u".into(), su),
+            Column::new("d".into(), sd),
+        ])?,
+    ))
+}
+
 /// The events' time on the local clock of `zone`, as microseconds since the epoch: `event_time`
 /// plus the zone's offset, by integer arithmetic (a time zone conversion per event is slow). The offsets in force from two days before the
 /// range to two days after it are looked up once (a quarter hour apart, which finds every
@@ -769,18 +798,20 @@ impl<'p> Engine<'p> {
             in_kind = in_kind.or(col("team_kind").eq(lit(k.as_str())));
         }
         c_exprs.push(any_of(role_now.clone().and(in_kind), "any_team_member"));
-        let c_agg = keys
-            .clone()
-            .lazy()
-            .select([col("u"), col("d")])
-            .unique(None, UniqueKeepStrategy::Any)
-            .join(
-                self.staff_kinds.clone().lazy(),
-                [col("u")],
-                [col("u")],
-                inner(),
-            );
-        let c_agg = aggregate(c_agg, vec![col("u"), col("d")], false, c_exprs);
+        // Each distinct (user, day) gets a slot; the aggregates per slot are handed back to the
+        // events by position (no hash join on two columns).
+        let (slots, days_of_users) = user_day_slots(&keys)?;
+        let c_agg = days_of_users.clone().lazy().join(
+            self.staff_kinds.clone().lazy(),
+            [col("u")],
+            [col("u")],
+            inner(),
+        );
+        let c_agg = aggregate(c_agg, vec![col("slot")], false, c_exprs).collect()?;
+        let n_slots = days_of_users.height();
+        let c_agg = ByCode::new(c_agg, "slot", n_slots)?
+            .left_join(&slots)?
+            .drop("slot")?;
 
         let flags = [
             "direct",
@@ -797,10 +828,11 @@ impl<'p> Engine<'p> {
             "complaint_open",
             "complaint_before",
         ];
-        let mut joined =
-            concat_lf_horizontal([ev.lazy(), ad_agg, b_agg], HConcatOptions::default())?
-                .join(c_agg, [col("u"), col("d")], [col("u"), col("d")], left())
-                .join(self.people.clone().lazy(), [col("u")], [col("u")], left());
+        let mut joined = concat_lf_horizontal(
+            [ev.lazy(), ad_agg, b_agg, c_agg.lazy()],
+            HConcatOptions::default(),
+        )?
+        .join(self.people.clone().lazy(), [col("u")], [col("u")], left());
         let mut fill: Vec<Expr> = flags
             .iter()
             .map(|f| col(*f).fill_null(lit(false)))
