@@ -45,17 +45,33 @@ impl EmergencyLogin {
                 .filter(col("verdict").eq(lit(EMERGENCY)))
                 .collect()?,
         )?;
-        // (user, client) -> first days of their assignments.
+        // (user, client) -> first days of their assignments, for the clients of these rows only
+        // (a national store holds millions of assignments).
+        let wanted = DataFrame::new_infer_height(vec![Column::new(
+            "client_pid".into(),
+            rows.iter()
+                .map(|r| r.client_pid.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>(),
+        )])?;
+        let cases = tables
+            .cases
+            .clone()
+            .lazy()
+            .select([col("case_id"), col("client_pid")])
+            .join(
+                wanted.lazy(),
+                [col("client_pid")],
+                [col("client_pid")],
+                JoinArgs::new(JoinType::Inner),
+            );
         let a = tables
             .assignments
             .clone()
             .lazy()
             .join(
-                tables
-                    .cases
-                    .clone()
-                    .lazy()
-                    .select([col("case_id"), col("client_pid")]),
+                cases,
                 [col("case_id")],
                 [col("case_id")],
                 JoinArgs::new(JoinType::Inner),
