@@ -225,14 +225,7 @@ fn ingesting_the_same_files_again_adds_nothing_and_an_overlapping_export_adds_on
                 .select(["pair", "user_id", "client_pid"])
                 .unwrap()
         ));
-    let codes: Vec<u32> = pairs_after
-        .column("pair")
-        .unwrap()
-        .u32()
-        .unwrap()
-        .into_no_null_iter()
-        .collect();
-    assert_eq!(codes, (0..pairs_after.height() as u32).collect::<Vec<_>>());
+    assert_codes_count_up(&pairs_after);
     // The new event went into a new part of its month; the old part is untouched.
     assert_eq!(
         before.get("events/month=2026-04/part-r000001-0000.parquet"),

@@ -283,14 +283,7 @@ fn every_stored_table_has_the_schema_the_contract_files_describe() {
         .unwrap();
     assert_eq!(stored.height(), pairs.height());
     // Codes count up from 0 in row order, and every event's pair code names its own pair.
-    let codes: Vec<u32> = stored
-        .column("pair")
-        .unwrap()
-        .u32()
-        .unwrap()
-        .into_no_null_iter()
-        .collect();
-    assert_eq!(codes, (0..stored.height() as u32).collect::<Vec<_>>());
+    assert_codes_count_up(&stored);
     let named = ev
         .lazy()
         .join(

@@ -102,6 +102,18 @@ pub fn read_parquet(path: &Path) -> DataFrame {
 }
 
 /// All events of the store, through a hive-partitioned scan as another engine would do it.
+/// Asserts that a `first_access` table's pair codes count up from 0 in row order.
+pub fn assert_codes_count_up(first_access: &DataFrame) {
+    let codes: Vec<u32> = first_access
+        .column("pair")
+        .unwrap()
+        .u32()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(codes, (0..first_access.height() as u32).collect::<Vec<_>>());
+}
+
 pub fn events(store: &Path) -> DataFrame {
     let pattern = format!("{}/events/**/*.parquet", store.display());
     let args = ScanArgsParquet {
