@@ -314,6 +314,24 @@ fn compact(df: &DataFrame) -> Result<DataFrame> {
     Ok(out)
 }
 
+/// Writes the verdicts of each part received to `file` as one Parquet file.
+fn write_verdicts(file: &File, parts: std::sync::mpsc::Receiver<DataFrame>) -> Result<()> {
+    let mut writer = None;
+    for chunk in parts {
+        let w = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(crate::store::parquet_writer(file).batched(chunk.schema())?),
+        };
+        if chunk.height() > 0 {
+            w.write_batch(&chunk)?;
+        }
+    }
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    Ok(())
+}
+
 /// Runs the audit and writes its folder.
 pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let store = Store::open_read(&config.store)?;
@@ -335,24 +353,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
         // A second thread writes the verdicts while the next part is computed.
         let (tx, rx) = std::sync::mpsc::sync_channel::<DataFrame>(1);
         let file = &file;
-        let writer = s.spawn(move || -> Result<()> {
-            let mut writer = None;
-            for chunk in rx {
-                let w = match &mut writer {
-                    Some(w) => w,
-                    None => {
-                        writer.insert(crate::store::parquet_writer(file).batched(chunk.schema())?)
-                    }
-                };
-                if chunk.height() > 0 {
-                    w.write_batch(&chunk)?;
-                }
-            }
-            if let Some(w) = writer {
-                w.finish()?;
-            }
-            Ok(())
-        });
+        let writer = s.spawn(move || write_verdicts(file, rx));
         let computed = (|| -> Result<()> {
             for (i, part) in parts(range, part_days(&store)).into_iter().enumerate() {
                 let files = files_to_read(&store, part, zone, History::Period)?;
@@ -549,17 +550,20 @@ mod tests {
 
     #[test]
     fn parts_cut_the_range_at_month_ends_and_into_runs_of_days() {
-        let parts = parts(
-            DayRange {
-                first: day("2025-11-15"),
-                last: day("2026-02-03"),
-            },
-            31,
-        );
-        let got: Vec<(String, String)> = parts
+        // The parts of `first..=last` in runs of at most `days`, as (first, last) strings.
+        let spans = |first: &str, last: &str, days: u32| -> Vec<(String, String)> {
+            parts(
+                DayRange {
+                    first: day(first),
+                    last: day(last),
+                },
+                days,
+            )
             .iter()
             .map(|p| (p.first.to_string(), p.last.to_string()))
-            .collect();
+            .collect()
+        };
+        let got = spans("2025-11-15", "2026-02-03", 31);
         let want = [
             ("2025-11-15", "2025-11-30"),
             ("2025-12-01", "2025-12-31"),
@@ -579,16 +583,7 @@ mod tests {
         );
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].first, one[0].last);
-        let weeks: Vec<(String, String)> = super::parts(
-            DayRange {
-                first: day("2026-01-20"),
-                last: day("2026-02-16"),
-            },
-            7,
-        )
-        .iter()
-        .map(|p| (p.first.to_string(), p.last.to_string()))
-        .collect();
+        let weeks = spans("2026-01-20", "2026-02-16", 7);
         let want = [
             ("2026-01-20", "2026-01-26"),
             ("2026-01-27", "2026-01-31"),

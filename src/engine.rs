@@ -1024,9 +1024,7 @@ impl<'p> Engine<'p> {
             );
         Ok(out)
     }
-}
 
-impl Engine<'_> {
     /// `events` with the codes of their user and client, from the pair codes they carry.
     fn stored_pairs(&self, events: DataFrame) -> Result<DataFrame> {
         let invalid = |m: String| Err(crate::error::Error::Invalid(m));
