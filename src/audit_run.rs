@@ -16,7 +16,8 @@ use crate::emergency_logins::EmergencyLogin;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::evidence::{self, EvidenceManifest};
-use crate::outliers::{daily_activity, daily_from_verdicts, VolumeOutlier};
+use crate::outliers::{daily_activity, VolumeOutlier};
+use crate::part_counts::PartCounts;
 use crate::period::Period;
 use crate::policy::Policy;
 use crate::report::{Lang, ReportInput};
@@ -264,8 +265,9 @@ struct Kept {
 }
 
 impl Kept {
-    fn add(&mut self, chunk: &DataFrame) -> Result<()> {
-        let mut t = Tally::of(chunk)?;
+    fn add(&mut self, chunk: &DataFrame, labels: &engine::CodeLabels) -> Result<()> {
+        let counts = PartCounts::of(chunk, labels)?;
+        let mut t = counts.tally;
         for f in [
             &mut t.verdicts,
             &mut t.signals,
@@ -278,14 +280,9 @@ impl Kept {
             Some(all) => all.append(&t)?,
             None => self.tally = Some(t),
         }
-        let review = chunk
-            .clone()
-            .lazy()
-            .filter(engine::needs_review())
-            .collect()?;
-        self.review.push(compact(&review)?);
-        self.roles.push(compact(&crate::outliers::roles(chunk)?)?);
-        self.daily.push(compact(&daily_from_verdicts(chunk)?)?);
+        self.review.push(compact(&counts.review)?);
+        self.roles.push(compact(&counts.roles)?);
+        self.daily.push(compact(&counts.daily)?);
         Ok(())
     }
 }
@@ -317,7 +314,10 @@ fn compact(df: &DataFrame) -> Result<DataFrame> {
 /// Writes the verdicts of each part received to `file` as one Parquet file.
 fn write_verdicts(file: &File, parts: std::sync::mpsc::Receiver<DataFrame>) -> Result<()> {
     let mut writer = None;
-    for chunk in parts {
+    for mut chunk in parts {
+        // The writer takes rows in batches whose columns break at the same rows; the engine's
+        // columns come from several sources (the files read, the facts' threads).
+        chunk.align_chunks_par();
         let w = match &mut writer {
             Some(w) => w,
             None => writer.insert(crate::store::parquet_writer(file).batched(chunk.schema())?),
@@ -348,6 +348,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let path = out.join("verdicts.parquet");
     let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
     let engine = engine::Engine::new(&tables, policy)?;
+    let labels = engine.labels();
     let mut kept = Kept::default();
     std::thread::scope(|s| -> Result<()> {
         // A second thread writes the verdicts while the next part is computed.
@@ -362,11 +363,13 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
                     ..tables.clone()
                 };
                 let chunk = engine
-                    .verdicts(part_tables.events.clone().filter(near(part)), part)?
+                    .coded_verdicts(part_tables.events.clone().filter(near(part)), part)?
                     .collect()?;
-                tx.send(chunk.clone())
+                let verdicts =
+                    chunk.select(engine::VERDICT_COLUMNS.iter().map(|c| PlSmallStr::from(*c)))?;
+                tx.send(verdicts)
                     .map_err(|_| Error::Invalid("internal: the verdict writer stopped".into()))?;
-                kept.add(&chunk)?;
+                kept.add(&chunk, &labels)?;
                 if i == 0 {
                     // The days before the period that the first part's files hold: the users'
                     // own baseline for the volume outliers.
@@ -543,6 +546,30 @@ pub(crate) fn write_file(
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+
+    /// Parts whose columns break at different rows (as the engine's do) are written whole.
+    #[test]
+    fn the_verdict_writer_takes_columns_that_break_at_different_rows() {
+        let mut a = Series::new("a".into(), [1i64, 2]);
+        a.append(&Series::new("a".into(), [3i64])).unwrap();
+        let b = Series::new("b".into(), ["x", "y", "z"]);
+        let part = DataFrame::new(3, vec![a.into(), b.into()]).unwrap();
+        assert_eq!(part.column("a").unwrap().n_chunks(), 2);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.parquet");
+        let file = File::create(&path).unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        tx.send(part.clone()).unwrap();
+        tx.send(part.clone()).unwrap();
+        drop(tx);
+        write_verdicts(&file, rx).unwrap();
+        let back = ParquetReader::new(File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        let mut want = part.clone();
+        want.vstack_mut(&part).unwrap();
+        assert!(back.equals_missing(&want), "{back}");
+    }
 
     fn day(s: &str) -> NaiveDate {
         s.parse().unwrap()

@@ -8,13 +8,13 @@
 
 use chrono::Timelike;
 use polars::prelude::*;
-use polars_plan::plans::AExprSorted;
 
 use crate::audit_tables::{AuditTables, DayRange};
 use crate::by_code::ByCode;
 use crate::codebook::Codebook;
 use crate::error::Result;
-use crate::policy::{Policy, ROLE_RULES};
+use crate::policy::Policy;
+use crate::relations::Relations;
 use crate::time_parser::days_since_epoch;
 
 /// Verdicts.
@@ -94,6 +94,32 @@ pub const VERDICT_COLUMNS: [&str; 24] = [
     "workstation",
 ];
 
+/// The integer codes behind a verdict row's text, which `Engine::coded_verdicts` adds to it:
+/// the user (`u`, labels `CodeLabels::users`), the client (`c`, coded in the order of the
+/// pseudonyms), the local day (`d`), the user's team and role (`user_team_code`,
+/// `user_role_code`), the verdict (0 emergency, 1 justified, 2 unjustified), the explaining rule
+/// (`rule_code`, in the policy's order) and the signals (`signal_mask`, bit i for `SIGNALS[i]`).
+/// `d` is an `Int32`, the others `UInt32`.
+pub const CODE_COLUMNS: [&str; 8] = [
+    "u",
+    "c",
+    "d",
+    "user_team_code",
+    "user_role_code",
+    "verdict_code",
+    "rule_code",
+    "signal_mask",
+];
+
+/// The labels of the codes of `CODE_COLUMNS`, by code.
+#[derive(Debug, Clone)]
+pub struct CodeLabels {
+    pub users: Vec<String>,
+    pub teams: Vec<String>,
+    pub roles: Vec<String>,
+    pub rules: Vec<String>,
+}
+
 const OPEN_END: i32 = i32::MAX - 100_000;
 
 fn days(name: &str) -> Expr {
@@ -106,85 +132,6 @@ fn days_or_open(name: &str) -> Expr {
 
 fn within(d: Expr, from: Expr, to: Expr) -> Expr {
     d.clone().gt_eq(from).and(d.lt_eq(to))
-}
-
-/// A per-group aggregate, computed in two steps: its value per row (vectorised over all joined
-/// rows), then a plain aggregation of that column per group, which polars does on its fast
-/// paths (an expression inside the aggregation would be evaluated group by group).
-struct Agg {
-    name: String,
-    value: Expr,
-    how: How,
-}
-
-enum How {
-    Any,
-    All,
-    Min,
-    Max,
-}
-
-/// Whether `e` holds for any row of the group (nulls counting as false).
-fn any_of(e: Expr, name: &str) -> Agg {
-    Agg {
-        name: name.to_string(),
-        value: e.fill_null(lit(false)),
-        how: How::Any,
-    }
-}
-
-/// Whether `e` holds for all rows of the group (nulls counting as false).
-fn all_of(e: Expr, name: &str) -> Agg {
-    Agg {
-        name: name.to_string(),
-        value: e.fill_null(lit(false)),
-        how: How::All,
-    }
-}
-
-/// The least `value` among the rows where `cond` holds.
-fn min_where(value: Expr, cond: Expr, name: &str) -> Agg {
-    Agg {
-        name: name.to_string(),
-        value: when(cond).then(value).otherwise(lit(NULL)),
-        how: How::Min,
-    }
-}
-
-fn max_of(value: Expr, name: &str) -> Agg {
-    Agg {
-        name: name.to_string(),
-        value,
-        how: How::Max,
-    }
-}
-
-/// Groups `rows` by `by` (keeping the order of first appearance when `stable`) and computes the
-/// aggregates.
-fn aggregate(rows: LazyFrame, by: Vec<Expr>, stable: bool, aggs: Vec<Agg>) -> LazyFrame {
-    let values: Vec<Expr> = aggs
-        .iter()
-        .map(|a| a.value.clone().alias(&a.name))
-        .collect();
-    let reduce: Vec<Expr> = aggs
-        .iter()
-        .map(|a| {
-            let c = col(&a.name);
-            match a.how {
-                How::Any => c.any(true),
-                How::All => c.all(true),
-                How::Min => c.min(),
-                How::Max => c.max(),
-            }
-        })
-        .collect();
-    let rows = rows.with_columns(values);
-    let groups = if stable {
-        rows.group_by_stable(by)
-    } else {
-        rows.group_by(by)
-    };
-    groups.agg(reduce)
 }
 
 fn left() -> JoinArgs {
@@ -233,7 +180,7 @@ fn decode(code: Expr, labels: Vec<String>) -> Expr {
 
 /// The labels of every subset of `names`, indexed by bit mask (bit i for `names[i]`), joined
 /// with `;` in the order of `names`.
-fn mask_labels(names: &[&str]) -> Vec<String> {
+pub(crate) fn mask_labels(names: &[&str]) -> Vec<String> {
     (0..1u32 << names.len())
         .map(|m| {
             names
@@ -254,74 +201,6 @@ fn mask(flags: &[Expr]) -> Expr {
         m = m + f.clone().cast(DataType::UInt32) * lit(1u32 << i);
     }
     m
-}
-
-/// Joins the keyed events to periods of a (user, client) pair (`pair`, `kind`, `p_from`, `p_to`)
-/// and flags per event, for each kind, whether a period holds on its day (plus the kind's grace)
-/// and whether one had begun by then.
-fn relation_periods(
-    keys: &DataFrame,
-    periods: &ByCode,
-    kinds: &[(i32, &str, &str)],
-) -> Result<LazyFrame> {
-    let mut aggs = Vec::new();
-    for (kind, holds, begun) in kinds {
-        let this = col("kind").eq(lit(*kind));
-        aggs.push(any_of(
-            this.clone()
-                .and(within(col("d"), col("p_from"), col("p_to") + col("grace"))),
-            holds,
-        ));
-        aggs.push(any_of(this.and(col("p_from").lt_eq(col("d"))), begun));
-    }
-    Ok(per_event(periods.left_join(keys)?.lazy(), aggs))
-}
-
-/// A left join that keeps the left rows' order (and so the events' `idx` order).
-fn left_in_order() -> JoinArgs {
-    let mut args = left();
-    args.maintain_order = MaintainOrderJoin::Left;
-    args
-}
-
-/// Aggregates rows that come in `idx` order, every event at least once, to one row per event
-/// in `idx` order: a group-by over sorted keys (runs, not hashing), whose result lines up with
-/// the events row for row.
-fn per_event(rows: LazyFrame, aggs: Vec<Agg>) -> LazyFrame {
-    let rows = rows.with_column(col("idx").set_sorted_flag(AExprSorted {
-        descending: Some(false),
-        nulls_last: Some(true),
-    }));
-    aggregate(rows, vec![col("idx")], true, aggs).drop(cols(["idx"]))
-}
-
-/// The slot of each event's (user `u`, day `d`), in order of first appearance (`slot`, null
-/// without a user), and the distinct (user, day) of the slots (`slot`, `u`, `d`).
-fn user_day_slots(keys: &DataFrame) -> Result<(DataFrame, DataFrame)> {
-    let (u, d) = (keys.column("u")?.u32()?, keys.column("d")?.i32()?);
-    let mut seen: PlHashMap<(u32, i32), u32> = PlHashMap::default();
-    let (mut su, mut sd) = (Vec::new(), Vec::new());
-    let slots: Vec<Option<u32>> = u
-        .iter()
-        .zip(d.iter())
-        .map(|(u, d)| {
-            let (u, d) = (u?, d?);
-            Some(*seen.entry((u, d)).or_insert_with(|| {
-                su.push(u);
-                sd.push(d);
-                su.len() as u32 - 1
-            }))
-        })
-        .collect();
-    let n = su.len() as u32;
-    Ok((
-        DataFrame::new_infer_height(vec![Column::new("slot".into(), slots)])?,
-        DataFrame::new_infer_height(vec![
-            Column::new("slot".into(), (0..n).collect::<Vec<u32>>()),
-            Column::new("u".into(), su),
-            Column::new("d".into(), sd),
-        ])?,
-    ))
 }
 
 /// The events' time on the local clock of `zone`, as microseconds since the epoch: `event_time`
@@ -404,18 +283,14 @@ pub struct Engine<'p> {
     pair_u: Series,
     pair_c: Series,
     first_time: Series,
-    /// Assignments (kind 0) and complaints handled (kind 1) by pair code.
-    periods: ByCode,
-    /// Role periods per user code and team code; and with the team's kind.
-    staff: DataFrame,
-    staff_kinds: DataFrame,
-    /// Cases by client code, with their retention days.
-    case_rows: ByCode,
-    /// The users' and the clients' coded pseudonyms (for the signals), the clients' by code.
-    people: DataFrame,
+    /// Assignments and complaints handled by pair, cases by client, role periods and coded
+    /// pseudonyms by user: what the per-event facts are read from.
+    relations: Relations,
+    /// The clients' coded pseudonyms and flags (for the signals), by client code.
     client_rows: ByCode,
-    /// Team ids by code.
+    /// Team ids and user ids by code.
     teams: Vec<String>,
+    user_labels: Vec<String>,
 }
 
 /// Builds the verdict plan for the events of `range` (see `Engine`).
@@ -532,11 +407,7 @@ impl<'p> Engine<'p> {
             days_or_open("closed").alias("p_to"),
             lit(grace("complaints_handler")).alias("grace"),
         ]);
-        let periods = ByCode::new(
-            concat([assign, complaints], UnionArgs::default())?.collect()?,
-            "pair",
-            pairs.height(),
-        )?;
+        let periods = concat([assign, complaints], UnionArgs::default())?.collect()?;
         // (B) the client's cases, with the user's roles in each case's team.
         let team_kinds = encode(tables.teams.clone().lazy(), "team_id", &teams, "t")
             .select([col("t"), col("kind").alias("team_kind")]);
@@ -554,12 +425,19 @@ impl<'p> Engine<'p> {
             days("valid_from").alias("s_from"),
             days_or_open("valid_to").alias("s_to"),
             col("big_registered"),
-        ])
-        .collect()?;
-        let staff_kinds = staff_rows
-            .clone()
+        ]);
+        let kinds = policy
+            .rule("replacement")
+            .map(|r| r.any_team_kinds.clone())
+            .unwrap_or_default();
+        let mut in_kind = lit(false);
+        for k in &kinds {
+            in_kind = in_kind.or(col("team_kind").eq(lit(k.as_str())));
+        }
+        let staff_rows = staff_rows
             .lazy()
             .join(team_kinds, [col("t")], [col("t")], left())
+            .with_column(in_kind.fill_null(lit(false)).alias("any_team_kind"))
             .collect()?;
         let mut case_cols = vec![
             col("c"),
@@ -591,7 +469,6 @@ impl<'p> Engine<'p> {
         )
         .select(case_cols)
         .collect()?;
-        let case_rows = ByCode::new(case_rows, "c", clients.height())?;
         // (E) identities for the signals: the user's own pseudonyms and the client's, coded.
         let people = encode(
             encode(
@@ -646,29 +523,39 @@ impl<'p> Engine<'p> {
         .unique_stable(Some(cols(["c"])), UniqueKeepStrategy::First)
         .collect()?;
         let client_rows = ByCode::new(client_rows, "c", clients.height())?;
+        let relations = Relations::new(
+            &periods,
+            pairs.height(),
+            &case_rows,
+            clients.height(),
+            policy.retention.sections.keys().cloned().collect(),
+            grace("team_coach"),
+            &staff_rows,
+            &people,
+            users.height(),
+        )?;
 
         let teams = team_labels(&teams)?;
+        let user_labels = team_labels(&users)?;
         Ok(Engine {
             policy,
             codes,
             pair_u: pairs.column("u")?.as_materialized_series().clone(),
             pair_c: pairs.column("c")?.as_materialized_series().clone(),
             first_time: pairs.column("first_time")?.as_materialized_series().clone(),
-            periods,
-            staff: staff_rows,
-            staff_kinds,
-            case_rows,
-            people,
+            relations,
             client_rows,
             teams,
+            user_labels,
         })
     }
 
-    /// The verdict plan for those of `events` on the days of `range`.
-    pub fn verdicts(&self, events: LazyFrame, range: DayRange) -> Result<LazyFrame> {
+    /// The verdict plan for those of `events` on the days of `range`, with the integer codes
+    /// behind some of its text (`CODE_COLUMNS`) after the verdict's columns: what the counts of
+    /// an audit's parts are taken from (`PartCounts`).
+    pub fn coded_verdicts(&self, events: LazyFrame, range: DayRange) -> Result<LazyFrame> {
         let policy = self.policy;
         let (first, last) = range.epoch_days();
-        let grace = |id: &str| policy.rule(id).map(|r| r.grace_days).unwrap_or(0);
         // The period's events with their local calendar day, hour and weekday, and their codes.
         let local = local_micros(&policy.time_zone, range)?
             .cast(DataType::Datetime(TimeUnit::Microseconds, None));
@@ -690,7 +577,7 @@ impl<'p> Engine<'p> {
                 local.dt().weekday().cast(DataType::Int32).alias("weekday"),
             ])
             .filter(within(col("d"), lit(first), lit(last)));
-        let ev = ev.collect()?;
+        let ev = in_order(ev.collect()?)?;
         // The codes of the user, the client and the pair, and the pair's first access.
         let ev = match &self.codes {
             Some(codes) => codes.key(&ev.drop_many(["pair"]))?,
@@ -721,131 +608,9 @@ impl<'p> Engine<'p> {
         let ev = self.client_rows.left_join(&ev)?;
         let keys = ev.select(["idx", "u", "c", "pair", "d", "section"])?;
 
-        let ad_agg = relation_periods(
-            &keys,
-            &self.periods,
-            &[
-                (0, "direct", "assigned_before"),
-                (1, "complaint_open", "complaint_before"),
-            ],
-        )?;
-
-        // The retention day that applies to the event's section.
-        let mut keep_day = col("keep_default");
-        for s in policy.retention.sections.keys() {
-            keep_day = when(col("section").eq(lit(s.as_str())))
-                .then(col(format!("keep_{s}")))
-                .otherwise(keep_day);
-        }
-        let open_now = within(col("d"), col("c_from"), col("c_to"));
-        let role_now = within(col("d"), col("s_from"), col("s_to")).fill_null(lit(false));
-        let b_rows = self.case_rows.left_join(&keys)?;
-        let b_rows = b_rows.lazy().with_column(keep_day.alias("keep_d")).join(
-            self.staff.clone().lazy(),
-            [col("u"), col("t")],
-            [col("u"), col("t")],
-            left_in_order(),
-        );
-        let b_agg = per_event(
-            b_rows,
-            vec![
-                any_of(open_now.clone(), "has_open_case"),
-                any_of(
-                    within(
-                        col("d"),
-                        col("c_from"),
-                        col("c_to") + lit(grace("team_coach")),
-                    )
-                    .and(role_now.clone())
-                    .and(col("role").eq(lit("coach"))),
-                    "coach",
-                ),
-                any_of(open_now.clone().and(role_now.clone()), "own_team_open"),
-                any_of(role_now.clone(), "team_case"),
-                any_of(open_now.clone().and(col("domestic_violence")), "dv_open"),
-                any_of(col("c_to").lt(col("d")), "closed_before"),
-                all_of(
-                    col("keep_d").is_not_null().and(col("keep_d").lt(col("d"))),
-                    "all_past_retention",
-                ),
-                min_where(col("t"), open_now, "open_team"),
-                max_of(col("t"), "any_team"),
-            ],
-        );
-
-        // (C) the user's own role periods, once per user and day.
-        let mut c_exprs = vec![
-            any_of(role_now.clone(), "any_role"),
-            any_of(role_now.clone().and(col("big_registered")), "big"),
-            min_where(col("t"), role_now.clone(), "user_team"),
-            min_where(col("role"), role_now.clone(), "user_role"),
-        ];
-        for role in ROLE_RULES
-            .iter()
-            .chain(["veilig_thuis", "complaints_handler"].iter())
-        {
-            c_exprs.push(any_of(
-                role_now.clone().and(col("role").eq(lit(*role))),
-                &format!("role_{role}"),
-            ));
-        }
-        let kinds = policy
-            .rule("replacement")
-            .map(|r| r.any_team_kinds.clone())
-            .unwrap_or_default();
-        let mut in_kind = lit(false);
-        for k in &kinds {
-            in_kind = in_kind.or(col("team_kind").eq(lit(k.as_str())));
-        }
-        c_exprs.push(any_of(role_now.clone().and(in_kind), "any_team_member"));
-        // Each distinct (user, day) gets a slot; the aggregates per slot are handed back to the
-        // events by position (no hash join on two columns).
-        let (slots, days_of_users) = user_day_slots(&keys)?;
-        let c_agg = days_of_users.clone().lazy().join(
-            self.staff_kinds.clone().lazy(),
-            [col("u")],
-            [col("u")],
-            inner(),
-        );
-        let c_agg = aggregate(c_agg, vec![col("slot")], false, c_exprs).collect()?;
-        let n_slots = days_of_users.height();
-        let c_agg = ByCode::new(c_agg, "slot", n_slots)?
-            .left_join(&slots)?
-            .drop("slot")?;
-
-        let flags = [
-            "direct",
-            "assigned_before",
-            "has_open_case",
-            "coach",
-            "own_team_open",
-            "team_case",
-            "dv_open",
-            "closed_before",
-            "any_role",
-            "big",
-            "any_team_member",
-            "complaint_open",
-            "complaint_before",
-        ];
-        let mut joined = concat_lf_horizontal(
-            [ev.lazy(), ad_agg, b_agg, c_agg.lazy()],
-            HConcatOptions::default(),
-        )?
-        .join(self.people.clone().lazy(), [col("u")], [col("u")], left());
-        let mut fill: Vec<Expr> = flags
-            .iter()
-            .map(|f| col(*f).fill_null(lit(false)))
-            .collect();
-        for role in ROLE_RULES
-            .iter()
-            .chain(["veilig_thuis", "complaints_handler"].iter())
-        {
-            let name = format!("role_{role}");
-            fill.push(col(name.as_str()).fill_null(lit(false)));
-        }
-        fill.push(col("all_past_retention").fill_null(lit(false)));
-        joined = joined.with_columns(fill);
+        // The facts each rule reads: the event's periods, cases and role periods, by code.
+        let facts = self.relations.event_facts(&keys)?;
+        let joined = ev.hstack(facts.columns())?.lazy();
 
         // Which explanations hold, before and after the section constraints.
         let raw = |id: &str| -> Expr {
@@ -998,7 +763,7 @@ impl<'p> Engine<'p> {
                 )
                 .alias("verdict"),
                 decode(explaining_rule.clone(), rule_labels).alias("rule"),
-                decode(explaining_rule, article_labels).alias("article"),
+                decode(explaining_rule.clone(), article_labels).alias("article"),
                 decode(reason, REASONS.iter().map(|s| s.to_string()).collect()).alias("reason"),
                 decode(
                     when(emergency)
@@ -1016,13 +781,42 @@ impl<'p> Engine<'p> {
                     self.teams.clone(),
                 )
                 .alias("dossier_team"),
+                col("user_team").alias("user_team_code"),
+                explaining_rule.alias("rule_code"),
             ])
-            .select(VERDICT_COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
-            .sort_by_exprs(
-                [col("event_time"), col("source"), col("event_id")],
-                SortMultipleOptions::default(),
+            .select(
+                VERDICT_COLUMNS
+                    .iter()
+                    .map(|c| col(*c))
+                    .chain(CODE_COLUMNS.iter().map(|c| {
+                        let t = if *c == "d" {
+                            DataType::Int32
+                        } else {
+                            DataType::UInt32
+                        };
+                        col(*c).cast(t)
+                    }))
+                    .collect::<Vec<_>>(),
             );
         Ok(out)
+    }
+
+    /// The verdict plan for those of `events` on the days of `range`: the columns of
+    /// `VERDICT_COLUMNS`.
+    pub fn verdicts(&self, events: LazyFrame, range: DayRange) -> Result<LazyFrame> {
+        Ok(self
+            .coded_verdicts(events, range)?
+            .select(VERDICT_COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>()))
+    }
+
+    /// The labels of the codes in `CODE_COLUMNS`.
+    pub fn labels(&self) -> CodeLabels {
+        CodeLabels {
+            users: self.user_labels.clone(),
+            teams: self.teams.clone(),
+            roles: self.relations.role_labels().to_vec(),
+            rules: self.policy.rules.iter().map(|r| r.id.clone()).collect(),
+        }
     }
 
     /// `events` with the codes of their user and client, from the pair codes they carry.
@@ -1049,7 +843,27 @@ impl<'p> Engine<'p> {
     }
 }
 
-/// The team ids of a team dictionary, by code.
+/// `events` in the order of the verdicts (time, source, event id): as they come when read from
+/// one sorted event file, which is checked in one pass; sorted otherwise.
+fn in_order(events: DataFrame) -> Result<DataFrame> {
+    let by = ["event_time", "source", "event_id"];
+    let time = events.column(by[0])?.to_physical_repr();
+    let time = time.i64()?;
+    let source = events.column(by[1])?.str()?;
+    let id = events.column(by[2])?.str()?;
+    let key = |i: usize| (time.get(i), source.get(i), id.get(i));
+    let sorted = time.null_count() == 0
+        && (1..events.height()).all(|i| {
+            let (a, b) = (time.get(i - 1), time.get(i));
+            a < b || (a == b && key(i - 1) <= key(i))
+        });
+    if sorted {
+        return Ok(events);
+    }
+    Ok(events.sort(by, SortMultipleOptions::default())?)
+}
+
+/// The values of a dictionary (`dictionary`), by code.
 fn team_labels(teams: &DataFrame) -> Result<Vec<String>> {
     Ok(teams
         .column("value")?

@@ -220,7 +220,9 @@ pub fn write_parquet(file: &File, df: &mut DataFrame) -> Result<()> {
 pub fn parquet_writer(file: &File) -> ParquetWriter<&File> {
     ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
+        // Min, max and null counts (what readers prune row groups by), not distinct counts,
+        // which cost a hash of every value.
+        .with_statistics(StatisticsOptions::default())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -145,6 +145,7 @@ pub fn str_col(df: &DataFrame, name: &str) -> Vec<Option<String>> {
 pub fn manifest(store: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(store.join("manifest.json")).unwrap()).unwrap()
 }
+pub mod random_world;
 pub mod world;
 
 /// One store of the committed sample (canonical log and reference data), made once per test

@@ -1,0 +1,97 @@
+//! The counts an audit keeps of each part, grouped on integer codes (`PartCounts`), equal those
+//! grouped on the verdicts' text (`Tally::of`, `outliers::roles`, `daily_from_verdicts`,
+//! `needs_review`): on the sample store (events coded by the store's pair codes) and on random
+//! small organisations (events coded by lookup).
+
+mod common;
+
+use common::random_world::world;
+use common::world::day;
+use common::{root, sample_store};
+use polars::prelude::*;
+use proptest::prelude::*;
+use wmo_audit::audit_run::{load_tables, History};
+use wmo_audit::audit_summary::Tally;
+use wmo_audit::audit_tables::{AuditTables, DayRange};
+use wmo_audit::engine::{self, Engine, VERDICT_COLUMNS};
+use wmo_audit::outliers;
+use wmo_audit::part_counts::PartCounts;
+use wmo_audit::policy::Policy;
+use wmo_audit::store::Store;
+
+/// `df` with its rows sorted by every column (the counts' row order is not part of them).
+fn sorted(df: &DataFrame) -> DataFrame {
+    let names: Vec<PlSmallStr> = df.get_column_names_owned();
+    df.sort(names, SortMultipleOptions::default()).unwrap()
+}
+
+fn assert_same(what: &str, fast: &DataFrame, slow: &DataFrame) {
+    assert_eq!(fast.schema(), slow.schema(), "{what}: columns");
+    assert!(
+        sorted(fast).equals_missing(&sorted(slow)),
+        "{what} differ:\n{fast}\n{slow}"
+    );
+}
+
+/// Compares the coded counts of the tables' verdicts over `range` with the text ones; returns
+/// how many verdict rows there were.
+fn check(tables: &AuditTables, policy: &Policy, range: DayRange) -> usize {
+    let engine = Engine::new(tables, policy).unwrap();
+    let coded = engine
+        .coded_verdicts(tables.events.clone(), range)
+        .unwrap()
+        .collect()
+        .unwrap();
+    let text = coded
+        .select(VERDICT_COLUMNS.iter().map(|c| PlSmallStr::from(*c)))
+        .unwrap();
+    let fast = PartCounts::of(&coded, &engine.labels()).unwrap();
+    let slow = Tally::of(&text).unwrap();
+    assert_same("verdict counts", &fast.tally.verdicts, &slow.verdicts);
+    assert_same("signal counts", &fast.tally.signals, &slow.signals);
+    assert_same("read counts", &fast.tally.reads, &slow.reads);
+    assert_same(
+        "unjustified rows",
+        &fast.tally.unjustified,
+        &slow.unjustified,
+    );
+    assert_same("roles", &fast.roles, &outliers::roles(&text).unwrap());
+    assert_same(
+        "daily activity",
+        &fast.daily,
+        &outliers::daily_from_verdicts(&text).unwrap(),
+    );
+    // The review rows, in the verdicts' order.
+    let review = text
+        .clone()
+        .lazy()
+        .filter(engine::needs_review())
+        .collect()
+        .unwrap();
+    assert!(fast.review.equals_missing(&review), "review rows differ");
+    text.height()
+}
+
+#[test]
+fn coded_counts_equal_text_counts_on_the_sample_store() {
+    let store = Store::open_read(sample_store()).unwrap();
+    let policy = Policy::load(&root().join("samples/voorbeeldstad/policy.toml")).unwrap();
+    let range = DayRange {
+        first: "2025-10-01".parse().unwrap(),
+        last: "2026-09-30".parse().unwrap(),
+    };
+    let tables = load_tables(&store, range, &policy.time_zone, History::Period).unwrap();
+    let rows = check(&tables, &policy, range);
+    assert!(rows > 1000, "the sample's year has {rows} verdicts");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn coded_counts_equal_text_counts_on_random_organisations(w in world(), first in 0i64..800, len in 0i64..800) {
+        let policy = Policy::load(&root().join("samples/voorbeeldstad/policy.toml")).unwrap();
+        let range = DayRange { first: day(first), last: day(first + len) };
+        check(&w.tables(), &policy, range);
+    }
+}
