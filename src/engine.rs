@@ -1,6 +1,6 @@
-//! The rule engine: tables and a policy in, one verdict row per event out: the events' rows
-//! of the reference tables (looked up by integer code), interval conditions on them, per-event
-//! aggregates, and the verdict, as polars plans. Pure: no file access, no clock.
+//! The rule engine: tables and a policy in, one verdict row per event out: each event's facts
+//! from the reference tables (looked up by integer code, `relations.rs`), then the rules, the
+//! reason and the signals as a polars plan. Pure: no file access, no clock.
 //!
 //! Semantics (the reference model in `tests/engine_reference.rs` spells them out slowly):
 //! d is the event's calendar day in the policy's time zone; a period holds on d when
@@ -270,9 +270,9 @@ fn retention_columns(cases: &DataFrame, policy: &Policy) -> Result<DataFrame> {
 /// Each event gets integer codes for its (user, client) pair, its user and its client. Stored
 /// events carry the pair's code (given at ingest, the row of the store's `first_access`); the
 /// user's and the client's follow from it by position. Events without it are coded by lookup
-/// (`Codebook`). The large reference tables (periods by pair, cases and clients by client) are
-/// indexed by code (`ByCode`), so an event's rows are found by array reads; the small ones are
-/// joined on codes. The text columns of the verdict (rule, article, reason, signals) are decoded
+/// (`Codebook`). The reference tables are indexed by code (`Relations` for periods by pair, cases
+/// by client and role periods by user; `ByCode` for clients), so an event's rows are found by
+/// array reads. The text columns of the verdict (rule, article, reason, signals) are decoded
 /// from small integers.
 pub struct Engine<'p> {
     policy: &'p Policy,
