@@ -4,7 +4,7 @@
 //! The frames are those of `Tally::of`, `outliers::roles` and `outliers::daily_from_verdicts` on
 //! the verdicts' text columns (a test checks it); only their row order may differ, which none
 //! of their readers depend on. Grouping 2 million rows on pseudonyms of 64 characters took
-//! about 2 s a part; on codes it takes a tenth of that.
+//! about 2 s a part at 100M; on codes it takes about 0.8 s.
 
 use polars::prelude::*;
 
