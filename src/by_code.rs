@@ -1,9 +1,52 @@
-//! A reference table indexed by a dense integer code, and the left join of events to it by
-//! array reads.
+//! Rows grouped by a dense integer code (`Offsets`), a reference table indexed by such a code
+//! (`ByCode`), and the left join of events to it by array reads.
 
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
+
+/// Rows grouped by a dense code: code k's rows are `start[k]..start[k + 1]` of the arrays.
+pub(crate) struct Offsets(Vec<usize>);
+
+impl Offsets {
+    /// The offsets of `codes` (each below `n`) and the order that sorts the rows by code (stable).
+    pub(crate) fn new(
+        codes: &[Option<u32>],
+        n: usize,
+        what: &str,
+    ) -> Result<(Offsets, Vec<usize>)> {
+        let mut start = vec![0usize; n + 1];
+        for code in codes.iter().flatten() {
+            let k = *code as usize;
+            if k >= n {
+                return Err(Error::Invalid(format!(
+                    "internal: code {code} of {what} is not below {n}"
+                )));
+            }
+            start[k + 1] += 1;
+        }
+        for k in 0..n {
+            start[k + 1] += start[k];
+        }
+        let mut next = start.clone();
+        let mut order = vec![0usize; start[n]];
+        for (row, code) in codes.iter().enumerate() {
+            if let Some(k) = code {
+                order[next[*k as usize]] = row;
+                next[*k as usize] += 1;
+            }
+        }
+        Ok((Offsets(start), order))
+    }
+
+    /// The rows of `code` (none for a null code or one beyond the table).
+    pub(crate) fn rows(&self, code: Option<u32>) -> std::ops::Range<usize> {
+        match code.map(|c| c as usize) {
+            Some(k) if k + 1 < self.0.len() => self.0[k]..self.0[k + 1],
+            _ => 0..0,
+        }
+    }
+}
 
 /// A reference table indexed by a dense integer code (`0..n`): its rows sorted by the code, and
 /// where each code's rows begin. Looking up an event's rows is then two array reads instead of a
@@ -12,39 +55,28 @@ pub(crate) struct ByCode {
     key: String,
     /// The rows sorted by `key`, without the `key` column.
     rows: DataFrame,
-    /// Code k's rows are `rows[start[k]..start[k + 1]]`.
-    start: Vec<IdxSize>,
+    /// Where each code's rows are.
+    index: Offsets,
 }
 
 impl ByCode {
     /// Indexes `table` by its `key` column of codes below `n` (rows without a code are dropped).
     pub(crate) fn new(table: DataFrame, key: &str, n: usize) -> Result<ByCode> {
-        let table = table
-            .lazy()
-            .filter(col(key).is_not_null())
-            .sort(
-                [key],
-                SortMultipleOptions::default().with_maintain_order(true),
-            )
-            .collect()?;
-        let codes = table.column(key)?.cast(&DataType::UInt32)?;
-        let mut start = vec![0 as IdxSize; n + 1];
-        for code in codes.u32()?.iter().flatten() {
-            let k = code as usize;
-            if k >= n {
-                return Err(Error::Invalid(format!(
-                    "internal: code {code} of '{key}' is not below {n}"
-                )));
-            }
-            start[k + 1] += 1;
-        }
-        for k in 0..n {
-            start[k + 1] += start[k];
-        }
+        let codes: Vec<Option<u32>> = table
+            .column(key)?
+            .cast(&DataType::UInt32)?
+            .u32()?
+            .iter()
+            .collect();
+        let (index, order) = Offsets::new(&codes, n, &format!("'{key}'"))?;
+        let order = IdxCa::from_vec(
+            "order".into(),
+            order.iter().map(|&r| r as IdxSize).collect(),
+        );
         Ok(ByCode {
             key: key.to_string(),
-            rows: table.drop(key)?,
-            start,
+            rows: table.drop(key)?.take(&order)?,
+            index,
         })
     }
 
@@ -55,17 +87,14 @@ impl ByCode {
         let mut li: Vec<IdxSize> = Vec::with_capacity(left.height());
         let mut ri: Vec<Option<IdxSize>> = Vec::with_capacity(left.height());
         for (i, code) in codes.u32()?.iter().enumerate() {
-            let (from, to) = match code.map(|c| c as usize) {
-                Some(k) if k + 1 < self.start.len() => (self.start[k], self.start[k + 1]),
-                _ => (0, 0),
-            };
-            if from == to {
+            let rows = self.index.rows(code);
+            if rows.is_empty() {
                 li.push(i as IdxSize);
                 ri.push(None);
             }
-            for r in from..to {
+            for r in rows {
                 li.push(i as IdxSize);
-                ri.push(Some(r));
+                ri.push(Some(r as IdxSize));
             }
         }
         // With at most one match per row, `left` is taken as it is.

@@ -535,8 +535,8 @@ impl<'p> Engine<'p> {
             users.height(),
         )?;
 
-        let teams = team_labels(&teams)?;
-        let user_labels = team_labels(&users)?;
+        let teams = dictionary_values(&teams)?;
+        let user_labels = dictionary_values(&users)?;
         Ok(Engine {
             policy,
             codes,
@@ -864,8 +864,8 @@ fn in_order(events: DataFrame) -> Result<DataFrame> {
 }
 
 /// The values of a dictionary (`dictionary`), by code.
-fn team_labels(teams: &DataFrame) -> Result<Vec<String>> {
-    Ok(teams
+fn dictionary_values(dict: &DataFrame) -> Result<Vec<String>> {
+    Ok(dict
         .column("value")?
         .str()?
         .iter()

@@ -29,6 +29,13 @@ fn codes(chunk: &DataFrame, name: &str) -> Result<Vec<Option<u32>>> {
     Ok(chunk.column(name)?.u32()?.iter().collect())
 }
 
+/// The (key, count) entries of a map, by key (so that the frames come out the same every run).
+fn sorted<K: Ord>(counts: PlHashMap<K, u64>) -> Vec<(K, u64)> {
+    let mut rows: Vec<_> = counts.into_iter().collect();
+    rows.sort_unstable();
+    rows
+}
+
 /// A text column.
 fn text(name: &str, values: impl Iterator<Item = Option<String>>) -> Column {
     Column::new(name.into(), values.collect::<Vec<_>>())
@@ -123,8 +130,7 @@ impl PartCounts {
             [engine::EMERGENCY, engine::JUSTIFIED, engine::UNJUSTIFIED].map(String::from);
         let signal_labels = engine::mask_labels(&SIGNALS);
 
-        let mut rows: Vec<_> = by_verdict.into_iter().collect();
-        rows.sort_unstable();
+        let rows = sorted(by_verdict);
         let verdicts = DataFrame::new(
             rows.len(),
             vec![
@@ -149,8 +155,7 @@ impl PartCounts {
                 counts(rows.iter().map(|r| r.1)),
             ],
         )?;
-        let mut rows: Vec<_> = by_signals.into_iter().collect();
-        rows.sort_unstable();
+        let rows = sorted(by_signals);
         let signals = DataFrame::new(
             rows.len(),
             vec![
@@ -162,8 +167,7 @@ impl PartCounts {
                 counts(rows.iter().map(|r| r.1)),
             ],
         )?;
-        let mut rows: Vec<_> = by_hour.into_iter().collect();
-        rows.sort_unstable();
+        let rows = sorted(by_hour);
         let reads = DataFrame::new(
             rows.len(),
             vec![
@@ -184,8 +188,7 @@ impl PartCounts {
             .filter(col("verdict").eq(lit(UNJUSTIFIED)))
             .select([col("reason"), col("user_id"), col("client_pid")])
             .collect()?;
-        let mut rows: Vec<_> = by_role.into_iter().collect();
-        rows.sort_unstable();
+        let rows = sorted(by_role);
         let roles = DataFrame::new(
             rows.len(),
             vec![

@@ -8,6 +8,7 @@
 
 use polars::prelude::*;
 
+use crate::by_code::Offsets;
 use crate::error::{Error, Result};
 use crate::policy::ROLE_RULES;
 
@@ -15,45 +16,7 @@ use crate::policy::ROLE_RULES;
 /// day (kept without end).
 const NEVER: i64 = i64::MAX;
 
-/// Rows grouped by a dense code: code k's rows are `start[k]..start[k + 1]` of the arrays.
-struct Offsets(Vec<usize>);
-
-impl Offsets {
-    /// The offsets of `codes` (each below `n`) and the order that sorts the rows by code (stable).
-    fn new(codes: &[Option<u32>], n: usize, what: &str) -> Result<(Offsets, Vec<usize>)> {
-        let mut start = vec![0usize; n + 1];
-        for code in codes.iter().flatten() {
-            let k = *code as usize;
-            if k >= n {
-                return Err(Error::Invalid(format!(
-                    "internal: code {code} of {what} is not below {n}"
-                )));
-            }
-            start[k + 1] += 1;
-        }
-        for k in 0..n {
-            start[k + 1] += start[k];
-        }
-        let mut next = start.clone();
-        let mut order = vec![0usize; start[n]];
-        for (row, code) in codes.iter().enumerate() {
-            if let Some(k) = code {
-                order[next[*k as usize]] = row;
-                next[*k as usize] += 1;
-            }
-        }
-        Ok((Offsets(start), order))
-    }
-
-    fn rows(&self, code: Option<u32>) -> std::ops::Range<usize> {
-        match code.map(|c| c as usize) {
-            Some(k) if k + 1 < self.0.len() => self.0[k]..self.0[k + 1],
-            _ => 0..0,
-        }
-    }
-}
-
-/// The roles the per-event facts name (`role_<name>`), and the coach's.
+/// The roles the per-event facts name (`role_<name>`).
 fn role_names() -> Vec<&'static str> {
     ROLE_RULES
         .iter()
@@ -109,6 +72,24 @@ struct Case {
     dv: bool,
 }
 
+/// A role period of a user: team, role code, days, BIG registration, and whether the team is of
+/// a kind whose members may replace in any team.
+#[derive(Clone, Copy)]
+struct RolePeriod {
+    team: Option<u32>,
+    role: Option<u32>,
+    from: i64,
+    to: i64,
+    big: bool,
+    any_team: bool,
+}
+
+impl RolePeriod {
+    fn holds(&self, d: i64) -> bool {
+        self.from <= d && d <= self.to
+    }
+}
+
 /// The reference relations of an engine, indexed by code.
 pub(crate) struct Relations {
     /// Assignments (kind 0) and complaints handled (kind 1) per pair: the first day, and the
@@ -123,17 +104,11 @@ pub(crate) struct Relations {
     case_keep: Vec<i64>,
     keep_columns: usize,
     coach_grace: i64,
-    /// The sections with a retention period of their own, in the order of `c_keep[1..]`.
+    /// The sections with a retention period of their own, keep columns 1 on.
     keep_sections: Vec<String>,
-    /// Role periods per user: team, role code, days, BIG registration, and whether the team is
-    /// of a kind whose members may replace in any team.
+    /// Role periods per user.
     staff: Offsets,
-    s_team: Vec<Option<u32>>,
-    s_role: Vec<Option<u32>>,
-    s_from: Vec<i64>,
-    s_to: Vec<i64>,
-    s_big: Vec<bool>,
-    s_any_team: Vec<bool>,
+    staff_rows: Vec<RolePeriod>,
     /// The role names by code (sorted), the coach's code, and each code's bit in `Facts::roles`.
     role_labels: Vec<String>,
     coach_role: Option<u32>,
@@ -169,10 +144,6 @@ fn bools(df: &DataFrame, name: &str) -> Result<Vec<bool>> {
         .iter()
         .map(|b| b.unwrap_or(false))
         .collect())
-}
-
-fn gather<T: Copy>(values: &[T], order: &[usize]) -> Vec<T> {
-    order.iter().map(|&i| values[i]).collect()
 }
 
 impl Relations {
@@ -259,6 +230,24 @@ impl Relations {
             .collect();
         let coach_role = code_of("coach").map(|c| c as u32);
         let (s_index, s_order) = Offsets::new(&u32s(staff, "u")?, n_users, "user")?;
+        let (team, from, to, big, any_team) = (
+            u32s(staff, "t")?,
+            days(staff, "s_from", NEVER)?,
+            days(staff, "s_to", NEVER)?,
+            bools(staff, "big_registered")?,
+            bools(staff, "any_team_kind")?,
+        );
+        let staff_rows = s_order
+            .iter()
+            .map(|&r| RolePeriod {
+                team: team[r],
+                role: s_role[r],
+                from: from[r],
+                to: to[r],
+                big: big[r],
+                any_team: any_team[r],
+            })
+            .collect();
 
         let mut people_by_user = vec![[None; 3]; n_users];
         let (pu, pp, ps, pa) = (
@@ -282,13 +271,8 @@ impl Relations {
             cases: c_index,
             coach_grace: i64::from(coach_grace),
             keep_sections,
-            s_team: gather(&u32s(staff, "t")?, &s_order),
-            s_role: gather(&s_role, &s_order),
-            s_from: gather(&days(staff, "s_from", NEVER)?, &s_order),
-            s_to: gather(&days(staff, "s_to", NEVER)?, &s_order),
-            s_big: gather(&bools(staff, "big_registered")?, &s_order),
-            s_any_team: gather(&bools(staff, "any_team_kind")?, &s_order),
             staff: s_index,
+            staff_rows,
             role_labels,
             coach_role,
             role_bits,
@@ -318,8 +302,8 @@ impl Relations {
         std::hint::black_box(sum);
     }
 
-    /// The facts of one event: user `u`, client `c`, pair `pair`, day `d`, and which retention
-    /// column applies to its section (`keep`).
+    /// The facts of one event: user `u`, where its periods and its client's cases are (`rows`),
+    /// day `d`, and which retention column applies to its section (`keep`).
     fn facts(&self, u: Option<u32>, rows: &EventRows, d: i64, keep: usize) -> Facts {
         let mut f = Facts::default();
         // (A, D) assignments and complaints handled by this user for this client.
@@ -339,7 +323,7 @@ impl Relations {
             }
         }
         // (B) the client's cases, with the user's role periods in each case's team.
-        let staff = self.staff.rows(u);
+        let staff = &self.staff_rows[self.staff.rows(u)];
         let cases = rows.cases.clone();
         f.all_past_retention = !cases.is_empty();
         for r in cases {
@@ -350,11 +334,9 @@ impl Relations {
             let coach_window = begun && d <= case.to.saturating_add(self.coach_grace);
             let (mut role_now, mut coach_now) = (false, false);
             if t.is_some() {
-                for s in staff.clone() {
-                    if self.s_team[s] == t && self.s_from[s] <= d && d <= self.s_to[s] {
-                        role_now = true;
-                        coach_now |= self.coach_role.is_some() && self.s_role[s] == self.coach_role;
-                    }
+                for s in staff.iter().filter(|s| s.team == t && s.holds(d)) {
+                    role_now = true;
+                    coach_now |= self.coach_role.is_some() && s.role == self.coach_role;
                 }
             }
             f.has_open_case |= open;
@@ -370,18 +352,15 @@ impl Relations {
             f.any_team = f.any_team.max(t);
         }
         // (C) the user's own role periods on the day.
-        for s in staff {
-            if !(self.s_from[s] <= d && d <= self.s_to[s]) {
-                continue;
-            }
+        for s in staff.iter().filter(|s| s.holds(d)) {
             f.any_role = true;
-            f.big |= self.s_big[s];
-            f.user_team = min(f.user_team, self.s_team[s]);
-            f.user_role = min(f.user_role, self.s_role[s]);
-            if let Some(role) = self.s_role[s] {
+            f.big |= s.big;
+            f.user_team = min(f.user_team, s.team);
+            f.user_role = min(f.user_role, s.role);
+            if let Some(role) = s.role {
                 f.roles |= self.role_bits[role as usize];
             }
-            f.any_team_member |= self.s_any_team[s];
+            f.any_team_member |= s.any_team;
         }
         // (E) the user's own pseudonyms.
         if let Some(p) = u.and_then(|u| self.people.get(u as usize)) {
