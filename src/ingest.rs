@@ -6,7 +6,7 @@ use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use chrono::{TimeZone, Utc};
+use chrono::{Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
@@ -16,6 +16,7 @@ use crate::contract::{Contract, TableSpec};
 use crate::csv_input::CsvInput;
 use crate::error::{Error, Result};
 use crate::fhir_input::FhirInput;
+use crate::in_order::InOrder;
 use crate::key::Key;
 use crate::manifest::{FileRecord, Manifest, ProfileRecord, RunRecord, TableRecord};
 use crate::pseudonymiser::Pseudonymiser;
@@ -27,6 +28,8 @@ use crate::table_buffer::{frame_rows, TableBuffer};
 use crate::time_parser::TimeParser;
 use crate::value::{key_hash, Value};
 
+/// Threads that validate and pseudonymise rows (`Run::read_file`).
+const CHECKERS: usize = 2;
 /// Rows per events part file; bounds memory on large ingests.
 const PART_ROWS: usize = 2_000_000;
 const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
@@ -221,7 +224,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         config: &config,
         zone,
         run_no,
-        ps: Pseudonymiser::new(&config.key),
+        ps: Vec::new(),
         quarantine: TableBuffer::with_columns(contract.quarantine.columns.clone()),
         notes: Vec::new(),
         records: Vec::new(),
@@ -314,10 +317,13 @@ fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// What `Run::read_file` hands every valid row to.
-/// Takes a valid row: its values and the hash of its key (`key_hash`).
-type Accept<'c, R> =
-    dyn FnMut(&mut R, &mut FileRecord, &RawRow, Vec<Value>, u128) -> Result<()> + 'c;
+/// What `Run::read_file` hands every valid row to: its values (to take or to read), the hash
+/// of its key (`key_hash`) and the tag the checker thread worked out for it.
+type Accept<'c, R, T> =
+    dyn FnMut(&mut R, &mut FileRecord, &RawRow, &mut Vec<Value>, u128, T) -> Result<()> + 'c;
+
+/// A valid row's values with its key hash and tag, or the reason it is not valid.
+type Checked<T> = (RawRow, std::result::Result<(Vec<Value>, u128, T), String>);
 
 /// A reader over either input kind.
 enum Reader {
@@ -346,7 +352,8 @@ struct Run<'a> {
     config: &'a IngestConfig,
     zone: Tz,
     run_no: u32,
-    ps: Pseudonymiser<'a>,
+    /// One per checker thread (each with its cache), kept from file to file.
+    ps: Vec<Pseudonymiser<'a>>,
     quarantine: TableBuffer,
     notes: Vec<QuarantineNote>,
     records: Vec<FileRecord>,
@@ -458,38 +465,50 @@ impl<'a> Run<'a> {
 
     /// Every row of the file that passes validation, to `accept`; the rest to the quarantine.
     ///
-    /// Two threads: one reads, validates and pseudonymises rows, in batches and in order; this
-    /// one hands them on (de-duplication, buffers and Parquet writes happen in `accept`).
-    fn read_file(
+    /// A pipeline, so that both cores work: one thread reads rows in batches; `CHECKERS`
+    /// threads validate and pseudonymise batches and tag each valid row with `tag` (work that
+    /// needs no state of the run); this thread takes the batches back in file order and hands
+    /// the rows on (de-duplication, buffers and Parquet writes happen in `accept`). Handed
+    /// batches go back to the reading thread to be freed there.
+    fn read_file<T: Send + Copy>(
         &mut self,
         input: &InputFile,
         table: &'a TableSpec,
         record: &mut FileRecord,
-        accept: &mut Accept<'_, Self>,
+        tag: impl FnMut(&[Value]) -> std::result::Result<T, String> + Send + Clone,
+        accept: &mut Accept<'_, Self, T>,
     ) -> Result<()> {
+        use std::sync::mpsc::{channel, sync_channel};
         const BATCH: usize = 1024;
         let (mut reader, time, ignored) = self.open(input, table)?;
         record.ignored_columns = ignored;
         let client_ids = self.config.client_ids;
         let bar = self.progress(input);
-        let mut ps = std::mem::replace(&mut self.ps, Pseudonymiser::new(&self.config.key));
-        type Checked = (RawRow, std::result::Result<(Vec<Value>, u128), String>);
+        let mut pss = std::mem::take(&mut self.ps);
+        while pss.len() < CHECKERS {
+            pss.push(Pseudonymiser::new(&self.config.key));
+        }
         let key_idx = table.key_indices();
         let (stats, handed) = std::thread::scope(|s| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Checked>>>(8);
-            let (ps, bar, time, key_idx) = (&mut ps, &bar, &time, &key_idx);
-            let checker = s.spawn(move || {
-                let mut stats = TimeStats::default();
-                let validator = RowValidator::new(table, time, client_ids);
+            let (raw_tx, raw_rx) = sync_channel::<(u64, Result<Vec<RawRow>>)>(4 * CHECKERS);
+            // Shared by the checkers; gone when the last one stops, which stops the reader.
+            let raw_rx = std::sync::Arc::new(std::sync::Mutex::new(raw_rx));
+            let (tx, rx) = sync_channel::<(u64, Result<Vec<Checked<T>>>)>(4 * CHECKERS);
+            let (back_tx, back_rx) = channel::<Vec<Checked<T>>>();
+            let (bar, time, key_idx) = (&bar, &time, &key_idx);
+            s.spawn(move || {
+                let mut seq = 0u64;
                 let mut batch = Vec::with_capacity(BATCH);
                 let mut read = 0u64;
                 loop {
+                    // Handed batches are freed here, where their rows were made.
+                    while back_rx.try_recv().is_ok() {}
                     let row = match reader.next_row() {
                         Ok(Some(row)) => row,
                         Ok(None) => break,
                         Err(e) => {
-                            let _ = tx.send(Err(e));
-                            return stats;
+                            let _ = raw_tx.send((seq, Err(e)));
+                            return;
                         }
                     };
                     read += 1;
@@ -498,49 +517,102 @@ impl<'a> Run<'a> {
                             bar.set_position(p);
                         }
                     }
-                    let mut row = row;
-                    let checked = match row.problem.clone() {
-                        Some(problem) => Err(problem),
-                        None => validator
-                            .validate(&mut row.fields, ps, &mut stats)
-                            .map(|v| {
-                                let kh = key_hash(key_idx.iter().map(|&k| &v[k]));
-                                (v, kh)
-                            }),
-                    };
-                    batch.push((row, checked));
+                    batch.push(row);
                     if batch.len() == BATCH {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        if tx.send(Ok(full)).is_err() {
-                            // The other side stopped on an error of its own.
-                            return stats;
+                        if raw_tx.send((seq, Ok(full))).is_err() {
+                            // The checkers stopped: the other side stopped on an error.
+                            return;
                         }
+                        seq += 1;
                     }
                 }
                 if !batch.is_empty() {
-                    let _ = tx.send(Ok(batch));
+                    let _ = raw_tx.send((seq, Ok(batch)));
                 }
-                stats
             });
-            let handed = (|| -> Result<()> {
-                for batch in rx {
-                    for (row, checked) in batch? {
-                        record.rows_read += 1;
-                        match checked {
-                            Ok((values, kh)) => accept(self, record, &row, values, kh)?,
-                            Err(reason) => self.quarantine(record, &table.name, &row, reason)?,
+            let checkers: Vec<_> = pss
+                .iter_mut()
+                .map(|ps| {
+                    let (tx, mut tag, raw_rx) = (tx.clone(), tag.clone(), raw_rx.clone());
+                    s.spawn(move || {
+                        let mut stats = TimeStats::default();
+                        let validator = RowValidator::new(table, time, client_ids);
+                        loop {
+                            let next = match raw_rx.lock() {
+                                Ok(rx) => rx.recv(),
+                                Err(_) => break,
+                            };
+                            let Ok((seq, rows)) = next else { break };
+                            let checked = rows.map(|rows| {
+                                rows.into_iter()
+                                    .map(|mut row| {
+                                        let checked = match row.problem.clone() {
+                                            Some(problem) => Err(problem),
+                                            None => validator
+                                                .validate(&mut row.fields, ps, &mut stats)
+                                                .and_then(|v| {
+                                                    let kh =
+                                                        key_hash(key_idx.iter().map(|&k| &v[k]));
+                                                    let t = tag(&v)?;
+                                                    Ok((v, kh, t))
+                                                }),
+                                        };
+                                        (row, checked)
+                                    })
+                                    .collect::<Vec<_>>()
+                            });
+                            if tx.send((seq, checked)).is_err() {
+                                break;
+                            }
                         }
+                        stats
+                    })
+                })
+                .collect();
+            drop((tx, raw_rx));
+            let handed = (|| -> Result<()> {
+                // Batches come back in any order; they are handed on in the file's.
+                let mut in_order = InOrder::default();
+                let mut ready = Vec::new();
+                for (seq, batch) in rx {
+                    in_order.put(seq, batch, &mut ready);
+                    for batch in ready.drain(..) {
+                        let mut batch = batch?;
+                        for (row, checked) in &mut batch {
+                            record.rows_read += 1;
+                            match checked {
+                                Ok((values, kh, t)) => accept(self, record, row, values, *kh, *t)?,
+                                Err(reason) => {
+                                    let reason = std::mem::take(reason);
+                                    self.quarantine(record, &table.name, row, reason)?
+                                }
+                            }
+                        }
+                        // The reading thread may have stopped: then the batch is freed here.
+                        let _ = back_tx.send(batch);
                     }
                 }
                 Ok(())
             })();
-            // Joining after the receiver is gone: a checker blocked on a full channel stops.
-            let stats = checker.join();
-            (stats, handed)
+            // Joining after the receiver is gone: checkers blocked on a full channel stop.
+            drop(back_tx);
+            let mut stats = TimeStats::default();
+            let mut failed = false;
+            for c in checkers {
+                match c.join() {
+                    Ok(s) => {
+                        stats.ambiguous += s.ambiguous;
+                        stats.shifted += s.shifted;
+                    }
+                    Err(_) => failed = true,
+                }
+            }
+            (if failed { Err(()) } else { Ok(stats) }, handed)
         });
-        self.ps = ps;
+        self.ps = pss;
         handed?;
-        let stats = stats.map_err(|_| Error::Invalid("internal: the row checker failed".into()))?;
+        let stats = stats.map_err(|_| Error::Invalid("internal: a row checker failed".into()))?;
         bar.finish_and_clear();
         record.local_times = stats;
         Ok(())
@@ -573,11 +645,13 @@ impl<'a> Run<'a> {
         for (input, sha) in inputs {
             let mut record = self.new_record(input, sha, manifest);
             if record.status == "ingested" {
-                self.read_file(input, table, &mut record, &mut |run, record, raw, values, kh| {
+                let accept: &mut Accept<'_, Self, ()> = &mut |run, record, raw, values, kh, ()| {
                     for (col, target, known) in &checks {
                         if !known.contains(&values[*col]) {
                             let shown = match &values[*col] {
-                                Value::Str(s) if table.columns[*col].stored_as.is_none() => format!(" '{s}'"),
+                                Value::Str(s) if table.columns[*col].stored_as.is_none() => {
+                                    format!(" '{s}'")
+                                }
                                 _ => " (value withheld)".into(),
                             };
                             let reason = format!(
@@ -588,20 +662,23 @@ impl<'a> Run<'a> {
                         }
                     }
                     match index.get(&kh) {
-                        Some(&i) if rows[i][digest_idx] == values[digest_idx] => record.rows_duplicate += 1,
+                        Some(&i) if rows[i][digest_idx] == values[digest_idx] => {
+                            record.rows_duplicate += 1
+                        }
                         Some(&i) => {
-                            rows[i] = values;
+                            rows[i] = std::mem::take(values);
                             record.rows_stored += 1;
                             record.rows_replaced += 1;
                         }
                         None => {
                             index.insert(kh, rows.len());
-                            rows.push(values);
+                            rows.push(std::mem::take(values));
                             record.rows_stored += 1;
                         }
                     }
                     Ok(())
-                })?;
+                };
+                self.read_file(input, table, &mut record, |_| Ok(()), accept)?;
             }
             changed |= record.rows_stored > 0;
             self.records.push(record);
@@ -683,100 +760,146 @@ impl<'a> Run<'a> {
         let zone = self.zone;
         let run_no = self.run_no;
 
-        let mut seen: HashMap<String, HashMap<u128, u64>> = HashMap::default();
-        // (user, client) -> code and earliest time, of the store and of this run.
-        let mut firsts = self.stored_firsts(store, manifest)?;
-        let mut stored = 0u64;
-        let mut buffers: BTreeMap<String, TableBuffer> = BTreeMap::new();
-        let mut chunks: BTreeMap<String, usize> = BTreeMap::new();
-        let mut new_parts: Vec<(String, String)> = Vec::new();
-        let mut buffered = 0usize;
-        let mut month_of: (Option<i64>, String) = (None, String::new());
+        // Part files are sorted and written on a thread of their own, one at a time, while
+        // the next rows are read.
+        let (new_parts, firsts, stored) = std::thread::scope(|s| -> Result<_> {
+            let (parts, part_rx) = std::sync::mpsc::sync_channel::<(PathBuf, DataFrame)>(1);
+            let writer = s.spawn(move || -> Result<()> {
+                for (path, df) in part_rx {
+                    write_part(&path, df)?;
+                }
+                Ok(())
+            });
+            let read = (|| -> Result<_> {
+                // By month (`EventTag::month`): the keys it holds, its buffer and its name.
+                let mut seen: HashMap<i32, HashMap<u128, u64>> = HashMap::default();
+                let mut buffers: BTreeMap<i32, TableBuffer> = BTreeMap::new();
+                let mut names: HashMap<i32, String> = HashMap::default();
+                // (user, client) -> code and earliest time, of the store and of this run.
+                let mut firsts = self.stored_firsts(store, manifest)?;
+                let mut stored = 0u64;
+                let mut chunks: BTreeMap<String, usize> = BTreeMap::new();
+                let mut new_parts: Vec<(String, String)> = Vec::new();
+                let mut buffered = 0usize;
 
-        for (input, sha) in inputs {
-            let mut record = self.new_record(input, sha, manifest);
-            if record.status == "ingested" {
-                self.read_file(input, table, &mut record, &mut |run, record, raw, values, kh| {
-                    let Value::Timestamp(t) = values[time_idx] else {
-                        return Err(Error::Invalid("internal: event_time is not a timestamp".into()));
-                    };
-                    // Present-day UTC offsets are multiples of 15 minutes, so one quarter hour
-                    // lies in one local month: the month is worked out once per quarter.
-                    let quarter = t.div_euclid(QUARTER_HOUR_MICROS);
-                    if month_of.0 != Some(quarter) {
-                        let month = Utc
-                            .timestamp_micros(t)
-                            .single()
-                            .map(|u| u.with_timezone(&zone).format("%Y-%m").to_string())
-                            .ok_or_else(|| Error::Invalid(format!("internal: time {t} out of range")))?;
-                        month_of = (Some(quarter), month);
+                for (input, sha) in inputs {
+                    let mut record = self.new_record(input, sha, manifest);
+                    if record.status != "ingested" {
+                        self.records.push(record);
+                        continue;
                     }
-                    let month = month_of.1.as_str();
-                    if !seen.contains_key(month) {
-                        seen.insert(month.to_string(), load_keys(store, manifest, month, &key_names)?);
-                    }
-                    let keys = seen
-                        .get_mut(month)
-                        .ok_or_else(|| Error::Invalid("internal: month keys missing".into()))?;
-                    let Value::U64(d) = values[digest_idx] else {
-                        return Err(Error::Invalid("internal: digest missing".into()));
-                    };
-                    match keys.get(&kh) {
-                        Some(&old) if old == d => record.rows_duplicate += 1,
-                        Some(_) => {
-                            let reason = format!(
-                                "event '{}' from source '{}' is already stored with different content; \
-                                 a source must not reuse an event id",
-                                values[key_idx[1]].as_str().unwrap_or(""),
-                                values[key_idx[0]].as_str().unwrap_or("")
-                            );
-                            run.quarantine(record, &table.name, raw, reason)?;
+                    // On the reading thread: the local month and whether the user and client are known.
+                    let mut month_of: (Option<i64>, i32) = (None, 0);
+                    let (users, clients) = (&users, &clients);
+                    let tag = move |values: &[Value]| {
+                        let Value::Timestamp(t) = values[time_idx] else {
+                            return Err("internal: event_time is not a timestamp".to_string());
+                        };
+                        // Present-day UTC offsets are multiples of 15 minutes, so one quarter hour
+                        // lies in one local month: the month is worked out once per quarter.
+                        let quarter = t.div_euclid(QUARTER_HOUR_MICROS);
+                        if month_of.0 != Some(quarter) {
+                            let local = local_time(t, zone)?;
+                            month_of = (Some(quarter), local.year() * 12 + local.month0() as i32);
                         }
-                        None => {
-                            keys.insert(kh, d);
-                            let pair = match (&values[user_idx], &values[client_idx]) {
-                                (Value::Str(u), Value::Str(c)) => Value::U32(firsts.see(u, c, t)?),
-                                _ => Value::Null,
+                        Ok(EventTag {
+                            month: month_of.1,
+                            known_user: users.contains(&values[user_idx]),
+                            known_client: clients.contains(&values[client_idx]),
+                        })
+                    };
+                    let accept: &mut Accept<'_, Self, EventTag> =
+                        &mut |run, record, raw, values, kh, tag| {
+                            let Value::Timestamp(t) = values[time_idx] else {
+                                return Err(Error::Invalid(
+                                    "internal: event_time is not a timestamp".into(),
+                                ));
                             };
-                            let mut values = values;
-                            values.push(pair);
-                            if !users.contains(&values[user_idx]) {
-                                run.unknown_users += 1;
+                            let month = tag.month;
+                            if !names.contains_key(&month) {
+                                let name = local_time(t, zone)
+                                    .map_err(Error::Invalid)?
+                                    .format("%Y-%m")
+                                    .to_string();
+                                seen.insert(month, load_keys(store, manifest, &name, &key_names)?);
+                                names.insert(month, name);
                             }
-                            if !clients.contains(&values[client_idx]) {
-                                run.unknown_clients += 1;
-                            }
-                            if !buffers.contains_key(month) {
-                                buffers.insert(month.to_string(), TableBuffer::new(table));
-                            }
-                            let buf = buffers
-                                .get_mut(month)
-                                .ok_or_else(|| Error::Invalid("internal: month buffer missing".into()))?;
-                            buf.push(&values)?;
-                            record.rows_stored += 1;
-                            stored += 1;
-                            buffered += 1;
-                            // Memory holds at most PART_ROWS rows: the fullest month goes to disk.
-                            if buffered >= PART_ROWS {
-                                if let Some((month, buf)) = buffers.iter_mut().max_by_key(|(_, b)| b.len()) {
-                                    buffered -= buf.len();
-                                    let part = flush(store, buf, month, run_no, &mut chunks)?;
-                                    new_parts.push((month.clone(), part));
+                            let keys = seen.get_mut(&month).ok_or_else(|| {
+                                Error::Invalid("internal: month keys missing".into())
+                            })?;
+                            let Value::U64(d) = values[digest_idx] else {
+                                return Err(Error::Invalid("internal: digest missing".into()));
+                            };
+                            match keys.get(&kh) {
+                                Some(&old) if old == d => record.rows_duplicate += 1,
+                                Some(_) => {
+                                    let reason = format!(
+                                    "event '{}' from source '{}' is already stored with different content; \
+                                     a source must not reuse an event id",
+                                    values[key_idx[1]].as_str().unwrap_or(""),
+                                    values[key_idx[0]].as_str().unwrap_or("")
+                                );
+                                    run.quarantine(record, &table.name, raw, reason)?;
+                                }
+                                None => {
+                                    keys.insert(kh, d);
+                                    let pair = match (&values[user_idx], &values[client_idx]) {
+                                        (Value::Str(u), Value::Str(c)) => {
+                                            Value::U32(firsts.see(u, c, t)?)
+                                        }
+                                        _ => Value::Null,
+                                    };
+                                    values.push(pair);
+                                    run.unknown_users += u64::from(!tag.known_user);
+                                    run.unknown_clients += u64::from(!tag.known_client);
+                                    let buf = buffers
+                                        .entry(month)
+                                        .or_insert_with(|| TableBuffer::new(table));
+                                    buf.push(values)?;
+                                    record.rows_stored += 1;
+                                    stored += 1;
+                                    buffered += 1;
+                                    // Memory holds at most PART_ROWS rows: the fullest month goes to disk.
+                                    if buffered >= PART_ROWS {
+                                        if let Some((month, buf)) =
+                                            buffers.iter_mut().max_by_key(|(_, b)| b.len())
+                                        {
+                                            buffered -= buf.len();
+                                            let name = &names[month];
+                                            let part = flush(
+                                                store,
+                                                buf,
+                                                name,
+                                                run_no,
+                                                &mut chunks,
+                                                &parts,
+                                            )?;
+                                            new_parts.push((name.clone(), part));
+                                        }
+                                    }
                                 }
                             }
-                        }
+                            Ok(())
+                        };
+                    self.read_file(input, table, &mut record, tag, accept)?;
+                    self.records.push(record);
+                }
+                for (month, buf) in buffers.iter_mut() {
+                    if !buf.is_empty() {
+                        let name = &names[month];
+                        let part = flush(store, buf, name, run_no, &mut chunks, &parts)?;
+                        new_parts.push((name.clone(), part));
                     }
-                    Ok(())
-                })?;
-            }
-            self.records.push(record);
-        }
-        for (month, buf) in buffers.iter_mut() {
-            if !buf.is_empty() {
-                let part = flush(store, buf, month, run_no, &mut chunks)?;
-                new_parts.push((month.clone(), part));
-            }
-        }
+                }
+                Ok((new_parts, firsts, stored))
+            })();
+            drop(parts);
+            // The writer's error first: a failed hand-over is its consequence.
+            writer
+                .join()
+                .map_err(|_| Error::Invalid("internal: the part writer failed".into()))??;
+            read
+        })?;
         let t = manifest.tables.entry(table.store.clone()).or_default();
         for (month, part) in &new_parts {
             t.files.push(part.clone());
@@ -922,6 +1045,23 @@ impl Firsts {
     }
 }
 
+/// What the reading thread works out for each valid event.
+#[derive(Debug, Clone, Copy)]
+struct EventTag {
+    /// The local month, as year * 12 + month - 1 (ordered as the months' names are).
+    month: i32,
+    known_user: bool,
+    known_client: bool,
+}
+
+/// The local time of `t` (microseconds since the epoch) in `zone`.
+fn local_time(t: i64, zone: Tz) -> std::result::Result<chrono::DateTime<Tz>, String> {
+    Utc.timestamp_micros(t)
+        .single()
+        .map(|u| u.with_timezone(&zone))
+        .ok_or_else(|| format!("internal: time {t} out of range"))
+}
+
 /// (source, event_id) hashes and digests of the events a month already holds.
 fn load_keys(
     store: &Store,
@@ -956,15 +1096,24 @@ fn flush(
     month: &str,
     run: u32,
     chunks: &mut BTreeMap<String, usize>,
+    parts: &std::sync::mpsc::SyncSender<(PathBuf, DataFrame)>,
 ) -> Result<String> {
     let n = chunks.entry(month.to_string()).or_insert(0);
     let rel = format!("events/month={month}/part-r{run:06}-{n:04}.parquet");
     *n += 1;
     let df = buf.take_frame()?;
+    let path = store.stage_path(&rel)?;
+    parts
+        .send((path, df))
+        .map_err(|_| Error::Invalid("internal: the part writer stopped".into()))?;
+    Ok(rel)
+}
+
+/// Writes an events part, sorted by (time, source, event id): the order the audit reads in.
+fn write_part(path: &Path, df: DataFrame) -> Result<()> {
     let mut df = df.sort(
         ["event_time", "source", "event_id"],
         SortMultipleOptions::default(),
     )?;
-    store.stage(&rel, &mut df)?;
-    Ok(rel)
+    crate::store::write_file(path, &mut df)
 }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod evidence;
 pub mod fhir_input;
 pub mod generate;
+mod in_order;
 pub mod ingest;
 pub mod investigation;
 pub mod key;

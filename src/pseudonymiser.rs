@@ -61,32 +61,34 @@ impl Domain {
 /// client thousands of times).
 pub struct Pseudonymiser<'k> {
     key: &'k Key,
-    cache: PlHashMap<(Domain, String), String>,
+    /// Per domain (`Domain as usize`): value as given -> pseudonym. Keyed by the value before
+    /// it is normalised, so that a value seen before costs one look-up and no allocation.
+    cache: [PlHashMap<String, String>; 4],
 }
 
 impl<'k> Pseudonymiser<'k> {
     pub fn new(key: &'k Key) -> Self {
         Pseudonymiser {
             key,
-            cache: PlHashMap::default(),
+            cache: Default::default(),
         }
     }
 
     /// The pseudonym of `value` in `domain`: prefix + 32 hex characters (128 bits) of
     /// HMAC-SHA-256(key, label || 0x00 || normalised value).
     pub fn pseudonym(&mut self, domain: Domain, value: &str) -> String {
-        let key = (domain, domain.normalise(value));
-        if let Some(p) = self.cache.get(&key) {
+        let cache = &mut self.cache[domain as usize];
+        if let Some(p) = cache.get(value) {
             return p.clone();
         }
-        let normal = &key.1;
+        let normal = domain.normalise(value);
         let mut mac = self.key.mac();
         mac.update(domain.label());
         mac.update(&[0]);
         mac.update(normal.as_bytes());
         let digest = mac.finalize().into_bytes();
         let p = format!("{}{}", domain.prefix(), hex::encode(&digest[..16]));
-        self.cache.insert(key, p.clone());
+        cache.insert(value.to_string(), p.clone());
         p
     }
 }

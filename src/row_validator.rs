@@ -49,7 +49,8 @@ impl<'a> RowValidator<'a> {
         ps: &mut Pseudonymiser,
         stats: &mut TimeStats,
     ) -> Result<Vec<Value>, String> {
-        let mut values = Vec::with_capacity(fields.len() + 1);
+        // Room for the digest and for a column the caller adds (the events' pair code).
+        let mut values = Vec::with_capacity(fields.len() + 2);
         for (i, col) in self.spec.columns.iter().enumerate() {
             let Some(owned) = fields.get_mut(i).and_then(Option::take) else {
                 if col.required {

@@ -175,15 +175,19 @@ impl Store {
 
     /// Writes a file into the staging area; it becomes visible at `commit`.
     pub fn stage(&mut self, rel: &str, df: &mut DataFrame) -> Result<()> {
+        let path = self.stage_path(rel)?;
+        write_file(&path, df)
+    }
+
+    /// Where to write a file of the staging area (its folder made); it becomes visible at
+    /// `commit` and must be written by then (`write_file`).
+    pub fn stage_path(&mut self, rel: &str) -> Result<PathBuf> {
         let path = self.root.join(STAGING).join(rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        write_parquet(&file, df)?;
-        file.sync_all().map_err(|e| Error::io(&path, e))?;
         self.staged.push(rel.to_string());
-        Ok(())
+        Ok(path)
     }
 
     /// Commits the staged files and the new manifest atomically (see the module docs).
@@ -207,6 +211,13 @@ impl Store {
         self.manifest = Some(manifest.clone());
         Ok(())
     }
+}
+
+/// Writes a frame as a Parquet file at `path`, synced to disk.
+pub fn write_file(path: &Path, df: &mut DataFrame) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    write_parquet(&file, df)?;
+    file.sync_all().map_err(|e| Error::io(path, e))
 }
 
 /// Writes a frame as Parquet the way every file of the tool is written: zstd, full statistics

@@ -590,3 +590,80 @@ fn an_unknown_input_file_is_refused_before_any_work() {
     );
     assert!(!store.join("manifest.json").exists());
 }
+
+#[test]
+fn a_log_read_by_several_threads_keeps_the_file_order_in_quarantine_and_pair_codes() {
+    // Many batches (the readers hand on 1,024 rows at a time), bad rows spread over them, and
+    // (user, client) pairs first seen all through the file: pair codes count in file order.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = (dir.path().join("store"), keygen(dir.path()));
+    ok(&ingest(&store, &key, &refs(&reference()), &[]));
+    let clients = ["111222333", "012345672"];
+    let mut csv = String::from(
+        "event_id,event_time,user_id,action,client_id,section,emergency,emergency_reason,\
+         outcome,source,workstation\n",
+    );
+    let (mut bad_lines, mut first_pairs) = (Vec::new(), Vec::new());
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..6000u32 {
+        let line = u64::from(i) + 2;
+        let (user, client) = (
+            format!("u{}", (i * 7) % 2003),
+            clients[(i % 5 % 2) as usize],
+        );
+        let action = if i % 397 == 13 { "Q" } else { "R" };
+        if action == "Q" {
+            bad_lines.push(line);
+        } else if seen.insert((user.clone(), client)) {
+            first_pairs.push((user.clone(), client));
+        }
+        let (m, s) = (i / 60, i % 60);
+        csv.push_str(&format!(
+            "X{i},2026-03-0{}T{:02}:{:02}:{s:02}+01:00,{user},{action},{client},plan,false,,0,sys,\n",
+            2 + m / 1200,
+            8 + m % 1200 / 60,
+            m % 60
+        ));
+    }
+    let log = dir.path().join("access_log.csv");
+    std::fs::write(&log, csv).unwrap();
+    let out = ok(&ingest(&store, &key, &[log.as_path()], &[]));
+    assert!(
+        out.contains(&format!(
+            "stored {} + quarantined {}",
+            6000 - bad_lines.len(),
+            bad_lines.len()
+        )),
+        "{out}"
+    );
+
+    let m = manifest(&store);
+    let q = read_parquet(&store.join(m["tables"]["quarantine"]["files"][0].as_str().unwrap()));
+    let lines: Vec<u64> = q
+        .column("line")
+        .unwrap()
+        .u64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(lines, bad_lines, "quarantined rows in the file's order");
+
+    let firsts = read_parquet(&store.join("first_access.parquet"));
+    assert_codes_count_up(&firsts);
+    let users = str_col(&firsts, "user_id");
+    let pids = str_col(&firsts, "client_pid");
+    // The reference ingest's own pairs come first; this file's follow in order of first access.
+    let new = users.len() - first_pairs.len();
+    let got: Vec<&str> = users[new..].iter().map(|u| u.as_deref().unwrap()).collect();
+    let want: Vec<&str> = first_pairs.iter().map(|(u, _)| u.as_str()).collect();
+    assert_eq!(
+        got, want,
+        "pair codes in the order the file first names each pair"
+    );
+    // And each pair's client is the one the file named: one pseudonym per BSN.
+    let mut pid_of = std::collections::HashMap::new();
+    for ((_, bsn), pid) in first_pairs.iter().zip(&pids[new..]) {
+        assert_eq!(pid_of.entry(*bsn).or_insert(pid.clone()), pid);
+    }
+    assert_eq!(pid_of.len(), 2);
+}
