@@ -761,9 +761,10 @@ impl<'a> Run<'a> {
         let run_no = self.run_no;
 
         // Part files are sorted and written on a thread of their own, one at a time, while
-        // the next rows are read.
+        // the next rows are read. The hand-over waits for the writer to be free, so that memory
+        // holds at most the part being written besides the buffers.
         let (new_parts, firsts, stored) = std::thread::scope(|s| -> Result<_> {
-            let (parts, part_rx) = std::sync::mpsc::sync_channel::<(PathBuf, DataFrame)>(1);
+            let (parts, part_rx) = std::sync::mpsc::sync_channel::<(PathBuf, DataFrame)>(0);
             let writer = s.spawn(move || -> Result<()> {
                 for (path, df) in part_rx {
                     write_part(&path, df)?;

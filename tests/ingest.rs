@@ -25,6 +25,17 @@ fn refs(paths: &[std::path::PathBuf]) -> Vec<&std::path::Path> {
     paths.iter().map(|p| p.as_path()).collect()
 }
 
+/// The quarantine table's line numbers, in its row order.
+fn line_numbers(quarantine: &DataFrame) -> Vec<u64> {
+    quarantine
+        .column("line")
+        .unwrap()
+        .u64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect()
+}
+
 #[test]
 fn every_bad_row_kind_is_quarantined_with_its_reason_and_counts_reconcile() {
     let dir = tempfile::tempdir().unwrap();
@@ -48,13 +59,7 @@ fn every_bad_row_kind_is_quarantined_with_its_reason_and_counts_reconcile() {
     let q = read_parquet(&store.join(qfile));
     let files = str_col(&q, "file");
     let reasons = str_col(&q, "reason");
-    let lines: Vec<u64> = q
-        .column("line")
-        .unwrap()
-        .u64()
-        .unwrap()
-        .into_no_null_iter()
-        .collect();
+    let lines = line_numbers(&q);
     let found = |file: &str, line: u64| -> String {
         let i = (0..q.height())
             .find(|&i| files[i].as_deref() == Some(file) && lines[i] == line)
@@ -639,13 +644,7 @@ fn a_log_read_by_several_threads_keeps_the_file_order_in_quarantine_and_pair_cod
 
     let m = manifest(&store);
     let q = read_parquet(&store.join(m["tables"]["quarantine"]["files"][0].as_str().unwrap()));
-    let lines: Vec<u64> = q
-        .column("line")
-        .unwrap()
-        .u64()
-        .unwrap()
-        .into_no_null_iter()
-        .collect();
+    let lines = line_numbers(&q);
     assert_eq!(lines, bad_lines, "quarantined rows in the file's order");
 
     let firsts = read_parquet(&store.join("first_access.parquet"));
