@@ -772,10 +772,9 @@ impl<'a> Run<'a> {
                 Ok(())
             });
             let read = (|| -> Result<_> {
-                // By month (`EventTag::month`): the keys it holds, its buffer and its name.
-                let mut seen: HashMap<i32, HashMap<u128, u64>> = HashMap::default();
+                // By month (`EventTag::month`): its name with the keys it holds, and its buffer.
+                let mut seen: HashMap<i32, (String, HashMap<u128, u64>)> = HashMap::default();
                 let mut buffers: BTreeMap<i32, TableBuffer> = BTreeMap::new();
-                let mut names: HashMap<i32, String> = HashMap::default();
                 // (user, client) -> code and earliest time, of the store and of this run.
                 let mut firsts = self.stored_firsts(store, manifest)?;
                 let mut stored = 0u64;
@@ -817,15 +816,15 @@ impl<'a> Run<'a> {
                                 ));
                             };
                             let month = tag.month;
-                            if !names.contains_key(&month) {
+                            if !seen.contains_key(&month) {
                                 let name = local_time(t, zone)
                                     .map_err(Error::Invalid)?
                                     .format("%Y-%m")
                                     .to_string();
-                                seen.insert(month, load_keys(store, manifest, &name, &key_names)?);
-                                names.insert(month, name);
+                                let keys = load_keys(store, manifest, &name, &key_names)?;
+                                seen.insert(month, (name, keys));
                             }
-                            let keys = seen.get_mut(&month).ok_or_else(|| {
+                            let (_, keys) = seen.get_mut(&month).ok_or_else(|| {
                                 Error::Invalid("internal: month keys missing".into())
                             })?;
                             let Value::U64(d) = values[digest_idx] else {
@@ -866,7 +865,7 @@ impl<'a> Run<'a> {
                                             buffers.iter_mut().max_by_key(|(_, b)| b.len())
                                         {
                                             buffered -= buf.len();
-                                            let name = &names[month];
+                                            let name = &seen[month].0;
                                             let part = flush(
                                                 store,
                                                 buf,
@@ -887,7 +886,7 @@ impl<'a> Run<'a> {
                 }
                 for (month, buf) in buffers.iter_mut() {
                     if !buf.is_empty() {
-                        let name = &names[month];
+                        let name = &seen[month].0;
                         let part = flush(store, buf, name, run_no, &mut chunks, &parts)?;
                         new_parts.push((name.clone(), part));
                     }
