@@ -23,6 +23,7 @@ use crate::policy::Policy;
 use crate::report::{Lang, ReportInput};
 use crate::review_cases::ReviewCase;
 use crate::store::Store;
+use crate::verdict_file::VerdictFile;
 
 /// A checked request for a run over a period (`audit` and `stats`).
 #[derive(Debug, Clone)]
@@ -311,27 +312,6 @@ fn compact(df: &DataFrame) -> Result<DataFrame> {
     Ok(out)
 }
 
-/// Writes the verdicts of each part received to `file` as one Parquet file.
-fn write_verdicts(file: &File, parts: std::sync::mpsc::Receiver<DataFrame>) -> Result<()> {
-    let mut writer = None;
-    for mut chunk in parts {
-        // The writer takes rows in batches whose columns break at the same rows; the engine's
-        // columns come from several sources (the files read, the facts' threads).
-        chunk.align_chunks_par();
-        let w = match &mut writer {
-            Some(w) => w,
-            None => writer.insert(crate::store::parquet_writer(file).batched(chunk.schema())?),
-        };
-        if chunk.height() > 0 {
-            w.write_batch(&chunk)?;
-        }
-    }
-    if let Some(w) = writer {
-        w.finish()?;
-    }
-    Ok(())
-}
-
 /// Runs the audit and writes its folder.
 pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let store = Store::open_read(&config.store)?;
@@ -349,12 +329,13 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
     let engine = engine::Engine::new(&tables, policy)?;
     let labels = engine.labels();
+    let verdict_file = VerdictFile::new(&labels);
     let mut kept = Kept::default();
     std::thread::scope(|s| -> Result<()> {
         // A second thread writes the verdicts while the next part is computed.
         let (tx, rx) = std::sync::mpsc::sync_channel::<DataFrame>(1);
         let file = &file;
-        let writer = s.spawn(move || write_verdicts(file, rx));
+        let writer = s.spawn(move || VerdictFile::write(file, rx));
         let computed = (|| -> Result<()> {
             for (i, part) in parts(range, part_days(&store)).into_iter().enumerate() {
                 let files = files_to_read(&store, part, zone, History::Period)?;
@@ -365,9 +346,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
                 let chunk = engine
                     .coded_verdicts(part_tables.events.clone().filter(near(part)), part)?
                     .collect()?;
-                let verdicts =
-                    chunk.select(engine::VERDICT_COLUMNS.iter().map(|c| PlSmallStr::from(*c)))?;
-                tx.send(verdicts)
+                tx.send(verdict_file.frame(&chunk)?)
                     .map_err(|_| Error::Invalid("internal: the verdict writer stopped".into()))?;
                 kept.add(&chunk, &labels)?;
                 if i == 0 {
@@ -546,30 +525,6 @@ pub(crate) fn write_file(
 mod tests {
     use super::*;
     use chrono::NaiveDate;
-
-    /// Parts whose columns break at different rows (as the engine's do) are written whole.
-    #[test]
-    fn the_verdict_writer_takes_columns_that_break_at_different_rows() {
-        let mut a = Series::new("a".into(), [1i64, 2]);
-        a.append(&Series::new("a".into(), [3i64])).unwrap();
-        let b = Series::new("b".into(), ["x", "y", "z"]);
-        let part = DataFrame::new(3, vec![a.into(), b.into()]).unwrap();
-        assert_eq!(part.column("a").unwrap().n_chunks(), 2);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v.parquet");
-        let file = File::create(&path).unwrap();
-        let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        tx.send(part.clone()).unwrap();
-        tx.send(part.clone()).unwrap();
-        drop(tx);
-        write_verdicts(&file, rx).unwrap();
-        let back = ParquetReader::new(File::open(&path).unwrap())
-            .finish()
-            .unwrap();
-        let mut want = part.clone();
-        want.vstack_mut(&part).unwrap();
-        assert!(back.equals_missing(&want), "{back}");
-    }
 
     fn day(s: &str) -> NaiveDate {
         s.parse().unwrap()

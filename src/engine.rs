@@ -98,9 +98,11 @@ pub const VERDICT_COLUMNS: [&str; 24] = [
 /// the user (`u`, labels `CodeLabels::users`), the client (`c`, coded in the order of the
 /// pseudonyms), the local day (`d`), the user's team and role (`user_team_code`,
 /// `user_role_code`), the verdict (0 emergency, 1 justified, 2 unjustified), the explaining rule
-/// (`rule_code`, in the policy's order) and the signals (`signal_mask`, bit i for `SIGNALS[i]`).
-/// `d` is an `Int32`, the others `UInt32`.
-pub const CODE_COLUMNS: [&str; 8] = [
+/// (`rule_code`, in the policy's order), the signals (`signal_mask`, bit i for `SIGNALS[i]`),
+/// the reason (`reason_code`, index in `REASONS`), the rules that held at an emergency login
+/// (`explained_mask`, bit i for rule i; `also_explained_by`) and the dossier's team
+/// (`dossier_team_code`, labels `CodeLabels::teams`). `d` is an `Int32`, the others `UInt32`.
+pub const CODE_COLUMNS: [&str; 11] = [
     "u",
     "c",
     "d",
@@ -109,6 +111,9 @@ pub const CODE_COLUMNS: [&str; 8] = [
     "verdict_code",
     "rule_code",
     "signal_mask",
+    "reason_code",
+    "explained_mask",
+    "dossier_team_code",
 ];
 
 /// The labels of the codes of `CODE_COLUMNS`, by code.
@@ -118,6 +123,8 @@ pub struct CodeLabels {
     pub teams: Vec<String>,
     pub roles: Vec<String>,
     pub rules: Vec<String>,
+    /// The article of each rule, by rule code.
+    pub articles: Vec<String>,
 }
 
 const OPEN_END: i32 = i32::MAX - 100_000;
@@ -753,6 +760,16 @@ impl<'p> Engine<'p> {
             ])
             .with_columns([verdict.alias("verdict_code")])
             .with_columns([
+                reason.alias("reason_code"),
+                when(emergency)
+                    .then(col("holding"))
+                    .otherwise(lit(NULL).cast(DataType::UInt32))
+                    .alias("explained_mask"),
+                col("open_team")
+                    .fill_null(col("any_team"))
+                    .alias("dossier_team_code"),
+            ])
+            .with_columns([
                 decode(
                     col("verdict_code"),
                     vec![
@@ -764,23 +781,17 @@ impl<'p> Engine<'p> {
                 .alias("verdict"),
                 decode(explaining_rule.clone(), rule_labels).alias("rule"),
                 decode(explaining_rule.clone(), article_labels).alias("article"),
-                decode(reason, REASONS.iter().map(|s| s.to_string()).collect()).alias("reason"),
                 decode(
-                    when(emergency)
-                        .then(col("holding"))
-                        .otherwise(lit(NULL).cast(DataType::UInt32)),
-                    mask_labels(&rule_ids),
+                    col("reason_code"),
+                    REASONS.iter().map(|s| s.to_string()).collect(),
                 )
-                .alias("also_explained_by"),
+                .alias("reason"),
+                decode(col("explained_mask"), mask_labels(&rule_ids)).alias("also_explained_by"),
                 decode(col("signal_mask"), mask_labels(&SIGNALS)).alias("signals"),
                 reason_missing.not().alias("emergency_reason_given"),
                 col("d").cast(DataType::Date).alias("local_date"),
                 decode(col("user_team"), self.teams.clone()).alias("user_team"),
-                decode(
-                    col("open_team").fill_null(col("any_team")),
-                    self.teams.clone(),
-                )
-                .alias("dossier_team"),
+                decode(col("dossier_team_code"), self.teams.clone()).alias("dossier_team"),
                 col("user_team").alias("user_team_code"),
                 explaining_rule.alias("rule_code"),
             ])
@@ -816,6 +827,12 @@ impl<'p> Engine<'p> {
             teams: self.teams.clone(),
             roles: self.relations.role_labels().to_vec(),
             rules: self.policy.rules.iter().map(|r| r.id.clone()).collect(),
+            articles: self
+                .policy
+                .rules
+                .iter()
+                .map(|r| self.policy.article(&r.id).to_string())
+                .collect(),
         }
     }
 

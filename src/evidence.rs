@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -51,6 +52,51 @@ pub fn hash_file(path: &Path, name: &str) -> Result<FileHash> {
     })
 }
 
+/// Hashes files (path, name) on a thread per core, each taking the next file not yet taken: the
+/// hashes in the order of `files`. An audit of a 100M-event store hashes 16 GB.
+pub fn hash_files(files: &[(PathBuf, String)]) -> Result<Vec<FileHash>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len());
+    let next = AtomicUsize::new(0);
+    let hashed: Vec<Vec<(usize, Result<FileHash>)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((path, name)) = files.get(i) else {
+                            return done;
+                        };
+                        done.push((i, hash_file(path, name)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    let mut slots: Vec<Option<Result<FileHash>>> = (0..files.len()).map(|_| None).collect();
+    for (i, h) in hashed.into_iter().flatten() {
+        slots[i] = Some(h);
+    }
+    slots
+        .into_iter()
+        .zip(files)
+        .map(|(h, (path, _))| {
+            h.unwrap_or_else(|| {
+                Err(Error::Invalid(format!(
+                    "internal: '{}' was not hashed",
+                    path.display()
+                )))
+            })
+        })
+        .collect()
+}
+
 /// The command line with the value of `--out` replaced by `.`, so that the same command written
 /// to two folders gives the same manifest.
 pub fn command_line(args: &[String]) -> Vec<String> {
@@ -87,10 +133,11 @@ impl EvidenceManifest {
         store_files: &[String],
         policy: Option<&Path>,
     ) -> Result<EvidenceManifest> {
-        let mut hashes = Vec::with_capacity(store_files.len());
-        for f in store_files {
-            hashes.push(hash_file(&store.join(f), f)?);
-        }
+        let files: Vec<(PathBuf, String)> = store_files
+            .iter()
+            .map(|f| (store.join(f), f.clone()))
+            .collect();
+        let hashes = hash_files(&files)?;
         let policy = policy
             .map(|p| hash_file(p, &p.to_string_lossy()))
             .transpose()?;
@@ -110,12 +157,12 @@ impl EvidenceManifest {
     /// Hashes every file of `folder` (but the manifest) and writes the manifest there.
     /// Returns the manifest's own sha256, to be kept apart from the folder.
     pub fn seal(mut self, folder: &Path) -> Result<String> {
-        self.outputs = Vec::new();
-        for name in folder_files(folder)? {
-            if name != MANIFEST {
-                self.outputs.push(hash_file(&folder.join(&name), &name)?);
-            }
-        }
+        let files: Vec<(PathBuf, String)> = folder_files(folder)?
+            .into_iter()
+            .filter(|name| name != MANIFEST)
+            .map(|name| (folder.join(&name), name))
+            .collect();
+        self.outputs = hash_files(&files)?;
         let text = serde_json::to_string_pretty(&self)
             .map_err(|e| Error::Invalid(format!("evidence manifest: {e}")))?;
         let path = folder.join(MANIFEST);

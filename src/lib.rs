@@ -41,6 +41,7 @@ pub mod store;
 pub mod table_buffer;
 pub mod time_parser;
 pub mod value;
+pub mod verdict_file;
 pub mod verdict_row;
 
 pub use error::{Error, Result};

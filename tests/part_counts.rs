@@ -1,13 +1,14 @@
 //! The counts an audit keeps of each part, grouped on integer codes (`PartCounts`), equal those
 //! grouped on the verdicts' text (`Tally::of`, `outliers::roles`, `daily_from_verdicts`,
-//! `needs_review`): on the sample store (events coded by the store's pair codes) and on random
-//! small organisations (events coded by lookup).
+//! `needs_review`), and the verdict file's Enum columns made from the codes (`VerdictFile`) hold
+//! the verdicts' text: on the sample store (events coded by the store's pair codes) under every
+//! shipped policy and on random small organisations (events coded by lookup).
 
 mod common;
 
 use common::random_world::world;
 use common::world::day;
-use common::{root, sample_store};
+use common::{as_text, root, sample_store};
 use polars::prelude::*;
 use proptest::prelude::*;
 use wmo_audit::audit_run::{load_tables, History};
@@ -18,6 +19,7 @@ use wmo_audit::outliers;
 use wmo_audit::part_counts::PartCounts;
 use wmo_audit::policy::Policy;
 use wmo_audit::store::Store;
+use wmo_audit::verdict_file::VerdictFile;
 
 /// `df` with its rows sorted by every column (the counts' row order is not part of them).
 fn sorted(df: &DataFrame) -> DataFrame {
@@ -45,6 +47,11 @@ fn check(tables: &AuditTables, policy: &Policy, range: DayRange) -> usize {
     let text = coded
         .select(VERDICT_COLUMNS.iter().map(|c| PlSmallStr::from(*c)))
         .unwrap();
+    let written = VerdictFile::new(&engine.labels()).frame(&coded).unwrap();
+    assert!(
+        as_text(&written).equals_missing(&text),
+        "the verdict file's columns differ from the verdicts"
+    );
     let fast = PartCounts::of(&coded, &engine.labels()).unwrap();
     let slow = Tally::of(&text).unwrap();
     assert_same("verdict counts", &fast.tally.verdicts, &slow.verdicts);
@@ -75,14 +82,76 @@ fn check(tables: &AuditTables, policy: &Policy, range: DayRange) -> usize {
 #[test]
 fn coded_counts_equal_text_counts_on_the_sample_store() {
     let store = Store::open_read(sample_store()).unwrap();
-    let policy = Policy::load(&root().join("samples/voorbeeldstad/policy.toml")).unwrap();
     let range = DayRange {
         first: "2025-10-01".parse().unwrap(),
         last: "2026-09-30".parse().unwrap(),
     };
+    let mut policies = vec![root().join("samples/voorbeeldstad/policy.toml")];
+    for id in [
+        "leiden",
+        "steenbergen",
+        "westerveld",
+        "aalsmeer",
+        "inzet-zoetermeer",
+    ] {
+        policies.push(root().join(format!("schemas/policies/{id}.toml")));
+    }
+    for path in policies {
+        let policy = Policy::load(&path).unwrap();
+        let tables = load_tables(&store, range, &policy.time_zone, History::Period).unwrap();
+        let rows = check(&tables, &policy, range);
+        assert!(rows > 1000, "the sample's year has {rows} verdicts");
+    }
+}
+
+/// The verdict file writes the text of its coded columns as Enums (what makes writing cheap), and
+/// these read back as the same text.
+#[test]
+fn the_verdict_file_writes_coded_text_as_enums() {
+    let store = Store::open_read(sample_store()).unwrap();
+    // Steenbergen's rules share one article: its Enum has fewer labels than there are rules.
+    let policy = Policy::load(&root().join("schemas/policies/steenbergen.toml")).unwrap();
+    let range = DayRange {
+        first: "2026-03-01".parse().unwrap(),
+        last: "2026-03-31".parse().unwrap(),
+    };
     let tables = load_tables(&store, range, &policy.time_zone, History::Period).unwrap();
-    let rows = check(&tables, &policy, range);
-    assert!(rows > 1000, "the sample's year has {rows} verdicts");
+    let engine = Engine::new(&tables, &policy).unwrap();
+    let coded = engine
+        .coded_verdicts(tables.events.clone(), range)
+        .unwrap()
+        .collect()
+        .unwrap();
+    let written = VerdictFile::new(&engine.labels()).frame(&coded).unwrap();
+    for c in [
+        "user_team",
+        "user_role",
+        "dossier_team",
+        "verdict",
+        "rule",
+        "article",
+        "reason",
+        "also_explained_by",
+        "signals",
+    ] {
+        let dtype = written.column(c).unwrap().dtype();
+        assert!(matches!(dtype, DataType::Enum(..)), "{c} is {dtype}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("verdicts.parquet");
+    let file = std::fs::File::create(&path).unwrap();
+    let (tx, rx) = std::sync::mpsc::sync_channel(2);
+    tx.send(written.clone()).unwrap();
+    tx.send(written.clone()).unwrap();
+    drop(tx);
+    VerdictFile::write(&file, rx).unwrap();
+    let back = common::read_parquet(&path);
+    let text = coded
+        .select(VERDICT_COLUMNS.iter().map(|c| PlSmallStr::from(*c)))
+        .unwrap();
+    let mut twice = text.clone();
+    twice.vstack_mut(&text).unwrap();
+    assert!(back.equals_missing(&twice), "{back}");
 }
 
 proptest! {

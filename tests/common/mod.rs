@@ -95,10 +95,25 @@ pub fn snapshot(store: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// A Parquet file, its Enum columns (`verdicts.parquet` writes its few-valued text as Enums) as
+/// text.
 pub fn read_parquet(path: &Path) -> DataFrame {
-    ParquetReader::new(std::fs::File::open(path).unwrap())
+    let df = ParquetReader::new(std::fs::File::open(path).unwrap())
         .finish()
-        .unwrap()
+        .unwrap();
+    as_text(&df)
+}
+
+/// `df` with its Enum columns cast to text.
+pub fn as_text(df: &DataFrame) -> DataFrame {
+    let mut out = df.clone();
+    for c in df.columns() {
+        if matches!(c.dtype(), DataType::Enum(..)) {
+            out.replace(c.name(), c.cast(&DataType::String).unwrap())
+                .unwrap();
+        }
+    }
+    out
 }
 
 /// All events of the store, through a hive-partitioned scan as another engine would do it.
