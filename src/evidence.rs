@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 pub const MANIFEST: &str = "manifest.json";
+/// Marks a folder whose run has not sealed it yet: a run that failed halfway leaves it, so that
+/// the next run into that folder knows the files as this tool's and replaces them.
+pub const UNFINISHED: &str = ".wmo-audit-unfinished";
 const FORMAT: &str = "wmo-audit-evidence";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +160,10 @@ impl EvidenceManifest {
     /// Hashes every file of `folder` (but the manifest) and writes the manifest there.
     /// Returns the manifest's own sha256, to be kept apart from the folder.
     pub fn seal(mut self, folder: &Path) -> Result<String> {
+        let marker = folder.join(UNFINISHED);
+        if marker.exists() {
+            fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+        }
         let files: Vec<(PathBuf, String)> = folder_files(folder)?
             .into_iter()
             .filter(|name| name != MANIFEST)
@@ -196,17 +203,18 @@ impl EvidenceManifest {
 /// stranger's file is sealed into the evidence or overwritten.
 pub fn prepare_folder(folder: &Path) -> Result<()> {
     if !folder.exists() {
-        return fs::create_dir_all(folder).map_err(|e| Error::io(folder, e));
+        fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
     }
     let names = folder_files(folder)?;
-    if names.is_empty() {
-        return Ok(());
-    }
     let ours: BTreeSet<String> = match EvidenceManifest::load(folder) {
         Ok(m) => m.outputs.into_iter().map(|o| o.file).collect(),
         Err(_) => BTreeSet::new(),
     };
-    if let Some(stranger) = names.iter().find(|n| *n != MANIFEST && !ours.contains(*n)) {
+    let unfinished = names.iter().any(|n| n == UNFINISHED);
+    if let Some(stranger) = names
+        .iter()
+        .find(|n| !unfinished && *n != MANIFEST && !ours.contains(*n))
+    {
         return Err(Error::input(
             folder,
             format!(
@@ -218,7 +226,8 @@ pub fn prepare_folder(folder: &Path) -> Result<()> {
         let p = folder.join(&n);
         fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
     }
-    Ok(())
+    let marker = folder.join(UNFINISHED);
+    fs::write(&marker, b"").map_err(|e| Error::io(&marker, e))
 }
 
 /// Names of the files directly in `folder`, sorted.
@@ -363,5 +372,36 @@ mod tests {
         assert_eq!(v.added, ["c.txt"]);
         assert_eq!(v.inputs_changed.len(), 1);
         assert!(!v.outputs_intact());
+    }
+
+    /// A run that failed halfway leaves its files and the marker: the next run replaces them.
+    /// A folder with files of someone else's is refused, and a sealed folder has no marker.
+    #[test]
+    fn a_folder_left_by_a_failed_run_is_replaced_and_a_strangers_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        prepare_folder(&out).unwrap();
+        fs::write(out.join("verdicts.parquet"), b"half").unwrap();
+        prepare_folder(&out).unwrap();
+        assert_eq!(folder_files(&out).unwrap(), [UNFINISHED]);
+
+        let store = dir.path().join("store");
+        fs::create_dir_all(&store).unwrap();
+        fs::write(store.join("t.parquet"), b"table").unwrap();
+        fs::write(out.join("a.csv"), b"a").unwrap();
+        let m = EvidenceManifest::new(vec![], &store, "k1-x", &["t.parquet".into()], None).unwrap();
+        m.seal(&out).unwrap();
+        assert_eq!(folder_files(&out).unwrap(), ["a.csv", MANIFEST]);
+        let sealed = EvidenceManifest::load(&out).unwrap();
+        assert_eq!(sealed.outputs.len(), 1);
+        prepare_folder(&out).unwrap();
+        assert_eq!(folder_files(&out).unwrap(), [UNFINISHED]);
+
+        let theirs = dir.path().join("theirs");
+        fs::create_dir_all(&theirs).unwrap();
+        fs::write(theirs.join("notes.txt"), b"mine").unwrap();
+        let err = prepare_folder(&theirs).unwrap_err().to_string();
+        assert!(err.contains("'notes.txt'"), "{err}");
+        assert_eq!(folder_files(&theirs).unwrap(), ["notes.txt"]);
     }
 }
