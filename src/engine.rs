@@ -21,6 +21,8 @@ use crate::time_parser::days_since_epoch;
 pub const EMERGENCY: &str = "emergency";
 pub const JUSTIFIED: &str = "justified";
 pub const UNJUSTIFIED: &str = "unjustified";
+/// The verdicts by verdict code (`verdict_code`).
+pub const VERDICTS: [&str; 3] = [EMERGENCY, JUSTIFIED, UNJUSTIFIED];
 
 /// Reasons for an unjustified access, in the order they are tried (most telling first).
 pub const REASONS: [&str; 6] = [
@@ -770,15 +772,7 @@ impl<'p> Engine<'p> {
                     .alias("dossier_team_code"),
             ])
             .with_columns([
-                decode(
-                    col("verdict_code"),
-                    vec![
-                        EMERGENCY.to_string(),
-                        JUSTIFIED.to_string(),
-                        UNJUSTIFIED.to_string(),
-                    ],
-                )
-                .alias("verdict"),
+                decode(col("verdict_code"), VERDICTS.map(String::from).to_vec()).alias("verdict"),
                 decode(explaining_rule.clone(), rule_labels).alias("rule"),
                 decode(explaining_rule.clone(), article_labels).alias("article"),
                 decode(

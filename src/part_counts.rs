@@ -168,8 +168,7 @@ impl PartCounts {
         let label = |labels: &[String], code: Option<u32>| -> Option<String> {
             code.and_then(|k| labels.get(k as usize)).cloned()
         };
-        let verdict_labels =
-            [engine::EMERGENCY, engine::JUSTIFIED, engine::UNJUSTIFIED].map(String::from);
+        let verdict_labels = engine::VERDICTS.map(String::from);
         let signal_labels = engine::mask_labels(&SIGNALS);
 
         let rows = sorted(by_verdict);
