@@ -1,20 +1,20 @@
 //! The rule engine: tables and a policy in, one verdict row per event out: each event's facts
 //! from the reference tables (looked up by integer code, `relations.rs`), then the rules, the
-//! reason and the signals as a polars plan. Pure: no file access, no clock.
+//! reason and the signals (`rule_table.rs`), in one pass over the events; polars reads, orders
+//! and codes the events and decodes the verdicts' text. Pure: no file access, no clock.
 //!
 //! Semantics (the reference model in `tests/engine_reference.rs` spells them out slowly):
 //! d is the event's calendar day in the policy's time zone; a period holds on d when
 //! `from <= d <= to (+ grace)`, an open end being +infinity.
 
-use chrono::Timelike;
 use polars::prelude::*;
 
 use crate::audit_tables::{AuditTables, DayRange};
-use crate::by_code::ByCode;
 use crate::codebook::Codebook;
 use crate::error::Result;
 use crate::policy::Policy;
-use crate::relations::Relations;
+use crate::relations::{EventKeys, Relations};
+use crate::rule_table::{EventMarks, RuleTable};
 use crate::time_parser::days_since_epoch;
 
 /// Verdicts.
@@ -203,15 +203,6 @@ pub(crate) fn mask_labels(names: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// A bit mask of boolean expressions (bit i for `flags[i]`).
-fn mask(flags: &[Expr]) -> Expr {
-    let mut m = lit(0u32);
-    for (i, f) in flags.iter().enumerate() {
-        m = m + f.clone().cast(DataType::UInt32) * lit(1u32 << i);
-    }
-    m
-}
-
 /// The events' time on the local clock of `zone`, as microseconds since the epoch: `event_time`
 /// plus the zone's offset, by integer arithmetic (a time zone conversion per event is slow). The offsets in force from two days before the
 /// range to two days after it are looked up once (a quarter hour apart, which finds every
@@ -279,10 +270,11 @@ fn retention_columns(cases: &DataFrame, policy: &Policy) -> Result<DataFrame> {
 /// Each event gets integer codes for its (user, client) pair, its user and its client. Stored
 /// events carry the pair's code (given at ingest, the row of the store's `first_access`); the
 /// user's and the client's follow from it by position. Events without it are coded by lookup
-/// (`Codebook`). The reference tables are indexed by code (`Relations` for periods by pair, cases
-/// by client and role periods by user; `ByCode` for clients), so an event's rows are found by
-/// array reads. The text columns of the verdict (rule, article, reason, signals) are decoded
-/// from small integers.
+/// (`Codebook`). The reference tables are indexed by code (`Relations`: periods by pair, cases
+/// and pseudonyms by client, role periods and pseudonyms by user), so an event's rows are found
+/// by array reads. Each event is then judged in one pass over the events (`RuleTable` on the
+/// facts from `Relations`), which gives its verdict as integer codes; the text columns of the
+/// verdict (verdict, rule, article, reason, signals, teams, role) are decoded from them.
 pub struct Engine<'p> {
     policy: &'p Policy,
     /// The codes of users, clients and pairs by lookup; `None` where the events carry the
@@ -293,10 +285,11 @@ pub struct Engine<'p> {
     pair_c: Series,
     first_time: Series,
     /// Assignments and complaints handled by pair, cases by client, role periods and coded
-    /// pseudonyms by user: what the per-event facts are read from.
+    /// pseudonyms by user, coded pseudonyms and flags by client: what the per-event facts are
+    /// read from.
     relations: Relations,
-    /// The clients' coded pseudonyms and flags (for the signals), by client code.
-    client_rows: ByCode,
+    /// The policy compiled for judging the events one by one.
+    rules: RuleTable,
     /// Team ids and user ids by code.
     teams: Vec<String>,
     user_labels: Vec<String>,
@@ -531,7 +524,6 @@ impl<'p> Engine<'p> {
         // first row).
         .unique_stable(Some(cols(["c"])), UniqueKeepStrategy::First)
         .collect()?;
-        let client_rows = ByCode::new(client_rows, "c", clients.height())?;
         let relations = Relations::new(
             &periods,
             pairs.height(),
@@ -542,7 +534,9 @@ impl<'p> Engine<'p> {
             &staff_rows,
             &people,
             users.height(),
+            &client_rows,
         )?;
+        let rules = RuleTable::new(policy, &crate::relations::role_names())?;
 
         let teams = dictionary_values(&teams)?;
         let user_labels = dictionary_values(&users)?;
@@ -553,7 +547,7 @@ impl<'p> Engine<'p> {
             pair_c: pairs.column("c")?.as_materialized_series().clone(),
             first_time: pairs.column("first_time")?.as_materialized_series().clone(),
             relations,
-            client_rows,
+            rules,
             teams,
             user_labels,
         })
@@ -568,6 +562,12 @@ impl<'p> Engine<'p> {
         // The period's events with their local calendar day, hour and weekday, and their codes.
         let local = local_micros(&policy.time_zone, range)?
             .cast(DataType::Datetime(TimeUnit::Microseconds, None));
+        let reason_missing = col("emergency_reason").is_null().or(col("emergency_reason")
+            .str()
+            .strip_chars(lit(NULL))
+            .str()
+            .len_bytes()
+            .eq(lit(0u32)));
         let ev = events
             .with_columns([
                 local.clone().dt().date().cast(DataType::Int32).alias("d"),
@@ -584,6 +584,7 @@ impl<'p> Engine<'p> {
                     .cast(DataType::Int32)
                     .alias("local_minute"),
                 local.dt().weekday().cast(DataType::Int32).alias("weekday"),
+                reason_missing.alias("reason_missing"),
             ])
             .filter(within(col("d"), lit(first), lit(last)));
         let ev = in_order(ev.collect()?)?;
@@ -593,188 +594,25 @@ impl<'p> Engine<'p> {
             None => self.stored_pairs(ev)?,
         };
         let first_time = self.first_time.take(ev.column("pair")?.u32()?)?;
-        let mut ev = ev.hstack(&[first_time.into()])?;
-        ev = ev.with_row_index("idx".into(), None)?;
-        let unpaired = ev
-            .clone()
-            .lazy()
-            .filter(
-                col("pair")
-                    .is_null()
-                    .and(col("user_id").is_not_null())
-                    .and(col("client_pid").is_not_null()),
-            )
-            .select([len()])
-            .collect()?;
-        let unpaired = unpaired.column("len")?.u32()?.get(0).unwrap_or(0);
-        if unpaired > 0 {
-            return Err(crate::error::Error::Invalid(format!(
-                "the store's first_access table lacks the (user, client) pair of {unpaired} events; \
-                 the store is inconsistent"
-            )));
-        }
-        // The client's pseudonyms and flags: one row per client.
-        let ev = self.client_rows.left_join(&ev)?;
-        let keys = ev.select(["idx", "u", "c", "pair", "d", "section"])?;
+        let ev = ev.hstack(&[first_time.into()])?;
+        let keys = self.keys(&ev)?;
 
-        // The facts each rule reads: the event's periods, cases and role periods, by code.
-        let facts = self.relations.event_facts(&keys)?;
-        let joined = ev.hstack(facts.columns())?.lazy();
-
-        // Which explanations hold, before and after the section constraints.
-        let raw = |id: &str| -> Expr {
-            match id {
-                "direct_worker" => col("direct"),
-                "team_coach" => col("coach"),
-                "complaints_handler" => col("complaint_open"),
-                "replacement" => {
-                    col("own_team_open").or(col("any_team_member").and(col("has_open_case")))
-                }
-                "veilig_thuis" => col("role_veilig_thuis").and(col("dv_open")),
-                role => col(format!("role_{role}").as_str()),
-            }
-        };
-        let mut big_ok = lit(true);
-        for (name, s) in &policy.sections {
-            if s.requires_big {
-                big_ok = big_ok.and(col("section").neq(lit(name.as_str())).or(col("big")));
-            }
-        }
-        let section_ok = |id: &str| -> Expr {
-            let mut ok = big_ok.clone();
-            for name in policy.sections.keys() {
-                if !policy.section_allows(name, id) {
-                    ok = ok.and(col("section").neq(lit(name.as_str())));
-                }
-            }
-            ok
-        };
-        let mut holds = Vec::new();
-        let mut any_raw = lit(false);
-        for r in &policy.rules {
-            holds.push(raw(&r.id).and(section_ok(&r.id)));
-            any_raw = any_raw.or(raw(&r.id));
-        }
-        // The first rule (in policy order) that holds; every rule that holds, as a bit mask.
-        let mut rule_ix = lit(NULL).cast(DataType::UInt32);
-        for (i, h) in holds.iter().enumerate().rev() {
-            rule_ix = when(h.clone()).then(lit(i as u32)).otherwise(rule_ix);
-        }
+        // Each event judged by the rules on its facts (`RuleTable`), as codes; their text
+        // decoded from small label lists.
+        let judged = self.relations.judge(&keys, &self.rules)?;
         let rule_ids: Vec<&str> = policy.rules.iter().map(|r| r.id.as_str()).collect();
         let rule_labels: Vec<String> = rule_ids.iter().map(|s| s.to_string()).collect();
         let article_labels: Vec<String> = rule_ids
             .iter()
             .map(|id| policy.article(id).to_string())
             .collect();
-
-        // Verdict codes: 0 emergency, 1 justified, 2 unjustified.
-        let emergency = col("emergency");
-        let verdict = when(emergency.clone())
-            .then(lit(0u32))
-            .when(col("rule_ix").is_not_null())
-            .then(lit(1u32))
-            .otherwise(lit(2u32));
-        // Reason codes index `REASONS`.
-        let complaints_rule = policy.rule("complaints_handler").is_some();
-        let reason = when(col("verdict_code").neq(lit(2u32)))
-            .then(lit(NULL).cast(DataType::UInt32))
-            .when(col("any_raw"))
-            .then(lit(0u32))
-            .when(
-                lit(complaints_rule)
-                    .and(col("role_complaints_handler"))
-                    .and(col("complaint_open").not()),
-            )
-            .then(lit(1u32))
-            .when(
-                col("assigned_before")
-                    .or(col("complaint_before"))
-                    .and(col("has_open_case").or(col("any_role").not())),
-            )
-            .then(lit(2u32))
-            .when(
-                col("has_open_case")
-                    .not()
-                    .and(col("closed_before"))
-                    .and(col("assigned_before").or(col("team_case"))),
-            )
-            .then(lit(3u32))
-            .when(
-                col("any_team").is_not_null().and(col("any_role")).and(
-                    when(col("has_open_case"))
-                        .then(col("own_team_open"))
-                        .otherwise(col("team_case"))
-                        .not(),
-                ),
-            )
-            .then(lit(4u32))
-            .otherwise(lit(5u32));
-
-        // Signals.
-        let o = &policy.office_hours;
-        let minute = col("local_hour") * lit(60) + col("local_minute");
-        let from_min = (o.from.hour() * 60 + o.from.minute()) as i32;
-        let to_min = (o.to.hour() * 60 + o.to.minute()) as i32;
-        let mut office_day = lit(false);
-        for d in &o.days {
-            office_day = office_day.or(col("weekday").eq(lit(d.number_from_monday() as i32)));
-        }
-        let in_office = office_day
-            .and(minute.clone().gt_eq(lit(from_min)))
-            .and(minute.lt(lit(to_min)));
-        let same = |a: &str, b: &str| col(a).eq(col(b)).fill_null(lit(false));
-        let reason_missing = col("emergency_reason").is_null().or(col("emergency_reason")
-            .str()
-            .strip_chars(lit(NULL))
-            .str()
-            .len_bytes()
-            .eq(lit(0u32)));
-        // In the order of `SIGNALS`.
-        let signal_exprs: Vec<Expr> = vec![
-            same("u_person", "c"),
-            same("u_surname", "c_surname"),
-            same("u_address", "c_address"),
-            col("restricted").fill_null(lit(false)),
-            in_office.not(),
-            col("all_past_retention").and(col("has_open_case").not()),
-            col("event_time")
-                .eq(col("first_time"))
-                .fill_null(lit(false)),
-            col("outcome").neq(lit(0)).fill_null(lit(false)),
-            emergency.clone().and(reason_missing.clone()),
-        ];
-        let mut count = lit(0i32);
-        for e in &signal_exprs {
-            count = count + e.clone().cast(DataType::Int32);
-        }
-
-        // An emergency login is not explained by a rule; `also_explained_by` says which held.
-        let explaining_rule = when(col("emergency"))
-            .then(lit(NULL).cast(DataType::UInt32))
-            .otherwise(col("rule_ix"));
-        let out = joined
-            .with_columns([
-                rule_ix.alias("rule_ix"),
-                any_raw.alias("any_raw"),
-                mask(&holds).alias("holding"),
-                mask(&signal_exprs).alias("signal_mask"),
-                count.alias("signal_count"),
-            ])
-            .with_columns([verdict.alias("verdict_code")])
-            .with_columns([
-                reason.alias("reason_code"),
-                when(emergency)
-                    .then(col("holding"))
-                    .otherwise(lit(NULL).cast(DataType::UInt32))
-                    .alias("explained_mask"),
-                col("open_team")
-                    .fill_null(col("any_team"))
-                    .alias("dossier_team_code"),
-            ])
+        let out = ev
+            .hstack(judged.columns())?
+            .lazy()
             .with_columns([
                 decode(col("verdict_code"), VERDICTS.map(String::from).to_vec()).alias("verdict"),
-                decode(explaining_rule.clone(), rule_labels).alias("rule"),
-                decode(explaining_rule.clone(), article_labels).alias("article"),
+                decode(col("rule_code"), rule_labels).alias("rule"),
+                decode(col("rule_code"), article_labels).alias("article"),
                 decode(
                     col("reason_code"),
                     REASONS.iter().map(|s| s.to_string()).collect(),
@@ -782,12 +620,12 @@ impl<'p> Engine<'p> {
                 .alias("reason"),
                 decode(col("explained_mask"), mask_labels(&rule_ids)).alias("also_explained_by"),
                 decode(col("signal_mask"), mask_labels(&SIGNALS)).alias("signals"),
-                reason_missing.not().alias("emergency_reason_given"),
+                col("reason_missing").not().alias("emergency_reason_given"),
                 col("d").cast(DataType::Date).alias("local_date"),
-                decode(col("user_team"), self.teams.clone()).alias("user_team"),
+                decode(col("user_team_code"), self.teams.clone()).alias("user_team"),
                 decode(col("dossier_team_code"), self.teams.clone()).alias("dossier_team"),
-                col("user_team").alias("user_team_code"),
-                explaining_rule.alias("rule_code"),
+                decode(col("user_role_code"), self.relations.role_labels().to_vec())
+                    .alias("user_role"),
             ])
             .select(
                 VERDICT_COLUMNS
@@ -804,6 +642,103 @@ impl<'p> Engine<'p> {
                     .collect::<Vec<_>>(),
             );
         Ok(out)
+    }
+
+    /// What the facts and the rules read of each event of `ev` (`EventKeys`): its codes, day,
+    /// section, and flags. Refuses events whose pair is unknown, or that lack a section or the
+    /// emergency flag (the data contract requires both).
+    fn keys(&self, ev: &DataFrame) -> Result<EventKeys> {
+        let invalid = |m: String| Err(crate::error::Error::Invalid(m));
+        let codes = |name: &str| -> Result<Vec<Option<u32>>> {
+            Ok(ev
+                .column(name)?
+                .cast(&DataType::UInt32)?
+                .u32()?
+                .iter()
+                .collect())
+        };
+        let (u, c, pair) = (codes("u")?, codes("c")?, codes("pair")?);
+        let user = ev.column("user_id")?.str()?;
+        let client = ev.column("client_pid")?.str()?;
+        let unpaired = pair
+            .iter()
+            .zip(user.iter().zip(client.iter()))
+            .filter(|(p, (u, c))| p.is_none() && u.is_some() && c.is_some())
+            .count();
+        if unpaired > 0 {
+            return invalid(format!(
+                "the store's first_access table lacks the (user, client) pair of {unpaired} events; \
+                 the store is inconsistent"
+            ));
+        }
+        let section = ev.column("section")?.cast(&DataType::String)?;
+        let section = section.str()?;
+        let emergency = ev.column("emergency")?.bool()?;
+        for (column, nulls) in [
+            ("section", section.null_count()),
+            ("emergency", emergency.null_count()),
+        ] {
+            if nulls > 0 {
+                return invalid(format!(
+                    "{nulls} events lack their '{column}', which the data contract requires"
+                ));
+            }
+        }
+        let d = ev.column("d")?.i32()?;
+        let reason_missing = ev.column("reason_missing")?.bool()?;
+        let outcome = ev.column("outcome")?.cast(&DataType::Int64)?;
+        let outcome = outcome.i64()?;
+        let (time, first) = (micros(ev, "event_time")?, micros(ev, "first_time")?);
+        let (time, first) = (time.i64()?, first.i64()?);
+        let hour = ev.column("local_hour")?.i32()?;
+        let minute = ev.column("local_minute")?.i32()?;
+        let weekday = ev.column("weekday")?.i32()?;
+        let keep_sections = self.relations.keep_sections();
+        // Sections repeat: the codes of the last one seen are reused.
+        let mut last: Option<(&str, Option<u8>, usize)> = None;
+        let mut keep = Vec::with_capacity(ev.height());
+        let mut marks = Vec::with_capacity(ev.height());
+        // Column by column in step (a per-row `get` looks up the row's chunk each time).
+        let rows = section
+            .iter()
+            .zip(emergency.iter())
+            .zip(reason_missing.iter())
+            .zip(outcome.iter())
+            .zip(time.iter().zip(first.iter()))
+            .zip(hour.iter().zip(minute.iter()).zip(weekday.iter()));
+        for (((((s, emergency), reason_missing), outcome), (t, f)), ((h, m), w)) in rows {
+            let s = s.unwrap_or_default();
+            let (code, k) = match last {
+                Some((l, code, k)) if l == s => (code, k),
+                _ => {
+                    let code = self.rules.section_code(s);
+                    let k = keep_sections
+                        .iter()
+                        .position(|k| k == s)
+                        .map_or(0, |k| k + 1);
+                    last = Some((s, code, k));
+                    (code, k)
+                }
+            };
+            keep.push(k);
+            marks.push(EventMarks {
+                section: code,
+                emergency: emergency.unwrap_or(false),
+                reason_missing: reason_missing.unwrap_or(true),
+                failed: outcome.is_some_and(|o| o != 0),
+                first: t.is_some() && t == f,
+                minute: h.unwrap_or(0) * 60 + m.unwrap_or(0),
+                weekday: w.unwrap_or(0),
+            });
+        }
+        Ok(EventKeys {
+            u,
+            c,
+            pair,
+            d: d.iter().map(|d| d.map_or(i64::MAX, i64::from)).collect(),
+            keep,
+            marks,
+        })
     }
 
     /// The verdict plan for those of `events` on the days of `range`: the columns of
@@ -872,6 +807,29 @@ fn in_order(events: DataFrame) -> Result<DataFrame> {
         return Ok(events);
     }
     Ok(events.sort(by, SortMultipleOptions::default())?)
+}
+
+/// A time column of `df` as microseconds since the epoch.
+fn micros(df: &DataFrame, name: &str) -> Result<Column> {
+    let column = df.column(name)?;
+    let scale = match column.dtype() {
+        DataType::Datetime(TimeUnit::Nanoseconds, _) => -1000,
+        DataType::Datetime(TimeUnit::Microseconds, _) => 1,
+        DataType::Datetime(TimeUnit::Milliseconds, _) => 1000,
+        other => {
+            return Err(crate::error::Error::Invalid(format!(
+                "column '{name}' is {other}, not a time"
+            )))
+        }
+    };
+    let physical = column.to_physical_repr();
+    let values = physical.i64()?;
+    let scaled: Int64Chunked = if scale < 0 {
+        values.apply_values(|v| v.div_euclid(-scale))
+    } else {
+        values.apply_values(|v| v * scale)
+    };
+    Ok(scaled.into_column())
 }
 
 /// The values of a dictionary (`dictionary`), by code.

@@ -1,57 +1,30 @@
-//! The relations an access may rest on, indexed by integer code (periods by pair, cases by
-//! client, role periods by user), and the per-event facts the rules read from them, computed
-//! in one pass over the events by array reads.
+//! The relations an access may rest on, indexed by integer code (periods by pair, cases and
+//! pseudonyms by client, role periods and pseudonyms by user), and each event's facts read from
+//! them by array reads and judged (`RuleTable`) in one pass over the events, on every core.
 //!
 //! This replaces, per part, three joins that multiplied the events by their matching rows and
-//! three group-bys that folded them back (see `engine.rs`); the facts are the same: the
-//! reference model in `tests/engine_reference.rs` checks them.
+//! three group-bys that folded them back, and then a polars plan of some fifty column
+//! expressions over the facts; the verdicts are the same: the reference model in
+//! `tests/engine_reference.rs` checks them.
 
 use polars::prelude::*;
 
-use crate::by_code::Offsets;
 use crate::error::{Error, Result};
+use crate::offsets::Offsets;
 use crate::policy::ROLE_RULES;
+use crate::rule_table::{EventMarks, Facts, Judgement, RuleTable};
 
 /// A day that no event reaches: a missing start (the period never began) or a missing retention
 /// day (kept without end).
 const NEVER: i64 = i64::MAX;
 
 /// The roles the per-event facts name (`role_<name>`).
-fn role_names() -> Vec<&'static str> {
+pub(crate) fn role_names() -> Vec<&'static str> {
     ROLE_RULES
         .iter()
         .copied()
         .chain(["veilig_thuis", "complaints_handler"])
         .collect()
-}
-
-/// The facts of one event, before they become columns.
-#[derive(Default, Clone)]
-struct Facts {
-    direct: bool,
-    assigned_before: bool,
-    complaint_open: bool,
-    complaint_before: bool,
-    has_open_case: bool,
-    coach: bool,
-    own_team_open: bool,
-    team_case: bool,
-    dv_open: bool,
-    closed_before: bool,
-    all_past_retention: bool,
-    open_team: Option<u32>,
-    any_team: Option<u32>,
-    any_role: bool,
-    big: bool,
-    user_team: Option<u32>,
-    /// The least role code (roles are coded in sorted order, so this is the least role name).
-    user_role: Option<u32>,
-    /// Bit i for `role_names()[i]`.
-    roles: u32,
-    any_team_member: bool,
-    u_person: Option<u32>,
-    u_surname: Option<u32>,
-    u_address: Option<u32>,
 }
 
 /// An assignment (kind 0) or a complaint handled (kind 1): its first day, and its last day plus
@@ -115,6 +88,37 @@ pub(crate) struct Relations {
     role_bits: Vec<u32>,
     /// The users' own pseudonyms, coded, by user code.
     people: Vec<[Option<u32>; 3]>,
+    /// The clients' coded surname and address and whether they are restricted, by client code.
+    clients: Vec<ClientMarks>,
+}
+
+/// A client's coded surname and address, and whether the client is restricted (for the
+/// signals).
+#[derive(Debug, Clone, Copy, Default)]
+struct ClientMarks {
+    surname: Option<u32>,
+    address: Option<u32>,
+    restricted: bool,
+}
+
+/// The events to judge, one entry per event in every vector: the codes of the user, the client
+/// and the (user, client) pair, the local day, which retention column applies to the section
+/// (0 the default, k for `keep_sections[k - 1]`), and what the rules read of the event itself.
+pub(crate) struct EventKeys {
+    pub u: Vec<Option<u32>>,
+    pub c: Vec<Option<u32>>,
+    pub pair: Vec<Option<u32>>,
+    pub d: Vec<i64>,
+    pub keep: Vec<usize>,
+    pub marks: Vec<EventMarks>,
+}
+
+/// An event's judgement with its user's team and role on the day.
+#[derive(Debug, Clone, Copy)]
+struct Judged {
+    judgement: Judgement,
+    user_team: Option<u32>,
+    user_role: Option<u32>,
 }
 
 fn u32s(df: &DataFrame, name: &str) -> Result<Vec<Option<u32>>> {
@@ -153,7 +157,8 @@ impl Relations {
     ///   `keep_<section>` for each of `keep_sections` (clients below `n_clients`);
     /// - `staff`: `u`, `t`, `role`, `s_from`, `s_to`, `big_registered`, `any_team_kind`
     ///   (users below `n_users`);
-    /// - `people`: `u`, `u_person`, `u_surname`, `u_address`, one row per user.
+    /// - `people`: `u`, `u_person`, `u_surname`, `u_address`, one row per user;
+    /// - `clients`: `c`, `c_surname`, `c_address`, `restricted`, one row per client.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         periods: &DataFrame,
@@ -165,6 +170,7 @@ impl Relations {
         staff: &DataFrame,
         people: &DataFrame,
         n_users: usize,
+        clients: &DataFrame,
     ) -> Result<Relations> {
         let (p_index, order) = Offsets::new(&u32s(periods, "pair")?, n_pairs, "pair")?;
         let grace = days(periods, "grace", 0)?;
@@ -262,6 +268,23 @@ impl Relations {
             }
         }
 
+        let mut client_marks = vec![ClientMarks::default(); n_clients];
+        let (cc, cs, ca) = (
+            u32s(clients, "c")?,
+            u32s(clients, "c_surname")?,
+            u32s(clients, "c_address")?,
+        );
+        let restricted = bools(clients, "restricted")?;
+        for i in 0..cc.len() {
+            if let Some(c) = cc[i].filter(|c| (*c as usize) < n_clients) {
+                client_marks[c as usize] = ClientMarks {
+                    surname: cs[i],
+                    address: ca[i],
+                    restricted: restricted[i],
+                };
+            }
+        }
+
         Ok(Relations {
             period_rows,
             periods: p_index,
@@ -277,12 +300,18 @@ impl Relations {
             coach_role,
             role_bits,
             people: people_by_user,
+            clients: client_marks,
         })
     }
 
     /// The role names by code.
     pub(crate) fn role_labels(&self) -> &[String] {
         &self.role_labels
+    }
+
+    /// The sections with a retention period of their own (`EventKeys::keep`).
+    pub(crate) fn keep_sections(&self) -> &[String] {
+        &self.keep_sections
     }
 
     /// Reads the first period and case row of each event (into the cache).
@@ -302,9 +331,16 @@ impl Relations {
         std::hint::black_box(sum);
     }
 
-    /// The facts of one event: user `u`, where its periods and its client's cases are (`rows`),
-    /// day `d`, and which retention column applies to its section (`keep`).
-    fn facts(&self, u: Option<u32>, rows: &EventRows, d: i64, keep: usize) -> Facts {
+    /// The facts of one event: user `u`, client `c`, where its periods and its client's cases
+    /// are (`rows`), day `d`, and which retention column applies to its section (`keep`).
+    fn facts(
+        &self,
+        u: Option<u32>,
+        c: Option<u32>,
+        rows: &EventRows,
+        d: i64,
+        keep: usize,
+    ) -> Facts {
         let mut f = Facts::default();
         // (A, D) assignments and complaints handled by this user for this client.
         for p in &self.period_rows[rows.periods.clone()] {
@@ -366,90 +402,98 @@ impl Relations {
         if let Some(p) = u.and_then(|u| self.people.get(u as usize)) {
             [f.u_person, f.u_surname, f.u_address] = *p;
         }
+        // The client's own pseudonyms and restriction.
+        f.c = c;
+        if let Some(m) = c.and_then(|c| self.clients.get(c as usize)) {
+            (f.c_surname, f.c_address, f.restricted) = (m.surname, m.address, m.restricted);
+        }
         f
     }
 
-    /// The per-event facts of `keys` (`u`, `c`, `pair`, `d`, `section`), one row per key row in
-    /// its order: the flags (`direct`, `assigned_before`, `complaint_open`, `complaint_before`,
-    /// `has_open_case`, `coach`, `own_team_open`, `team_case`, `dv_open`, `closed_before`,
-    /// `all_past_retention`, `any_role`, `big`, `role_<name>`, `any_team_member`), the team codes
-    /// `open_team`, `any_team` and `user_team`, `user_role`, and the user's coded pseudonyms
-    /// `u_person`, `u_surname` and `u_address`. Computed on every core, in chunks.
-    pub(crate) fn event_facts(&self, keys: &DataFrame) -> Result<DataFrame> {
-        let u = u32s(keys, "u")?;
-        let c = u32s(keys, "c")?;
-        let pair = u32s(keys, "pair")?;
-        let d = days(keys, "d", NEVER)?;
-        let section = keys.column("section")?.cast(&DataType::String)?;
-        let keep: Vec<usize> = section
-            .str()?
-            .iter()
-            .map(|s| {
-                s.and_then(|s| self.keep_sections.iter().position(|k| k == s))
-                    .map_or(0, |i| i + 1)
-            })
-            .collect();
-        let n = keys.height();
+    /// The judgement of every event of `keys` by `rules`, in its order, as the columns
+    /// `verdict_code`, `rule_code`, `reason_code`, `signal_mask`, `signal_count`,
+    /// `explained_mask`, `dossier_team_code`, `user_team_code` and `user_role_code` (see
+    /// `engine::CODE_COLUMNS`). Computed on every core, in chunks.
+    pub(crate) fn judge(&self, keys: &EventKeys, rules: &RuleTable) -> Result<DataFrame> {
+        let n = keys.d.len();
+        let mut out = vec![
+            Judged {
+                judgement: Judgement::default(),
+                user_team: None,
+                user_role: None,
+            };
+            n
+        ];
         let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
         let chunk = n.div_ceil(threads.max(1)).max(1);
-        let parts: Vec<Result<DataFrame>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..n)
-                .step_by(chunk)
-                .map(|from| {
-                    let to = (from + chunk).min(n);
-                    let (u, c, pair, d, keep) = (&u, &c, &pair, &d, &keep);
+        let finished = std::thread::scope(|s| {
+            let handles: Vec<_> = out
+                .chunks_mut(chunk)
+                .enumerate()
+                .map(|(k, out)| {
+                    let from = k * chunk;
                     s.spawn(move || {
-                        // In blocks that stay in the cache, then column by column.
-                        let mut columns = FactColumns::with_capacity(to - from);
-                        let mut block = Vec::with_capacity(BLOCK);
+                        // In blocks: where each event's rows are, then a first touch of them
+                        // (loads that do not wait on each other, so the memory serves many at
+                        // once), then the facts and the judgement.
                         let mut rows = Vec::with_capacity(BLOCK);
-                        for start in (from..to).step_by(BLOCK) {
-                            let events = start..(start + BLOCK).min(to);
-                            // Where each event's rows are, then a first touch of them: loads
-                            // that do not wait on each other, so the memory serves many at once.
+                        for (b, out) in out.chunks_mut(BLOCK).enumerate() {
+                            let start = from + b * BLOCK;
+                            let events = start..start + out.len();
                             rows.clear();
                             rows.extend(events.clone().map(|i| EventRows {
-                                periods: self.periods.rows(pair[i]),
-                                cases: self.cases.rows(c[i]),
+                                periods: self.periods.rows(keys.pair[i]),
+                                cases: self.cases.rows(keys.c[i]),
                             }));
-                            self.touch(&rows, &keep[events.clone()]);
-                            block.clear();
-                            block.extend(
-                                events
-                                    .zip(&rows)
-                                    .map(|(i, r)| self.facts(u[i], r, d[i], keep[i])),
-                            );
-                            columns.extend(&block);
+                            self.touch(&rows, &keys.keep[events.clone()]);
+                            for ((i, r), o) in events.zip(&rows).zip(out.iter_mut()) {
+                                let f =
+                                    self.facts(keys.u[i], keys.c[i], r, keys.d[i], keys.keep[i]);
+                                *o = Judged {
+                                    judgement: rules.judge(&f, &keys.marks[i]),
+                                    user_team: f.user_team,
+                                    user_role: f.user_role,
+                                };
+                            }
                         }
-                        columns.into_frame(&self.role_labels)
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(Error::Invalid(
-                            "internal: a thread computing the events' facts failed".into(),
-                        ))
-                    })
-                })
-                .collect()
+            handles.into_iter().all(|h| h.join().is_ok())
         });
-        let mut out: Option<DataFrame> = None;
-        for part in parts {
-            let part = part?;
-            match &mut out {
-                Some(all) => {
-                    all.vstack_mut(&part)?;
-                }
-                None => out = Some(part),
-            }
+        if !finished {
+            return Err(Error::Invalid(
+                "internal: a thread judging the events failed".into(),
+            ));
         }
-        match out {
-            Some(df) => Ok(df),
-            None => FactColumns::with_capacity(0).into_frame(&self.role_labels),
-        }
+        let codes = |name: &str, get: fn(&Judged) -> Option<u32>| {
+            Column::new(name.into(), out.iter().map(get).collect::<Vec<_>>())
+        };
+        Ok(DataFrame::new(
+            n,
+            vec![
+                Column::new(
+                    "verdict_code".into(),
+                    out.iter().map(|j| j.judgement.verdict).collect::<Vec<_>>(),
+                ),
+                codes("rule_code", |j| j.judgement.rule),
+                codes("reason_code", |j| j.judgement.reason),
+                Column::new(
+                    "signal_mask".into(),
+                    out.iter().map(|j| j.judgement.signals).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "signal_count".into(),
+                    out.iter()
+                        .map(|j| j.judgement.signals.count_ones() as i32)
+                        .collect::<Vec<_>>(),
+                ),
+                codes("explained_mask", |j| j.judgement.explained),
+                codes("dossier_team_code", |j| j.judgement.dossier_team),
+                codes("user_team_code", |j| j.user_team),
+                codes("user_role_code", |j| j.user_role),
+            ],
+        )?)
     }
 }
 
@@ -461,95 +505,6 @@ struct EventRows {
 
 /// Events per block of facts (a block's facts stay in the cache while they become columns).
 const BLOCK: usize = 4096;
-
-/// A column of `Facts`: its name and how to read it.
-type Named<T> = (&'static str, fn(&Facts) -> T);
-
-/// The flags of `Facts`, by column name, in the columns' order.
-const FLAGS: [Named<bool>; 14] = [
-    ("direct", |f| f.direct),
-    ("assigned_before", |f| f.assigned_before),
-    ("complaint_open", |f| f.complaint_open),
-    ("complaint_before", |f| f.complaint_before),
-    ("has_open_case", |f| f.has_open_case),
-    ("coach", |f| f.coach),
-    ("own_team_open", |f| f.own_team_open),
-    ("team_case", |f| f.team_case),
-    ("dv_open", |f| f.dv_open),
-    ("closed_before", |f| f.closed_before),
-    ("all_past_retention", |f| f.all_past_retention),
-    ("any_role", |f| f.any_role),
-    ("big", |f| f.big),
-    ("any_team_member", |f| f.any_team_member),
-];
-
-/// The codes of `Facts`, by column name.
-const CODES: [Named<Option<u32>>; 7] = [
-    ("open_team", |f| f.open_team),
-    ("any_team", |f| f.any_team),
-    ("user_team", |f| f.user_team),
-    ("user_role", |f| f.user_role),
-    ("u_person", |f| f.u_person),
-    ("u_surname", |f| f.u_surname),
-    ("u_address", |f| f.u_address),
-];
-
-/// Facts gathered column by column.
-struct FactColumns {
-    flags: Vec<Vec<bool>>,
-    roles: Vec<Vec<bool>>,
-    codes: Vec<Vec<Option<u32>>>,
-}
-
-impl FactColumns {
-    fn with_capacity(n: usize) -> FactColumns {
-        FactColumns {
-            flags: (0..FLAGS.len()).map(|_| Vec::with_capacity(n)).collect(),
-            roles: role_names().iter().map(|_| Vec::with_capacity(n)).collect(),
-            codes: (0..CODES.len()).map(|_| Vec::with_capacity(n)).collect(),
-        }
-    }
-
-    fn extend(&mut self, facts: &[Facts]) {
-        for (column, (_, get)) in self.flags.iter_mut().zip(FLAGS.iter()) {
-            column.extend(facts.iter().map(get));
-        }
-        for (i, column) in self.roles.iter_mut().enumerate() {
-            column.extend(facts.iter().map(|f| f.roles & (1 << i) != 0));
-        }
-        for (column, (_, get)) in self.codes.iter_mut().zip(CODES.iter()) {
-            column.extend(facts.iter().map(get));
-        }
-    }
-
-    /// The columns as a frame; `user_role` as its role name.
-    fn into_frame(self, role_labels: &[String]) -> Result<DataFrame> {
-        let n = self.flags[0].len();
-        let mut columns: Vec<Column> = Vec::new();
-        for ((name, _), values) in FLAGS.iter().zip(self.flags) {
-            columns.push(Column::new((*name).into(), values));
-        }
-        for (role, values) in role_names().iter().zip(self.roles) {
-            columns.push(Column::new(format!("role_{role}").into(), values));
-        }
-        for ((name, _), values) in CODES.iter().zip(self.codes) {
-            let column = if *name == "user_role" {
-                columns.push(Column::new("user_role_code".into(), values.clone()));
-                Column::new(
-                    (*name).into(),
-                    values
-                        .iter()
-                        .map(|r| r.map(|r| role_labels[r as usize].as_str()))
-                        .collect::<Vec<Option<&str>>>(),
-                )
-            } else {
-                Column::new((*name).into(), values)
-            };
-            columns.push(column);
-        }
-        Ok(DataFrame::new(n, columns)?)
-    }
-}
 
 /// The lesser of two optional codes, a missing one counting as none (as polars' `min`).
 fn min(a: Option<u32>, b: Option<u32>) -> Option<u32> {
