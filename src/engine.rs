@@ -797,12 +797,16 @@ fn in_order(events: DataFrame) -> Result<DataFrame> {
     let time = time.i64()?;
     let source = events.column(by[1])?.str()?;
     let id = events.column(by[2])?.str()?;
-    let key = |i: usize| (time.get(i), source.get(i), id.get(i));
-    let sorted = time.null_count() == 0
-        && (1..events.height()).all(|i| {
-            let (a, b) = (time.get(i - 1), time.get(i));
+    let key = |i: usize| (source.get(i), id.get(i));
+    // The times in one array (a per-row `get` looks up the row's chunk each time); the text
+    // keys are read only where two times tie.
+    let sorted = time.null_count() == 0 && {
+        let times: Vec<i64> = time.into_no_null_iter().collect();
+        (1..times.len()).all(|i| {
+            let (a, b) = (times[i - 1], times[i]);
             a < b || (a == b && key(i - 1) <= key(i))
-        });
+        })
+    };
     if sorted {
         return Ok(events);
     }

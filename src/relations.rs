@@ -113,12 +113,26 @@ pub(crate) struct EventKeys {
     pub marks: Vec<EventMarks>,
 }
 
-/// An event's judgement with its user's team and role on the day.
-#[derive(Debug, Clone, Copy)]
-struct Judged {
-    judgement: Judgement,
-    user_team: Option<u32>,
-    user_role: Option<u32>,
+/// An event's judgement with its user's team and role on the day, compactly (32 bytes; a part
+/// holds millions): the verdict, rule, reason, signals, explaining rules, dossier team, user
+/// team and user role codes, `NONE` for a missing one.
+type Judged = [u32; 8];
+
+/// A missing code in `Judged` (codes count rows of small tables, so never reach it).
+const NONE: u32 = u32::MAX;
+
+fn judged(j: &Judgement, f: &Facts) -> Judged {
+    let code = |c: Option<u32>| c.unwrap_or(NONE);
+    [
+        j.verdict,
+        code(j.rule),
+        code(j.reason),
+        j.signals,
+        code(j.explained),
+        code(j.dossier_team),
+        code(f.user_team),
+        code(f.user_role),
+    ]
 }
 
 fn u32s(df: &DataFrame, name: &str) -> Result<Vec<Option<u32>>> {
@@ -416,14 +430,7 @@ impl Relations {
     /// `engine::CODE_COLUMNS`). Computed on every core, in chunks.
     pub(crate) fn judge(&self, keys: &EventKeys, rules: &RuleTable) -> Result<DataFrame> {
         let n = keys.d.len();
-        let mut out = vec![
-            Judged {
-                judgement: Judgement::default(),
-                user_team: None,
-                user_role: None,
-            };
-            n
-        ];
+        let mut out: Vec<Judged> = vec![[NONE; 8]; n];
         let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
         let chunk = n.div_ceil(threads.max(1)).max(1);
         let finished = std::thread::scope(|s| {
@@ -449,11 +456,7 @@ impl Relations {
                             for ((i, r), o) in events.zip(&rows).zip(out.iter_mut()) {
                                 let f =
                                     self.facts(keys.u[i], keys.c[i], r, keys.d[i], keys.keep[i]);
-                                *o = Judged {
-                                    judgement: rules.judge(&f, &keys.marks[i]),
-                                    user_team: f.user_team,
-                                    user_role: f.user_role,
-                                };
+                                *o = judged(&rules.judge(&f, &keys.marks[i]), &f);
                             }
                         }
                     })
@@ -466,32 +469,29 @@ impl Relations {
                 "internal: a thread judging the events failed".into(),
             ));
         }
-        let codes = |name: &str, get: fn(&Judged) -> Option<u32>| {
-            Column::new(name.into(), out.iter().map(get).collect::<Vec<_>>())
+        let values = |name: &str, k: usize| {
+            UInt32Chunked::from_vec(name.into(), out.iter().map(|j| j[k]).collect()).into_column()
         };
+        let codes = |name: &str, k: usize| {
+            UInt32Chunked::from_iter_options(
+                name.into(),
+                out.iter().map(|j| (j[k] != NONE).then_some(j[k])),
+            )
+            .into_column()
+        };
+        let count: Vec<i32> = out.iter().map(|j| j[3].count_ones() as i32).collect();
         Ok(DataFrame::new(
             n,
             vec![
-                Column::new(
-                    "verdict_code".into(),
-                    out.iter().map(|j| j.judgement.verdict).collect::<Vec<_>>(),
-                ),
-                codes("rule_code", |j| j.judgement.rule),
-                codes("reason_code", |j| j.judgement.reason),
-                Column::new(
-                    "signal_mask".into(),
-                    out.iter().map(|j| j.judgement.signals).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "signal_count".into(),
-                    out.iter()
-                        .map(|j| j.judgement.signals.count_ones() as i32)
-                        .collect::<Vec<_>>(),
-                ),
-                codes("explained_mask", |j| j.judgement.explained),
-                codes("dossier_team_code", |j| j.judgement.dossier_team),
-                codes("user_team_code", |j| j.user_team),
-                codes("user_role_code", |j| j.user_role),
+                values("verdict_code", 0),
+                codes("rule_code", 1),
+                codes("reason_code", 2),
+                values("signal_mask", 3),
+                Column::new("signal_count".into(), count),
+                codes("explained_mask", 4),
+                codes("dossier_team_code", 5),
+                codes("user_team_code", 6),
+                codes("user_role_code", 7),
             ],
         )?)
     }

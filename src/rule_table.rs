@@ -122,9 +122,11 @@ pub(crate) struct RuleTable {
 impl RuleTable {
     /// Compiles `policy`; `role_names` are the roles by their bit in `Facts::roles`.
     pub(crate) fn new(policy: &Policy, role_names: &[&str]) -> Result<RuleTable> {
-        if policy.rules.len() > 32 {
+        // Rule i is bit i of a u32 mask, and a mask of all 32 bits would read as a missing one
+        // where the masks are stored (`relations.rs`); policies name at most eleven rules.
+        if policy.rules.len() > 31 {
             return Err(Error::Invalid(format!(
-                "the policy has {} rules; at most 32 are supported",
+                "the policy has {} rules; at most 31 are supported",
                 policy.rules.len()
             )));
         }

@@ -1,6 +1,7 @@
-//! Property test: on random small organisations the rule engine (one lazy polars plan) gives,
-//! for every event and under every shipped policy, exactly the verdict, explanation, reason,
-//! alternative explanations and signals of the slow reference model in `common/world.rs`.
+//! Property test: on random small organisations the rule engine (each event's facts judged by
+//! the compiled policy in one pass) gives, for every event and under every shipped policy,
+//! exactly the verdict, explanation, reason, alternative explanations and signals of the slow
+//! reference model in `common/world.rs`.
 
 mod common;
 
@@ -91,4 +92,41 @@ fn random_worlds_reach_every_outcome() {
     );
     let missing: Vec<_> = want.iter().filter(|w| !seen.contains(*w)).collect();
     assert!(missing.is_empty(), "never produced: {missing:?}");
+}
+
+/// Events without the section or the emergency flag the contract requires are refused, with
+/// the column named, rather than judged as if in no section or not an emergency.
+#[test]
+fn events_lacking_a_required_column_are_refused() {
+    use polars::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[3; 32]),
+    );
+    let range = DayRange {
+        first: day(0),
+        last: day(1600),
+    };
+    let p = &policies()[0];
+    let w = (0..100)
+        .map(|_| world().new_tree(&mut runner).unwrap().current())
+        .find(|w| !w.reference(p, range).is_empty())
+        .expect("a world with events in the range");
+    for (column, dtype) in [
+        ("section", DataType::String),
+        ("emergency", DataType::Boolean),
+    ] {
+        let mut tables = w.tables();
+        tables.events = tables
+            .events
+            .with_column(lit(NULL).cast(dtype).alias(column));
+        let err = wmo_audit::engine::verdicts(&tables, p, range)
+            .and_then(|lf| Ok(lf.collect()?))
+            .err()
+            .unwrap_or_else(|| panic!("events without '{column}' were judged"));
+        let m = err.to_string();
+        assert!(m.contains(&format!("lack their '{column}'")), "{m}");
+    }
 }
