@@ -645,8 +645,9 @@ impl<'p> Engine<'p> {
     }
 
     /// What the facts and the rules read of each event of `ev` (`EventKeys`): its codes, day,
-    /// section, and flags. Refuses events whose pair is unknown, or that lack a section or the
-    /// emergency flag (the data contract requires both).
+    /// section, and flags. Refuses events whose pair is unknown, or that lack their user, client,
+    /// section or emergency flag (the data contract requires them), so that every event has its
+    /// user's and client's codes.
     fn keys(&self, ev: &DataFrame) -> Result<EventKeys> {
         let invalid = |m: String| Err(crate::error::Error::Invalid(m));
         let codes = |name: &str| -> Result<Vec<Option<u32>>> {
@@ -675,6 +676,8 @@ impl<'p> Engine<'p> {
         let section = section.str()?;
         let emergency = ev.column("emergency")?.bool()?;
         for (column, nulls) in [
+            ("user_id", user.null_count()),
+            ("client_pid", client.null_count()),
             ("section", section.null_count()),
             ("emergency", emergency.null_count()),
         ] {

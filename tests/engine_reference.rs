@@ -94,8 +94,8 @@ fn random_worlds_reach_every_outcome() {
     assert!(missing.is_empty(), "never produced: {missing:?}");
 }
 
-/// Events without the section or the emergency flag the contract requires are refused, with
-/// the column named, rather than judged as if in no section or not an emergency.
+/// Events without the user, client, section or emergency flag the contract requires are
+/// refused, with the column named, rather than judged without them.
 #[test]
 fn events_lacking_a_required_column_are_refused() {
     use polars::prelude::*;
@@ -115,6 +115,8 @@ fn events_lacking_a_required_column_are_refused() {
         .find(|w| !w.reference(p, range).is_empty())
         .expect("a world with events in the range");
     for (column, dtype) in [
+        ("user_id", DataType::String),
+        ("client_pid", DataType::String),
         ("section", DataType::String),
         ("emergency", DataType::Boolean),
     ] {

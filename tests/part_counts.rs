@@ -131,7 +131,7 @@ fn the_verdict_file_writes_coded_text_as_enums() {
         .map(|c| c.name().as_str())
         .collect();
     let want =
-        "user_team user_role dossier_team verdict rule article reason also_explained_by signals";
+        "user_id user_team user_role dossier_team verdict rule article reason also_explained_by signals";
     assert_eq!(enums, want.split(' ').collect::<Vec<_>>());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("verdicts.parquet");
