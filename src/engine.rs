@@ -819,10 +819,11 @@ fn in_order(events: DataFrame) -> Result<DataFrame> {
 /// A time column of `df` as microseconds since the epoch.
 fn micros(df: &DataFrame, name: &str) -> Result<Column> {
     let column = df.column(name)?;
-    let scale = match column.dtype() {
-        DataType::Datetime(TimeUnit::Nanoseconds, _) => -1000,
-        DataType::Datetime(TimeUnit::Microseconds, _) => 1,
-        DataType::Datetime(TimeUnit::Milliseconds, _) => 1000,
+    // (multiply by, divide by)
+    let (mul, div) = match column.dtype() {
+        DataType::Datetime(TimeUnit::Nanoseconds, _) => (1, 1000),
+        DataType::Datetime(TimeUnit::Microseconds, _) => (1, 1),
+        DataType::Datetime(TimeUnit::Milliseconds, _) => (1000, 1),
         other => {
             return Err(crate::error::Error::Invalid(format!(
                 "column '{name}' is {other}, not a time"
@@ -830,12 +831,7 @@ fn micros(df: &DataFrame, name: &str) -> Result<Column> {
         }
     };
     let physical = column.to_physical_repr();
-    let values = physical.i64()?;
-    let scaled: Int64Chunked = if scale < 0 {
-        values.apply_values(|v| v.div_euclid(-scale))
-    } else {
-        values.apply_values(|v| v * scale)
-    };
+    let scaled: Int64Chunked = physical.i64()?.apply_values(|v| (v * mul).div_euclid(div));
     Ok(scaled.into_column())
 }
 
