@@ -659,25 +659,12 @@ impl<'p> Engine<'p> {
                 .collect())
         };
         let (u, c, pair) = (codes("u")?, codes("c")?, codes("pair")?);
-        let user = ev.column("user_id")?.str()?;
-        let client = ev.column("client_pid")?.str()?;
-        let unpaired = pair
-            .iter()
-            .zip(user.iter().zip(client.iter()))
-            .filter(|(p, (u, c))| p.is_none() && u.is_some() && c.is_some())
-            .count();
-        if unpaired > 0 {
-            return invalid(format!(
-                "the store's first_access table lacks the (user, client) pair of {unpaired} events; \
-                 the store is inconsistent"
-            ));
-        }
         let section = ev.column("section")?.cast(&DataType::String)?;
         let section = section.str()?;
         let emergency = ev.column("emergency")?.bool()?;
         for (column, nulls) in [
-            ("user_id", user.null_count()),
-            ("client_pid", client.null_count()),
+            ("user_id", ev.column("user_id")?.null_count()),
+            ("client_pid", ev.column("client_pid")?.null_count()),
             ("section", section.null_count()),
             ("emergency", emergency.null_count()),
         ] {
@@ -686,6 +673,15 @@ impl<'p> Engine<'p> {
                     "{nulls} events lack their '{column}', which the data contract requires"
                 ));
             }
+        }
+        // Every event has its user and client, so each lacking a pair code is one the store's
+        // pairs do not know.
+        let unpaired = pair.iter().filter(|p| p.is_none()).count();
+        if unpaired > 0 {
+            return invalid(format!(
+                "the store's first_access table lacks the (user, client) pair of {unpaired} events; \
+                 the store is inconsistent"
+            ));
         }
         let d = ev.column("d")?.i32()?;
         let reason_missing = ev.column("reason_missing")?.bool()?;

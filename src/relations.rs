@@ -121,6 +121,7 @@ type Judged = [u32; 8];
 /// A missing code in `Judged` (codes count rows of small tables, so never reach it).
 const NONE: u32 = u32::MAX;
 
+/// The judgement `j` of an event with facts `f`, as a `Judged` row.
 fn judged(j: &Judgement, f: &Facts) -> Judged {
     let code = |c: Option<u32>| c.unwrap_or(NONE);
     [
