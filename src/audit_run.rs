@@ -334,8 +334,8 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     std::thread::scope(|s| -> Result<()> {
         // A second thread writes the verdicts while the next part is computed.
         let (tx, rx) = std::sync::mpsc::sync_channel::<DataFrame>(1);
-        let file = &file;
-        let writer = s.spawn(move || VerdictFile::write(file, rx));
+        let (file, verdict_file) = (&file, &verdict_file);
+        let writer = s.spawn(move || verdict_file.write(file, rx));
         let computed = (|| -> Result<()> {
             for (i, part) in parts(range, part_days(&store)).into_iter().enumerate() {
                 let files = files_to_read(&store, part, zone, History::Period)?;

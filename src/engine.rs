@@ -122,6 +122,9 @@ pub const CODE_COLUMNS: [&str; 11] = [
 #[derive(Debug, Clone)]
 pub struct CodeLabels {
     pub users: Vec<String>,
+    /// Client pseudonyms by code (`c`), in one chunk: millions in a large store, so kept as
+    /// one Arrow array rather than as strings.
+    pub clients: StringChunked,
     pub teams: Vec<String>,
     pub roles: Vec<String>,
     pub rules: Vec<String>,
@@ -293,6 +296,8 @@ pub struct Engine<'p> {
     /// Team ids and user ids by code.
     teams: Vec<String>,
     user_labels: Vec<String>,
+    /// Client pseudonyms by code (one chunk).
+    client_labels: StringChunked,
 }
 
 /// Builds the verdict plan for the events of `range` (see `Engine`).
@@ -540,6 +545,7 @@ impl<'p> Engine<'p> {
 
         let teams = dictionary_values(&teams)?;
         let user_labels = dictionary_values(&users)?;
+        let client_labels = clients.column("value")?.str()?.rechunk().into_owned();
         Ok(Engine {
             policy,
             codes,
@@ -550,6 +556,7 @@ impl<'p> Engine<'p> {
             rules,
             teams,
             user_labels,
+            client_labels,
         })
     }
 
@@ -752,6 +759,7 @@ impl<'p> Engine<'p> {
     pub fn labels(&self) -> CodeLabels {
         CodeLabels {
             users: self.user_labels.clone(),
+            clients: self.client_labels.clone(),
             teams: self.teams.clone(),
             roles: self.relations.role_labels().to_vec(),
             rules: self.policy.rules.iter().map(|r| r.id.clone()).collect(),

@@ -48,6 +48,9 @@ fn check(tables: &AuditTables, policy: &Policy, range: DayRange) -> usize {
         .select(VERDICT_COLUMNS.iter().map(|c| PlSmallStr::from(*c)))
         .unwrap();
     let written = VerdictFile::new(&engine.labels()).frame(&coded).unwrap();
+    let written = written
+        .select(VERDICT_COLUMNS.iter().map(|c| PlSmallStr::from(*c)))
+        .unwrap();
     assert!(
         as_text(&written).equals_missing(&text),
         "the verdict file's columns differ from the verdicts"
@@ -122,7 +125,8 @@ fn the_verdict_file_writes_coded_text_as_enums() {
         .unwrap()
         .collect()
         .unwrap();
-    let written = VerdictFile::new(&engine.labels()).frame(&coded).unwrap();
+    let verdict_file = VerdictFile::new(&engine.labels());
+    let written = verdict_file.frame(&coded).unwrap();
     // Exactly the columns the engine decodes from codes.
     let enums: Vec<&str> = written
         .columns()
@@ -140,7 +144,8 @@ fn the_verdict_file_writes_coded_text_as_enums() {
     tx.send(written.clone()).unwrap();
     tx.send(written.clone()).unwrap();
     drop(tx);
-    VerdictFile::write(&file, rx).unwrap();
+    // The client pseudonyms are written from the client codes (`c`).
+    verdict_file.write(&file, rx).unwrap();
     let back = common::read_parquet(&path);
     let text = coded
         .select(VERDICT_COLUMNS.iter().map(|c| PlSmallStr::from(*c)))
