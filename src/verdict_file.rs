@@ -23,7 +23,7 @@ use polars_arrow::record_batch::RecordBatch;
 use polars_parquet::read::ParquetError;
 use polars_parquet::write::{
     array_to_columns, CompressionOptions, Compressor, DynIter, DynStreamingIterator, Encoding,
-    FallibleStreamingIterator, FileWriter, ParquetType, Version, WriteOptions,
+    FallibleStreamingIterator, FileWriter, ParquetType, Version, WriteOptions, ZstdLevel,
 };
 
 use crate::engine::{self, CodeLabels, REASONS, SIGNALS, VERDICTS};
@@ -206,7 +206,7 @@ impl<'f> Writer<'f> {
             // Min, max and null counts (what readers prune row groups by), not distinct counts,
             // which cost a hash of every value.
             statistics: StatisticsOptions::default(),
-            compression: CompressionOptions::Zstd(None),
+            compression: CompressionOptions::Zstd(Some(ZstdLevel::try_new(1)?)),
             version: Version::V1,
             data_page_size: None,
         };
