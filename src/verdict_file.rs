@@ -122,7 +122,7 @@ impl VerdictFile {
     }
 
     /// The verdict columns of `chunk` (a frame of `Engine::coded_verdicts`) as written: the
-    /// coded ones as Enums. The engine decodes each of these texts from its code, so the two
+    /// coded ones as Enums, and the client codes (`CLIENT_CODE`) last, for `write`. The engine decodes each of these texts from its code, so the two
     /// match; codes that do not (a null in one but not the other, a code beyond the labels) are
     /// an error, as writing that part's column as text would change the file's schema midway.
     pub fn frame(&self, chunk: &DataFrame) -> Result<DataFrame> {
