@@ -10,8 +10,7 @@ use polars::prelude::*;
 
 use crate::audit_summary::Tally;
 use crate::engine::{self, CodeLabels, REVIEW_SIGNALS, SIGNALS, UNJUSTIFIED, VERDICT_COLUMNS};
-use crate::error::Result;
-use crate::outliers;
+use crate::error::{Error, Result};
 
 /// The rows for review and the counts of one part.
 pub struct PartCounts {
@@ -138,24 +137,14 @@ fn bit(names: &[&str]) -> u32 {
 impl PartCounts {
     /// The counts of `chunk`, a frame of `Engine::coded_verdicts`.
     pub fn of(chunk: &DataFrame, labels: &CodeLabels) -> Result<PartCounts> {
-        // A user or client code is missing exactly where the text is (the codes come from the
-        // pairs, and an event lacking its client has no pair): otherwise group on the text.
-        let exact = |code: &str, text: &str| -> Result<bool> {
-            Ok(chunk.column(code)?.null_count() == chunk.column(text)?.null_count())
-        };
-        let verdicts_only = || chunk.select(VERDICT_COLUMNS.iter().map(|c| PlSmallStr::from(*c)));
-        if !exact("u", "user_id")? || !exact("c", "client_pid")? {
-            let text = verdicts_only()?;
-            return Ok(PartCounts {
-                tally: Tally::of(&text)?,
-                review: text
-                    .clone()
-                    .lazy()
-                    .filter(engine::needs_review())
-                    .collect()?,
-                roles: outliers::roles(&text)?,
-                daily: outliers::daily_from_verdicts(&text)?,
-            });
+        // Every verdict row has its user's and client's codes: the engine refuses events
+        // without a user, a client or a known pair.
+        for code in ["u", "c"] {
+            if chunk.column(code)?.null_count() > 0 {
+                return Err(Error::Invalid(format!(
+                    "internal: verdict rows without their '{code}' code"
+                )));
+            }
         }
         let u = codes(chunk, "u")?;
         let c = codes(chunk, "c")?;
@@ -356,7 +345,28 @@ impl PartCounts {
 
 #[cfg(test)]
 mod tests {
-    use super::{key4, unkey4, DayKey, NONE};
+    use super::{key4, unkey4, DayKey, PartCounts, NONE};
+    use crate::engine::CodeLabels;
+    use polars::prelude::*;
+
+    /// Verdict rows without a user's or client's code are an internal error (the engine
+    /// refuses such events), not counted under a missing user or client.
+    #[test]
+    fn rows_without_their_codes_are_refused() {
+        let labels = CodeLabels {
+            users: vec!["u1".into()],
+            clients: StringChunked::from_iter_values("value".into(), ["c1"].into_iter()),
+            teams: vec![],
+            roles: vec![],
+            rules: vec![],
+            articles: vec![],
+        };
+        for (u, c, missing) in [(None, Some(0u32), "'u'"), (Some(0u32), None, "'c'")] {
+            let chunk = df!("u" => [u], "c" => [c]).unwrap();
+            let err = PartCounts::of(&chunk, &labels).err().unwrap();
+            assert!(err.to_string().contains(missing), "{err}");
+        }
+    }
 
     /// `key4` keys sort as their tuples of options (missing first) and unpack to them.
     #[test]
