@@ -101,7 +101,7 @@ fn unkey4(key: u128) -> [Option<u32>; 4] {
 }
 
 /// The (key, count) entries of a map, by key (so that the frames come out the same every run).
-fn sorted<K: Ord>(counts: PlHashMap<K, u64>) -> Vec<(K, u64)> {
+fn sorted<K: Ord>(counts: impl IntoIterator<Item = (K, u64)>) -> Vec<(K, u64)> {
     let mut rows: Vec<_> = counts.into_iter().collect();
     rows.sort_unstable();
     rows
@@ -207,18 +207,15 @@ impl PartCounts {
             *by_signals.entry((u, mask)).or_default() += n;
             *by_role.entry((u, team, role)).or_default() += n;
         }
-        // In the order of the tuples (team, verdict, rule, day, first) as before.
-        let by_verdict: PlHashMap<_, u64> = by_verdict
-            .into_iter()
-            .map(|(key, n)| {
-                let [team, rule, day, verdict_first] = unkey4(key);
-                let date = day.map(|v| first_day + v as i32);
-                let verdict_first = verdict_first.unwrap_or(0);
-                let verdict = (verdict_first / 2).checked_sub(1);
-                let first = verdict_first % 2 == 1;
-                ((team, verdict, rule, date, first), n)
-            })
-            .collect();
+        // As tuples (team, verdict, rule, day, first), sorted below in their order.
+        let by_verdict = by_verdict.into_iter().map(|(key, n)| {
+            let [team, rule, day, verdict_first] = unkey4(key);
+            let date = day.map(|v| first_day + v as i32);
+            let verdict_first = verdict_first.unwrap_or(0);
+            let verdict = (verdict_first / 2).checked_sub(1);
+            let first = verdict_first % 2 == 1;
+            ((team, verdict, rule, date, first), n)
+        });
         let label = |labels: &[String], code: Option<u32>| -> Option<String> {
             code.and_then(|k| labels.get(k as usize)).cloned()
         };

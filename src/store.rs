@@ -223,17 +223,13 @@ pub fn write_file(path: &Path, df: &mut DataFrame) -> Result<()> {
 /// Writes a frame as Parquet the way every file of the tool is written: zstd, full statistics
 /// (so that readers can skip row groups).
 pub fn write_parquet(file: &File, df: &mut DataFrame) -> Result<()> {
-    parquet_writer(file).finish(df)?;
-    Ok(())
-}
-
-/// The writer behind `write_parquet`, for writing a file in batches.
-pub fn parquet_writer(file: &File) -> ParquetWriter<&File> {
     ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
         // Min, max and null counts (what readers prune row groups by), not distinct counts,
         // which cost a hash of every value.
         .with_statistics(StatisticsOptions::default())
+        .finish(df)?;
+    Ok(())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
