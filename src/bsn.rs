@@ -26,19 +26,26 @@ impl Bsn {
     /// Parses a BSN. Eight digits are accepted and padded with a leading zero, because
     /// spreadsheets drop it; a value of all zeros is refused.
     pub fn parse(text: &str) -> Result<Bsn, BsnError> {
+        Self::parse_number(text).map(|n| Bsn(format!("{n:09}")))
+    }
+
+    /// The BSN as a number (what `parse` gives, without making its text).
+    pub fn parse_number(text: &str) -> Result<u32, BsnError> {
         let text = text.trim();
         if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(BsnError::NotDigits);
         }
-        let digits = match text.len() {
-            9 => text.to_string(),
-            8 => format!("0{text}"),
+        let mut digits = [b'0'; 9];
+        match text.len() {
+            n @ (8 | 9) => digits[9 - n..].copy_from_slice(text.as_bytes()),
             n => return Err(BsnError::WrongLength(n)),
-        };
-        if !Self::passes_eleven_check(digits.as_bytes()) {
+        }
+        if !Self::passes_eleven_check(&digits) {
             return Err(BsnError::FailsElevenCheck);
         }
-        Ok(Bsn(digits))
+        Ok(digits
+            .iter()
+            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
     }
 
     /// The 11-check: 9*d1 + 8*d2 + ... + 2*d8 - 1*d9 is a multiple of 11 and not zero.
@@ -134,6 +141,9 @@ mod tests {
     fn eight_digits_get_their_leading_zero_back() {
         // 012345672: 0+8+14+18+20+20+18+14-2 = 110.
         assert_eq!(Bsn::parse("12345672").unwrap().as_str(), "012345672");
+        assert_eq!(Bsn::parse_number(" 12345672"), Ok(12345672));
+        assert_eq!(Bsn::parse_number("111222333"), Ok(111222333));
+        assert_eq!(Bsn::parse_number("1234567"), Err(BsnError::WrongLength(7)));
     }
 
     #[test]

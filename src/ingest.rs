@@ -755,8 +755,10 @@ impl<'a> Run<'a> {
             .map(|&k| table.columns[k].store_name())
             .collect();
         let digest_idx = table.columns.len();
-        let users = self.known("staff", "user_id")?;
-        let clients = self.known("clients", "client_id")?;
+        let known = Known {
+            users: self.known("staff", "user_id")?,
+            clients: self.known("clients", "client_id")?,
+        };
         let zone = self.zone;
         let run_no = self.run_no;
 
@@ -776,7 +778,7 @@ impl<'a> Run<'a> {
                 let mut seen: HashMap<i32, (String, HashMap<u128, u64>)> = HashMap::default();
                 let mut buffers: BTreeMap<i32, TableBuffer> = BTreeMap::new();
                 // (user, client) -> code and earliest time, of the store and of this run.
-                let mut firsts = self.stored_firsts(store, manifest)?;
+                let mut firsts = self.stored_firsts(store, manifest, &known)?;
                 let mut stored = 0u64;
                 let mut chunks: BTreeMap<String, usize> = BTreeMap::new();
                 let mut new_parts: Vec<(String, String)> = Vec::new();
@@ -788,9 +790,8 @@ impl<'a> Run<'a> {
                         self.records.push(record);
                         continue;
                     }
-                    // On the reading thread: the local month and whether the user and client are known.
+                    // On the checker threads: the local month.
                     let mut month_of: (Option<i64>, i32) = (None, 0);
-                    let (users, clients) = (&users, &clients);
                     let tag = move |values: &[Value]| {
                         let Value::Timestamp(t) = values[time_idx] else {
                             return Err("internal: event_time is not a timestamp".to_string());
@@ -802,11 +803,7 @@ impl<'a> Run<'a> {
                             let local = local_time(t, zone)?;
                             month_of = (Some(quarter), local.year() * 12 + local.month0() as i32);
                         }
-                        Ok(EventTag {
-                            month: month_of.1,
-                            known_user: users.contains(&values[user_idx]),
-                            known_client: clients.contains(&values[client_idx]),
-                        })
+                        Ok(EventTag { month: month_of.1 })
                     };
                     let accept: &mut Accept<'_, Self, EventTag> =
                         &mut |run, record, raw, values, kh, tag| {
@@ -843,15 +840,21 @@ impl<'a> Run<'a> {
                                 }
                                 None => {
                                     keys.insert(kh, d);
-                                    let pair = match (&values[user_idx], &values[client_idx]) {
-                                        (Value::Str(u), Value::Str(c)) => {
-                                            Value::U32(firsts.see(u, c, t)?)
-                                        }
-                                        _ => Value::Null,
-                                    };
+                                    let (pair, known_user, known_client) =
+                                        match (&values[user_idx], &values[client_idx]) {
+                                            (Value::Str(u), Value::Str(c)) => {
+                                                let p = firsts.see(u, c, t, &known)?;
+                                                (Value::U32(p.code), p.known_user, p.known_client)
+                                            }
+                                            (u, c) => (
+                                                Value::Null,
+                                                known.user(u.as_str()),
+                                                known.client(c.as_str()),
+                                            ),
+                                        };
                                     values.push(pair);
-                                    run.unknown_users += u64::from(!tag.known_user);
-                                    run.unknown_clients += u64::from(!tag.known_client);
+                                    run.unknown_users += u64::from(!known_user);
+                                    run.unknown_clients += u64::from(!known_client);
                                     let buf = buffers
                                         .entry(month)
                                         .or_insert_with(|| TableBuffer::new(table));
@@ -922,7 +925,7 @@ impl<'a> Run<'a> {
     }
 
     /// The store's first accesses with their pair codes (none in a new store).
-    fn stored_firsts(&self, store: &Store, manifest: &Manifest) -> Result<Firsts> {
+    fn stored_firsts(&self, store: &Store, manifest: &Manifest, known: &Known) -> Result<Firsts> {
         let spec = &self.contract.first_access;
         let mut firsts = Firsts::default();
         if !manifest.tables.contains_key(&spec.store) {
@@ -959,7 +962,7 @@ impl<'a> Run<'a> {
                     ),
                 ));
             }
-            firsts.see(u, c, t)?;
+            firsts.see(u, c, t, known)?;
         }
         Ok(firsts)
     }
@@ -975,9 +978,9 @@ impl<'a> Run<'a> {
         let file = spec.file();
         let n = firsts.len as usize;
         let mut rows: Vec<Option<(String, String, i64)>> = vec![None; n];
-        for (u, m) in firsts.pairs {
-            for (c, (code, t)) in m {
-                rows[code as usize] = Some((u.clone(), c, t));
+        for (u, user) in firsts.pairs {
+            for (c, pair) in user.clients {
+                rows[pair.code as usize] = Some((u.clone(), c, pair.first));
             }
         }
         let (mut users, mut clients, mut times) = (
@@ -1015,43 +1018,80 @@ impl<'a> Run<'a> {
 
 /// The code and the earliest time of each (user, client) pair, by user then client (so that
 /// looking a pair up allocates nothing). Codes count up from 0 in the order the store first saw
-/// the pairs and never change: stored events carry them.
+/// the pairs and never change: stored events carry them. Whether the user and the client are in
+/// the reference data is looked up once per pair, not once per event.
 #[derive(Default)]
 struct Firsts {
-    pairs: HashMap<String, HashMap<String, (u32, i64)>>,
+    pairs: HashMap<String, UserPairs>,
     len: u32,
 }
 
+/// One user's pairs.
+struct UserPairs {
+    known: bool,
+    clients: HashMap<String, Pair>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pair {
+    code: u32,
+    first: i64,
+    known_user: bool,
+    known_client: bool,
+}
+
 impl Firsts {
-    /// Notes an access of `user` to `client` at `t`; the pair's code.
-    fn see(&mut self, user: &str, client: &str, t: i64) -> Result<u32> {
-        if !self.pairs.contains_key(user) {
-            self.pairs.insert(user.to_string(), HashMap::default());
+    /// Notes an access of `user` to `client` at `t`; the pair.
+    fn see(&mut self, user: &str, client: &str, t: i64, known: &Known) -> Result<Pair> {
+        let user_pairs = self.pairs.entry_ref(user).or_insert_with(|| UserPairs {
+            known: known.user(Some(user)),
+            clients: HashMap::default(),
+        });
+        let (code, known_user) = (self.len, user_pairs.known);
+        let mut new = false;
+        let pair = *user_pairs
+            .clients
+            .entry_ref(client)
+            .and_modify(|p| p.first = p.first.min(t))
+            .or_insert_with(|| {
+                new = true;
+                Pair {
+                    code,
+                    first: t,
+                    known_user,
+                    known_client: known.client(Some(client)),
+                }
+            });
+        if new {
+            self.len = code.checked_add(1).ok_or_else(|| {
+                Error::Invalid("a store holds at most 2^32 (account, client) pairs".into())
+            })?;
         }
-        let m = self
-            .pairs
-            .get_mut(user)
-            .ok_or_else(|| Error::Invalid("internal: pair map missing".into()))?;
-        if let Some((code, first)) = m.get_mut(client) {
-            *first = (*first).min(t);
-            return Ok(*code);
-        }
-        let code = self.len;
-        self.len = code.checked_add(1).ok_or_else(|| {
-            Error::Invalid("a store holds at most 2^32 (account, client) pairs".into())
-        })?;
-        m.insert(client.to_string(), (code, t));
-        Ok(code)
+        Ok(pair)
     }
 }
 
-/// What the reading thread works out for each valid event.
+/// The accounts in the staff table and the clients in the clients table.
+struct Known {
+    users: HashSet<Value>,
+    clients: HashSet<Value>,
+}
+
+impl Known {
+    fn user(&self, user: Option<&str>) -> bool {
+        user.is_some_and(|u| self.users.contains(&Value::Str(u.into())))
+    }
+
+    fn client(&self, client: Option<&str>) -> bool {
+        client.is_some_and(|c| self.clients.contains(&Value::Str(c.into())))
+    }
+}
+
+/// What the checker threads work out for each valid event.
 #[derive(Debug, Clone, Copy)]
 struct EventTag {
     /// The local month, as year * 12 + month - 1 (ordered as the months' names are).
     month: i32,
-    known_user: bool,
-    known_client: bool,
 }
 
 /// The local time of `t` (microseconds since the epoch) in `zone`.
@@ -1109,11 +1149,85 @@ fn flush(
     Ok(rel)
 }
 
-/// Writes an events part, sorted by (time, source, event id): the order the audit reads in.
+/// The columns an events part is sorted by: the order the audit reads in.
+const PART_ORDER: [&str; 3] = ["event_time", "source", "event_id"];
+
+/// Writes an events part, sorted by `PART_ORDER`. Exports are mostly in time order already:
+/// then the part is written as it is, without sorting a copy.
 fn write_part(path: &Path, df: DataFrame) -> Result<()> {
-    let mut df = df.sort(
-        ["event_time", "source", "event_id"],
-        SortMultipleOptions::default(),
-    )?;
+    let mut df = if in_part_order(&df)? {
+        df
+    } else {
+        df.sort(PART_ORDER, SortMultipleOptions::default())?
+    };
     crate::store::write_file(path, &mut df)
+}
+
+/// Whether the rows are in `PART_ORDER` already (missing values first, as the sort puts them).
+fn in_part_order(df: &DataFrame) -> Result<bool> {
+    let [time, source, id] = PART_ORDER;
+    let time = df.column(time)?.datetime()?.physical();
+    let (source, id) = (df.column(source)?.str()?, df.column(id)?.str()?);
+    let mut rows = time.iter().zip(source.iter()).zip(id.iter());
+    let Some(mut last) = rows.next() else {
+        return Ok(true);
+    };
+    for row in rows {
+        if row < last {
+            return Ok(false);
+        }
+        last = row;
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(rows: &[(i64, &str, &str)]) -> DataFrame {
+        df!(
+            "event_time" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "source" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "event_id" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col("event_time").cast(DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(polars::prelude::TimeZone::UTC),
+        )))
+        .collect()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_part_is_in_order_only_when_time_then_source_then_id_never_go_down() {
+        assert!(in_part_order(&part(&[])).unwrap());
+        assert!(in_part_order(&part(&[
+            (1, "b", "E9"),
+            (2, "a", "E1"),
+            (2, "a", "E2"),
+            (2, "b", "E0")
+        ]))
+        .unwrap());
+        assert!(!in_part_order(&part(&[(2, "a", "E1"), (1, "b", "E9")])).unwrap());
+        assert!(!in_part_order(&part(&[(2, "b", "E1"), (2, "a", "E9")])).unwrap());
+        assert!(!in_part_order(&part(&[(2, "a", "E2"), (2, "a", "E1")])).unwrap());
+    }
+
+    #[test]
+    fn a_part_out_of_order_is_written_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part.parquet");
+        write_part(
+            &path,
+            part(&[(3, "a", "E3"), (1, "b", "E1"), (1, "a", "E2")]),
+        )
+        .unwrap();
+        let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        assert!(back.equals(&part(&[(1, "a", "E2"), (1, "b", "E1"), (3, "a", "E3")])));
+    }
 }

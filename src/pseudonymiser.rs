@@ -64,6 +64,8 @@ pub struct Pseudonymiser<'k> {
     /// Per domain (`Domain as usize`): value as given -> pseudonym. Keyed by the value before
     /// it is normalised, so that a value seen before costs one look-up and no allocation.
     cache: [PlHashMap<String, String>; 4],
+    /// BSN as a number -> its MAC: a look-up that follows no pointer.
+    bsns: PlHashMap<u32, [u8; 16]>,
 }
 
 impl<'k> Pseudonymiser<'k> {
@@ -71,6 +73,7 @@ impl<'k> Pseudonymiser<'k> {
         Pseudonymiser {
             key,
             cache: Default::default(),
+            bsns: PlHashMap::default(),
         }
     }
 
@@ -81,16 +84,45 @@ impl<'k> Pseudonymiser<'k> {
         if let Some(p) = cache.get(value) {
             return p.clone();
         }
-        let normal = domain.normalise(value);
-        let mut mac = self.key.mac();
-        mac.update(domain.label());
-        mac.update(&[0]);
-        mac.update(normal.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        let p = format!("{}{}", domain.prefix(), hex::encode(&digest[..16]));
+        let p = render(domain, &mac(self.key, domain, &domain.normalise(value)));
         cache.insert(value.to_string(), p.clone());
         p
     }
+
+    /// The pseudonym of a BSN given as a number (`Bsn::parse_number`): the same as
+    /// `pseudonym(Domain::Bsn, ..)` of its nine digits.
+    pub fn bsn_pseudonym(&mut self, bsn: u32) -> String {
+        let key = self.key;
+        let mac = self
+            .bsns
+            .entry(bsn)
+            .or_insert_with(|| mac(key, Domain::Bsn, &format!("{bsn:09}")));
+        render(Domain::Bsn, mac)
+    }
+}
+
+/// The first 128 bits of HMAC-SHA-256(key, label || 0x00 || normalised value).
+fn mac(key: &Key, domain: Domain, normal: &str) -> [u8; 16] {
+    let mut mac = key.mac();
+    mac.update(domain.label());
+    mac.update(&[0]);
+    mac.update(normal.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    first
+}
+
+/// Prefix + lower-case hex.
+fn render(domain: Domain, mac: &[u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut p = String::with_capacity(domain.prefix().len() + 32);
+    p.push_str(domain.prefix());
+    for b in mac {
+        p.push(char::from(HEX[usize::from(b >> 4)]));
+        p.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    p
 }
 
 #[cfg(test)]
@@ -117,6 +149,24 @@ mod tests {
             "another domain, another pseudonym"
         );
         assert!(!a.contains("111222333"));
+    }
+
+    #[test]
+    fn a_bsn_given_as_a_number_gets_the_pseudonym_of_its_nine_digits() {
+        let k = Key::from_secret([1u8; 32], false);
+        let mut p = Pseudonymiser::new(&k);
+        for (n, digits) in [(111222333, "111222333"), (12345672, "012345672")] {
+            let by_text = p.pseudonym(Domain::Bsn, digits);
+            assert_eq!(p.bsn_pseudonym(n), by_text);
+            // From the cache too, and against a fresh pseudonymiser's.
+            assert_eq!(p.bsn_pseudonym(n), by_text);
+            assert_eq!(Pseudonymiser::new(&k).bsn_pseudonym(n), by_text);
+        }
+        // The rendering is the hex of the MAC, whatever order the cache is filled in.
+        let mut q = Pseudonymiser::new(&k);
+        let b = q.bsn_pseudonym(12345672);
+        assert_eq!(b, q.pseudonym(Domain::Bsn, "012345672"));
+        assert_ne!(b, q.bsn_pseudonym(111222333));
     }
 
     #[test]

@@ -148,12 +148,10 @@ impl<'a> RowValidator<'a> {
         text: &str,
         ps: &mut Pseudonymiser,
     ) -> Result<String, String> {
-        let bsn =
-            |text: &str| Bsn::parse(text).map_err(|e| format!("{column} (value withheld) {e}"));
         Ok(match (kind, self.client_ids) {
-            (IdKind::Bsn, _) | (IdKind::Client, ClientIds::Bsn) => {
-                ps.pseudonym(Domain::Bsn, bsn(text)?.as_str())
-            }
+            (IdKind::Bsn, _) | (IdKind::Client, ClientIds::Bsn) => ps.bsn_pseudonym(
+                Bsn::parse_number(text).map_err(|e| format!("{column} (value withheld) {e}"))?,
+            ),
             (IdKind::Client, ClientIds::Local) => ps.pseudonym(Domain::ClientNumber, text),
             (IdKind::Surname, _) => ps.pseudonym(Domain::Surname, text),
             (IdKind::Address, _) => ps.pseudonym(Domain::Address, text),

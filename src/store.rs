@@ -220,11 +220,14 @@ pub fn write_file(path: &Path, df: &mut DataFrame) -> Result<()> {
     file.sync_all().map_err(|e| Error::io(path, e))
 }
 
-/// Writes a frame as Parquet the way every file of the tool is written: zstd, full statistics
-/// (so that readers can skip row groups).
+/// Writes a frame as Parquet the way every file of the tool is written: zstd at level 1 (on the
+/// store's data both faster and smaller than the default level 3), full statistics (so that
+/// readers can skip row groups).
 pub fn write_parquet(file: &File, df: &mut DataFrame) -> Result<()> {
     ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
+        .with_compression(ParquetCompression::Zstd(Some(
+            polars_parquet::write::ZstdLevel::try_new(1)?,
+        )))
         // Min, max and null counts (what readers prune row groups by), not distinct counts,
         // which cost a hash of every value.
         .with_statistics(StatisticsOptions::default())

@@ -9,45 +9,46 @@ use crate::value::Value;
 enum Builder {
     /// Strings go straight into Arrow's view buffers (no allocation per value).
     Str(StringChunkedBuilder),
-    Bool(Vec<Option<bool>>),
-    Int(Vec<Option<i32>>),
-    Date(Vec<Option<i32>>),
-    Timestamp(Vec<Option<i64>>),
-    U32(Vec<Option<u32>>),
-    U64(Vec<Option<u64>>),
+    /// Values and a validity bitmap made only once a value is missing.
+    Bool(BooleanChunkedBuilder),
+    Int(PrimitiveChunkedBuilder<Int32Type>),
+    Date(PrimitiveChunkedBuilder<Int32Type>),
+    Timestamp(PrimitiveChunkedBuilder<Int64Type>),
+    U32(PrimitiveChunkedBuilder<UInt32Type>),
+    U64(PrimitiveChunkedBuilder<UInt64Type>),
 }
 
 impl Builder {
-    fn new(ty: ColType) -> Builder {
+    fn new(ty: ColType, rows: usize) -> Builder {
+        let name = PlSmallStr::EMPTY;
         match ty {
             ColType::String | ColType::Text | ColType::Enum | ColType::Identifier => {
-                Builder::Str(StringChunkedBuilder::new(PlSmallStr::EMPTY, 0))
+                Builder::Str(StringChunkedBuilder::new(name, rows))
             }
-            ColType::Bool => Builder::Bool(Vec::new()),
-            ColType::Int => Builder::Int(Vec::new()),
-            ColType::Date => Builder::Date(Vec::new()),
-            ColType::Timestamp => Builder::Timestamp(Vec::new()),
-            ColType::U32 => Builder::U32(Vec::new()),
-            ColType::U64 => Builder::U64(Vec::new()),
+            ColType::Bool => Builder::Bool(BooleanChunkedBuilder::new(name, rows)),
+            ColType::Int => Builder::Int(PrimitiveChunkedBuilder::new(name, rows)),
+            ColType::Date => Builder::Date(PrimitiveChunkedBuilder::new(name, rows)),
+            ColType::Timestamp => Builder::Timestamp(PrimitiveChunkedBuilder::new(name, rows)),
+            ColType::U32 => Builder::U32(PrimitiveChunkedBuilder::new(name, rows)),
+            ColType::U64 => Builder::U64(PrimitiveChunkedBuilder::new(name, rows)),
         }
     }
 
     fn push(&mut self, v: &Value) -> bool {
         match (self, v) {
             (Builder::Str(b), Value::Str(s)) => b.append_value(s),
-            (Builder::Bool(b), Value::Bool(x)) => b.push(Some(*x)),
-            (Builder::Int(b), Value::Int(x)) => b.push(Some(*x)),
-            (Builder::Date(b), Value::Date(x)) => b.push(Some(*x)),
-            (Builder::Timestamp(b), Value::Timestamp(x)) => b.push(Some(*x)),
-            (Builder::U32(b), Value::U32(x)) => b.push(Some(*x)),
-            (Builder::U64(b), Value::U64(x)) => b.push(Some(*x)),
+            (Builder::Bool(b), Value::Bool(x)) => b.append_value(*x),
+            (Builder::Int(b), Value::Int(x)) => b.append_value(*x),
+            (Builder::Date(b), Value::Date(x)) => b.append_value(*x),
+            (Builder::Timestamp(b), Value::Timestamp(x)) => b.append_value(*x),
+            (Builder::U32(b), Value::U32(x)) => b.append_value(*x),
+            (Builder::U64(b), Value::U64(x)) => b.append_value(*x),
             (Builder::Str(b), Value::Null) => b.append_null(),
-            (Builder::Bool(b), Value::Null) => b.push(None),
-            (Builder::Int(b), Value::Null) => b.push(None),
-            (Builder::Date(b), Value::Null) => b.push(None),
-            (Builder::Timestamp(b), Value::Null) => b.push(None),
-            (Builder::U32(b), Value::Null) => b.push(None),
-            (Builder::U64(b), Value::Null) => b.push(None),
+            (Builder::Bool(b), Value::Null) => b.append_null(),
+            (Builder::Int(b) | Builder::Date(b), Value::Null) => b.append_null(),
+            (Builder::Timestamp(b), Value::Null) => b.append_null(),
+            (Builder::U32(b), Value::Null) => b.append_null(),
+            (Builder::U64(b), Value::Null) => b.append_null(),
             _ => return false,
         }
         true
@@ -57,25 +58,39 @@ impl Builder {
         let name = PlSmallStr::from(name);
         let series = match self {
             Builder::Str(b) => b.finish().with_name(name).into_series(),
-            Builder::Bool(v) => Series::new(name, v),
-            Builder::Int(v) => Series::new(name, v),
-            Builder::Date(v) => Int32Chunked::from_iter_options(name, v.into_iter())
-                .into_date()
-                .into_series(),
-            Builder::Timestamp(v) => Int64Chunked::from_iter_options(name, v.into_iter())
+            Builder::Bool(b) => b.finish().with_name(name).into_series(),
+            Builder::Int(b) => b.finish().with_name(name).into_series(),
+            Builder::U32(b) => b.finish().with_name(name).into_series(),
+            Builder::U64(b) => b.finish().with_name(name).into_series(),
+            Builder::Date(b) => b.finish().with_name(name).into_date().into_series(),
+            Builder::Timestamp(b) => b
+                .finish()
+                .with_name(name)
                 .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                 .into_series(),
-            Builder::U32(v) => Series::new(name, v),
-            Builder::U64(v) => Series::new(name, v),
         };
         Ok(series.into())
     }
 }
 
+/// Rows in the first chunk of a buffer; each next chunk holds as many rows as the buffer
+/// already has, up to `MAX_CHUNK_ROWS`.
+const FIRST_CHUNK_ROWS: usize = 1 << 10;
+const MAX_CHUNK_ROWS: usize = 1 << 18;
+
 /// Rows of one table, column by column, in the order of the contract's store schema.
+///
+/// Rows go into builders sized for one chunk; a full chunk becomes a frame of its own. So a
+/// buffer never grows a column by copying it, and a large one holds what it holds and little
+/// more (its columns are chunked; the frame is made without copying them).
 pub struct TableBuffer {
     specs: Vec<ColumnSpec>,
     builders: Vec<Builder>,
+    /// Rows the builders have room for, and rows in them.
+    room: usize,
+    building: usize,
+    /// Full chunks.
+    chunks: Vec<DataFrame>,
     len: usize,
 }
 
@@ -92,10 +107,12 @@ impl TableBuffer {
     }
 
     pub fn with_columns(specs: Vec<ColumnSpec>) -> TableBuffer {
-        let builders = specs.iter().map(|c| Builder::new(c.ty)).collect();
         TableBuffer {
             specs,
-            builders,
+            builders: Vec::new(),
+            room: 0,
+            building: 0,
+            chunks: Vec::new(),
             len: 0,
         }
     }
@@ -110,12 +127,21 @@ impl TableBuffer {
 
     /// Appends a row; the values must match the store schema (a bug otherwise, not bad input).
     pub fn push(&mut self, row: &[Value]) -> Result<()> {
-        if row.len() != self.builders.len() {
+        if row.len() != self.specs.len() {
             return Err(Error::Invalid(format!(
                 "internal: row of {} values for {} columns",
                 row.len(),
-                self.builders.len()
+                self.specs.len()
             )));
+        }
+        if self.building == self.room {
+            self.finish_chunk()?;
+            self.room = self.len.clamp(FIRST_CHUNK_ROWS, MAX_CHUNK_ROWS);
+            self.builders = self
+                .specs
+                .iter()
+                .map(|c| Builder::new(c.ty, self.room))
+                .collect();
         }
         for ((b, v), spec) in self.builders.iter_mut().zip(row).zip(&self.specs) {
             if !b.push(v) {
@@ -125,23 +151,44 @@ impl TableBuffer {
                 )));
             }
         }
+        self.building += 1;
         self.len += 1;
+        Ok(())
+    }
+
+    /// Turns the rows in the builders into a chunk.
+    fn finish_chunk(&mut self) -> Result<()> {
+        if self.building == 0 {
+            return Ok(());
+        }
+        let columns = std::mem::take(&mut self.builders)
+            .into_iter()
+            .zip(&self.specs)
+            .map(|(b, s)| b.into_column(s.store_name()))
+            .collect::<Result<Vec<_>>>()?;
+        self.chunks
+            .push(DataFrame::new(std::mem::take(&mut self.building), columns)?);
+        self.room = 0;
         Ok(())
     }
 
     /// The frame, emptying the buffer.
     pub fn take_frame(&mut self) -> Result<DataFrame> {
-        let builders = std::mem::replace(
-            &mut self.builders,
-            self.specs.iter().map(|c| Builder::new(c.ty)).collect(),
-        );
-        let height = std::mem::take(&mut self.len);
-        let columns = builders
-            .into_iter()
-            .zip(&self.specs)
-            .map(|(b, s)| b.into_column(s.store_name()))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(DataFrame::new(height, columns)?)
+        self.finish_chunk()?;
+        self.len = 0;
+        let mut chunks = std::mem::take(&mut self.chunks).into_iter();
+        let Some(mut df) = chunks.next() else {
+            let columns = self
+                .specs
+                .iter()
+                .map(|s| Builder::new(s.ty, 0).into_column(s.store_name()))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(DataFrame::new(0, columns)?);
+        };
+        for chunk in chunks {
+            df.vstack_mut_owned(chunk)?;
+        }
+        Ok(df)
     }
 }
 
@@ -220,6 +267,53 @@ mod tests {
         let specs: Vec<_> = cases.columns.iter().chain(&cases.added).cloned().collect();
         assert_eq!(frame_rows(&df, &specs).unwrap(), vec![row]);
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_large_buffer_is_chunked_and_gives_back_every_row_in_order() {
+        let contract = Contract::load().unwrap();
+        let cases = contract.table("cases").unwrap();
+        let specs: Vec<_> = cases.columns.iter().chain(&cases.added).cloned().collect();
+        let rows: Vec<Vec<Value>> = (0..5000u64)
+            .map(|i| {
+                vec![
+                    Value::Str(format!("Z{i}")),
+                    Value::Str(format!("bsn1_{i:032}")),
+                    Value::Str("T1".into()),
+                    Value::Date(20000 + i as i32),
+                    if i % 7 == 0 {
+                        Value::Null
+                    } else {
+                        Value::Date(21000)
+                    },
+                    Value::Null,
+                    Value::Bool(i % 2 == 0),
+                    Value::U64(i * 3),
+                ]
+            })
+            .collect();
+        let mut buf = TableBuffer::new(cases);
+        for row in &rows {
+            buf.push(row).unwrap();
+        }
+        assert_eq!(buf.len(), 5000);
+        let df = buf.take_frame().unwrap();
+        // 1024 rows, then as many as the buffer holds: 1024, 2048, then the last 904.
+        assert_eq!(df.column("case_id").unwrap().n_chunks(), 4);
+        assert_eq!(df.schema().as_ref(), &cases.store_schema());
+        assert_eq!(frame_rows(&df, &specs).unwrap(), rows);
+        // The buffer starts over, and an empty one gives an empty frame of the schema.
+        assert!(buf.is_empty());
+        buf.push(&rows[1]).unwrap();
+        assert_eq!(
+            frame_rows(&buf.take_frame().unwrap(), &specs).unwrap(),
+            rows[1..2]
+        );
+        let empty = buf.take_frame().unwrap();
+        assert_eq!(
+            (empty.height(), empty.schema().as_ref()),
+            (0, &cases.store_schema())
+        );
     }
 
     #[test]

@@ -666,3 +666,53 @@ fn a_log_read_by_several_threads_keeps_the_file_order_in_quarantine_and_pair_cod
     }
     assert_eq!(pid_of.len(), 2);
 }
+
+#[test]
+fn events_by_accounts_and_about_clients_outside_the_reference_data_are_counted_per_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = (dir.path().join("store"), keygen(dir.path()));
+    ok(&ingest(&store, &key, &refs(&reference()), &[]));
+    let header = "event_id,event_time,user_id,action,client_id,section,emergency,\
+                  emergency_reason,outcome,source,workstation\n";
+    // mw9 is in no staff table; 123456782 passes the 11-check but is in no clients table. The
+    // pair (mw1, 111222333) is already stored; (mw9, 111222333) is new and seen twice.
+    let log = dir.path().join("access_log_2.csv");
+    std::fs::write(
+        &log,
+        format!(
+            "{header}\
+             E10,2026-03-03T09:00:00+01:00,mw9,R,111222333,plan,false,,0,sys,\n\
+             E11,2026-03-03T09:01:00+01:00,mw9,R,111222333,plan,false,,0,sys,\n\
+             E12,2026-03-03T09:02:00+01:00,mw1,R,123456782,plan,false,,0,sys,\n\
+             E13,2026-03-03T09:03:00+01:00,mw1,R,111222333,plan,false,,0,sys,\n"
+        ),
+    )
+    .unwrap();
+    let out = ok(&ingest(&store, &key, &[&log], &[]));
+    assert!(
+        out.contains("warning: 2 stored events are by accounts not in the staff table"),
+        "{out}"
+    );
+    assert!(
+        out.contains("warning: 1 stored events are about clients not in the clients table"),
+        "{out}"
+    );
+
+    // Once mw9 is in the staff table, a stored pair of theirs counts as known.
+    let staff = dir.path().join("staff_2.csv");
+    std::fs::write(
+        &staff,
+        "user_id,display_name,role,team_id,valid_from,valid_to,big_registered,person_id,surname,address_key\n\
+         mw9,Dirk Jansen,worker,WT-NOORD,2024-01-01,,false,,,\n",
+    )
+    .unwrap();
+    let log = dir.path().join("access_log_3.csv");
+    std::fs::write(
+        &log,
+        format!("{header}E14,2026-03-04T09:00:00+01:00,mw9,R,111222333,plan,false,,0,sys,\n"),
+    )
+    .unwrap();
+    let out = ok(&ingest(&store, &key, &[&staff, &log], &[]));
+    assert!(out.contains("access_log_3.csv"), "{out}");
+    assert!(!out.contains("warning:"), "{out}");
+}
