@@ -163,31 +163,30 @@ impl CsvInput {
             return Ok(None);
         }
         let line = self.record.position().map_or(0, |p| p.line());
-        let texts: Vec<Cow<str>> = self
-            .record
-            .iter()
-            .map(|f| decode(f, self.encoding))
-            .collect::<Option<_>>()
-            .ok_or_else(|| Error::input(&self.path, not_utf8(line)))?;
-        let problem = (texts.len() != self.header_len).then(|| {
+        let n = self.record.len();
+        let problem = (n != self.header_len).then(|| {
             format!(
-                "row has {} fields where the header has {}",
-                texts.len(),
+                "row has {n} fields where the header has {}",
                 self.header_len
             )
         });
-        let fields = self
-            .positions
-            .iter()
-            .zip(&self.value_maps)
-            .map(|(pos, map)| {
-                let text = pos.and_then(|p| texts.get(p))?.trim();
-                if text.is_empty() {
-                    return None;
+        let not_text = || Error::input(&self.path, not_utf8(line));
+        let fields = match self.encoding {
+            // The record is checked once: its fields are text if it is, and no field boundary
+            // splits a character.
+            Encoding::Utf8 => {
+                let text = std::str::from_utf8(self.record.as_slice()).map_err(|_| not_text())?;
+                let field = |i: usize| self.record.range(i).and_then(|r| text.get(r));
+                if (0..n).any(|i| field(i).is_none()) {
+                    return Err(not_text());
                 }
-                Some(map_value(text, map.as_ref()))
-            })
-            .collect();
+                self.fields(|p| field(p).map(Cow::Borrowed))
+            }
+            Encoding::Windows1252 => {
+                let record = &self.record;
+                self.fields(|p| record.get(p).and_then(|f| decode(f, Encoding::Windows1252)))
+            }
+        };
         Ok(Some(RawRow {
             line,
             fields,
@@ -199,6 +198,22 @@ impl CsvInput {
             },
             problem,
         }))
+    }
+
+    /// The contract's fields, given the text of each file column.
+    fn fields<'r>(&self, text: impl Fn(usize) -> Option<Cow<'r, str>>) -> Vec<Option<String>> {
+        self.positions
+            .iter()
+            .zip(&self.value_maps)
+            .map(|(pos, map)| {
+                let text = text((*pos)?)?;
+                let text = text.trim();
+                if text.is_empty() {
+                    return None;
+                }
+                Some(map_value(text, map.as_ref()))
+            })
+            .collect()
     }
 }
 

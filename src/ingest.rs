@@ -775,7 +775,7 @@ impl<'a> Run<'a> {
             });
             let read = (|| -> Result<_> {
                 // By month (`EventTag::month`): its name with the keys it holds, and its buffer.
-                let mut seen: HashMap<i32, (String, HashMap<u128, u64>)> = HashMap::default();
+                let mut seen: HashMap<i32, (String, Keys)> = HashMap::default();
                 let mut buffers: BTreeMap<i32, TableBuffer> = BTreeMap::new();
                 // (user, client) -> code and earliest time, of the store and of this run.
                 let mut firsts = self.stored_firsts(store, manifest, &known)?;
@@ -827,7 +827,7 @@ impl<'a> Run<'a> {
                             let Value::U64(d) = values[digest_idx] else {
                                 return Err(Error::Invalid("internal: digest missing".into()));
                             };
-                            match keys.get(&kh) {
+                            match keys.get(&halves(kh)) {
                                 Some(&old) if old == d => record.rows_duplicate += 1,
                                 Some(_) => {
                                     let reason = format!(
@@ -839,7 +839,7 @@ impl<'a> Run<'a> {
                                     run.quarantine(record, &table.name, raw, reason)?;
                                 }
                                 None => {
-                                    keys.insert(kh, d);
+                                    keys.insert(halves(kh), d);
                                     let (pair, known_user, known_client) =
                                         match (&values[user_idx], &values[client_idx]) {
                                             (Value::Str(u), Value::Str(c)) => {
@@ -1102,13 +1102,17 @@ fn local_time(t: i64, zone: Tz) -> std::result::Result<chrono::DateTime<Tz>, Str
         .ok_or_else(|| format!("internal: time {t} out of range"))
 }
 
+/// Digests of events by the 128-bit hash of their (source, event_id), kept as two halves: an
+/// entry of 24 bytes where a `u128` key would pad it to 32. A month of a national log holds
+/// millions.
+type Keys = HashMap<[u64; 2], u64>;
+
+fn halves(key_hash: u128) -> [u64; 2] {
+    [(key_hash >> 64) as u64, key_hash as u64]
+}
+
 /// (source, event_id) hashes and digests of the events a month already holds.
-fn load_keys(
-    store: &Store,
-    manifest: &Manifest,
-    month: &str,
-    key_names: &[&str],
-) -> Result<HashMap<u128, u64>> {
+fn load_keys(store: &Store, manifest: &Manifest, month: &str, key_names: &[&str]) -> Result<Keys> {
     let mut keys = HashMap::default();
     for part in event_parts(manifest, month) {
         let mut cols: Vec<&str> = key_names.to_vec();
@@ -1124,7 +1128,7 @@ fn load_keys(
                 .iter()
                 .map(|c| c.get(i).map_or(Value::Null, |s| Value::Str(s.into())))
                 .collect();
-            keys.insert(key_hash(vals.iter()), digests.get(i).unwrap_or(0));
+            keys.insert(halves(key_hash(vals.iter())), digests.get(i).unwrap_or(0));
         }
     }
     Ok(keys)
