@@ -30,8 +30,8 @@ use crate::value::{key_hash, Value};
 
 /// Threads that validate and pseudonymise rows (`Run::read_file`).
 const CHECKERS: usize = 2;
-/// Rows per events part file; bounds memory on large ingests.
-const PART_ROWS: usize = 2_000_000;
+/// Rows per events part file by default (`IngestConfig::part_rows`).
+pub const PART_ROWS: usize = 2_000_000;
 const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
 
 /// How an input file is read.
@@ -73,6 +73,9 @@ pub struct IngestConfig {
     pub time_zone: Tz,
     pub client_ids: ClientIds,
     pub progress: bool,
+    /// Events held in memory before the fullest month goes to disk; a month unseen for this
+    /// many stored events lets go of its de-duplication keys.
+    pub part_rows: usize,
 }
 
 impl IngestConfig {
@@ -761,22 +764,26 @@ impl<'a> Run<'a> {
         };
         let zone = self.zone;
         let run_no = self.run_no;
+        let part_rows = self.config.part_rows.max(1);
 
         // Part files are sorted and written on a thread of their own, one at a time, while
         // the next rows are read. The hand-over waits for the writer to be free, so that memory
-        // holds at most the part being written besides the buffers.
+        // holds at most the part being written besides the buffers. Handing over `None` waits
+        // until every part handed over before is written.
         let (new_parts, firsts, stored) = std::thread::scope(|s| -> Result<_> {
-            let (parts, part_rx) = std::sync::mpsc::sync_channel::<(PathBuf, DataFrame)>(0);
+            let (parts, part_rx) = std::sync::mpsc::sync_channel::<Option<(PathBuf, DataFrame)>>(0);
             let writer = s.spawn(move || -> Result<()> {
-                for (path, df) in part_rx {
+                for (path, df) in part_rx.into_iter().flatten() {
                     write_part(&path, df)?;
                 }
                 Ok(())
             });
             let read = (|| -> Result<_> {
-                // By month (`EventTag::month`): its name with the keys it holds, and its buffer.
-                let mut seen: HashMap<i32, (String, Keys)> = HashMap::default();
+                // By month (`EventTag::month`): its keys, and its buffer.
+                let mut seen: HashMap<i32, Month> = HashMap::default();
                 let mut buffers: BTreeMap<i32, TableBuffer> = BTreeMap::new();
+                // Events handed to `accept`, the clock of `Month::last`.
+                let mut clock = 0u64;
                 // (user, client) -> code and earliest time, of the store and of this run.
                 let mut firsts = self.stored_firsts(store, manifest, &known)?;
                 let mut stored = 0u64;
@@ -813,15 +820,43 @@ impl<'a> Run<'a> {
                                 ));
                             };
                             let month = tag.month;
+                            clock += 1;
                             if !seen.contains_key(&month) {
                                 let name = local_time(t, zone)
                                     .map_err(Error::Invalid)?
                                     .format("%Y-%m")
                                     .to_string();
-                                let keys = load_keys(store, manifest, &name, &key_names)?;
-                                seen.insert(month, (name, keys));
+                                seen.insert(
+                                    month,
+                                    Month {
+                                        name,
+                                        keys: None,
+                                        last: 0,
+                                    },
+                                );
                             }
-                            let (_, keys) = seen.get_mut(&month).ok_or_else(|| {
+                            let m = seen.get_mut(&month).ok_or_else(|| {
+                                Error::Invalid("internal: month keys missing".into())
+                            })?;
+                            m.last = clock;
+                            if m.keys.is_none() {
+                                // This run's parts of the month too, once they are on disk.
+                                let staged: Vec<&str> = new_parts
+                                    .iter()
+                                    .filter(|(name, _)| *name == m.name)
+                                    .map(|(_, rel)| rel.as_str())
+                                    .collect();
+                                if !staged.is_empty() {
+                                    parts.send(None).map_err(|_| writer_stopped())?;
+                                }
+                                m.keys = Some(load_keys(
+                                    store,
+                                    &event_parts(manifest, &m.name),
+                                    &staged,
+                                    &key_names,
+                                )?);
+                            }
+                            let keys = m.keys.as_mut().ok_or_else(|| {
                                 Error::Invalid("internal: month keys missing".into())
                             })?;
                             let Value::U64(d) = values[digest_idx] else {
@@ -862,13 +897,41 @@ impl<'a> Run<'a> {
                                     record.rows_stored += 1;
                                     stored += 1;
                                     buffered += 1;
-                                    // Memory holds at most PART_ROWS rows: the fullest month goes to disk.
-                                    if buffered >= PART_ROWS {
+                                    // Memory holds at most `part_rows` events. Months not seen
+                                    // for that long go to disk and let go of their keys; then,
+                                    // if need be, the fullest month goes to disk.
+                                    if buffered >= part_rows {
+                                        for (mo, m) in seen.iter_mut() {
+                                            if *mo == month
+                                                || m.keys.is_none()
+                                                || clock - m.last < part_rows as u64
+                                            {
+                                                continue;
+                                            }
+                                            m.keys = None;
+                                            let Some(buf) = buffers.get_mut(mo) else {
+                                                continue;
+                                            };
+                                            if !buf.is_empty() {
+                                                buffered -= buf.len();
+                                                let part = flush(
+                                                    store,
+                                                    buf,
+                                                    &m.name,
+                                                    run_no,
+                                                    &mut chunks,
+                                                    &parts,
+                                                )?;
+                                                new_parts.push((m.name.clone(), part));
+                                            }
+                                        }
+                                    }
+                                    if buffered >= part_rows {
                                         if let Some((month, buf)) =
                                             buffers.iter_mut().max_by_key(|(_, b)| b.len())
                                         {
                                             buffered -= buf.len();
-                                            let name = &seen[month].0;
+                                            let name = &seen[month].name;
                                             let part = flush(
                                                 store,
                                                 buf,
@@ -889,7 +952,7 @@ impl<'a> Run<'a> {
                 }
                 for (month, buf) in buffers.iter_mut() {
                     if !buf.is_empty() {
-                        let name = &seen[month].0;
+                        let name = &seen[month].name;
                         let part = flush(store, buf, name, run_no, &mut chunks, &parts)?;
                         new_parts.push((name.clone(), part));
                     }
@@ -1111,13 +1174,27 @@ fn halves(key_hash: u128) -> [u64; 2] {
     [(key_hash >> 64) as u64, key_hash as u64]
 }
 
-/// (source, event_id) hashes and digests of the events a month already holds.
-fn load_keys(store: &Store, manifest: &Manifest, month: &str, key_names: &[&str]) -> Result<Keys> {
-    let mut keys = HashMap::default();
-    for part in event_parts(manifest, month) {
-        let mut cols: Vec<&str> = key_names.to_vec();
-        cols.push("digest");
-        let df = store.read(&part, Some(&cols))?;
+/// (source, event_id) hashes and digests of the events in a month's part files: committed ones
+/// and ones this run staged.
+fn load_keys(
+    store: &Store,
+    committed: &[String],
+    staged: &[&str],
+    key_names: &[&str],
+) -> Result<Keys> {
+    let mut keys = Keys::default();
+    let mut cols: Vec<&str> = key_names.to_vec();
+    cols.push("digest");
+    let frames = committed
+        .iter()
+        .map(|part| store.read(part, Some(&cols)))
+        .chain(
+            staged
+                .iter()
+                .map(|part| store.read_staged(part, Some(&cols))),
+        );
+    for df in frames {
+        let df = df?;
         let key_cols: Vec<&StringChunked> = key_names
             .iter()
             .map(|k| df.column(k).and_then(|c| c.str()))
@@ -1134,22 +1211,34 @@ fn load_keys(store: &Store, manifest: &Manifest, month: &str, key_names: &[&str]
     Ok(keys)
 }
 
+/// A month the run has events of.
+struct Month {
+    /// As in the partition name: `2026-03`.
+    name: String,
+    /// Digests by key hash of the events the month holds; `None` once let go.
+    keys: Option<Keys>,
+    /// When an event of the month was last seen (`clock` in `Run::events`).
+    last: u64,
+}
+
+fn writer_stopped() -> Error {
+    Error::Invalid("internal: the part writer stopped".into())
+}
+
 fn flush(
     store: &mut Store,
     buf: &mut TableBuffer,
     month: &str,
     run: u32,
     chunks: &mut BTreeMap<String, usize>,
-    parts: &std::sync::mpsc::SyncSender<(PathBuf, DataFrame)>,
+    parts: &std::sync::mpsc::SyncSender<Option<(PathBuf, DataFrame)>>,
 ) -> Result<String> {
     let n = chunks.entry(month.to_string()).or_insert(0);
     let rel = format!("events/month={month}/part-r{run:06}-{n:04}.parquet");
     *n += 1;
     let df = buf.take_frame()?;
     let path = store.stage_path(&rel)?;
-    parts
-        .send((path, df))
-        .map_err(|_| Error::Invalid("internal: the part writer stopped".into()))?;
+    parts.send(Some((path, df))).map_err(|_| writer_stopped())?;
     Ok(rel)
 }
 

@@ -164,13 +164,12 @@ impl Store {
 
     /// Reads a stored file (relative path), optionally only some columns.
     pub fn read(&self, rel: &str, columns: Option<&[&str]>) -> Result<DataFrame> {
-        let path = self.root.join(rel);
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let mut reader = ParquetReader::new(file);
-        if let Some(cols) = columns {
-            reader = reader.with_columns(Some(cols.iter().map(|c| c.to_string()).collect()));
-        }
-        Ok(reader.finish()?)
+        read_file(&self.root.join(rel), columns)
+    }
+
+    /// Reads a file this run staged (written, not yet committed).
+    pub fn read_staged(&self, rel: &str, columns: Option<&[&str]>) -> Result<DataFrame> {
+        read_file(&self.root.join(STAGING).join(rel), columns)
     }
 
     /// Writes a file into the staging area; it becomes visible at `commit`.
@@ -214,6 +213,16 @@ impl Store {
 }
 
 /// Writes a frame as a Parquet file at `path`, synced to disk.
+/// Reads a Parquet file, optionally only some columns.
+fn read_file(path: &Path, columns: Option<&[&str]>) -> Result<DataFrame> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = ParquetReader::new(file);
+    if let Some(cols) = columns {
+        reader = reader.with_columns(Some(cols.iter().map(|c| c.to_string()).collect()));
+    }
+    Ok(reader.finish()?)
+}
+
 pub fn write_file(path: &Path, df: &mut DataFrame) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     write_parquet(&file, df)?;

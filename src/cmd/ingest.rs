@@ -32,6 +32,11 @@ pub struct IngestArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Events held in memory before the fullest month goes to disk as a part file; also how
+    /// long a month may go unseen before its de-duplication keys are let go (read back from
+    /// its parts if it comes back). Bounds memory on large logs.
+    #[arg(long, default_value_t = ingest::PART_ROWS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub part_rows: u64,
     /// Input files or folders (a folder: every .csv, .ndjson and .json file in it).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
@@ -79,6 +84,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
         time_zone,
         client_ids,
         progress: !args.quiet,
+        part_rows: usize::try_from(args.part_rows).unwrap_or(usize::MAX),
     };
     let report = ingest::run(config)
         .with_context(|| format!("nothing was written to '{}'", args.store.display()))?;
