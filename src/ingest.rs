@@ -16,6 +16,7 @@ use crate::contract::{Contract, TableSpec};
 use crate::csv_input::CsvInput;
 use crate::error::{Error, Result};
 use crate::fhir_input::FhirInput;
+use crate::firsts::{Firsts, Known};
 use crate::in_order::InOrder;
 use crate::key::Key;
 use crate::manifest::{FileRecord, Manifest, ProfileRecord, RunRecord, TableRecord};
@@ -762,6 +763,12 @@ impl<'a> Run<'a> {
             users: self.known("staff", "user_id")?,
             clients: self.known("clients", "client_id")?,
         };
+        // Reference rows are kept for the reference checks of the tables after theirs; no
+        // table comes after the events, so they go before the events come in (at 100M events
+        // the reference data is millions of rows).
+        if self.contract.tables.last().map(|t| &t.name) == Some(&table.name) {
+            self.reference_rows = HashMap::default();
+        }
         let zone = self.zone;
         let run_no = self.run_no;
         let part_rows = self.config.part_rows.max(1);
@@ -1017,7 +1024,7 @@ impl<'a> Run<'a> {
                     format!("has an incomplete first_access row {i}"),
                 ));
             };
-            if p != firsts.len {
+            if p != firsts.next_code() {
                 return Err(Error::store(
                     store.root(),
                     format!(
@@ -1039,21 +1046,14 @@ impl<'a> Run<'a> {
     ) -> Result<()> {
         let spec = &self.contract.first_access;
         let file = spec.file();
-        let n = firsts.len as usize;
-        let mut rows: Vec<Option<(String, String, i64)>> = vec![None; n];
-        for (u, user) in firsts.pairs {
-            for (c, pair) in user.clients {
-                rows[pair.code as usize] = Some((u.clone(), c, pair.first));
-            }
-        }
+        let rows = firsts.into_rows()?;
+        let n = rows.len();
         let (mut users, mut clients, mut times) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        for row in rows {
-            let (u, c, t) =
-                row.ok_or_else(|| Error::Invalid("internal: a pair code without a pair".into()))?;
+        for (u, c, t) in rows {
             users.push(u);
             clients.push(c);
             times.push(t);
@@ -1076,77 +1076,6 @@ impl<'a> Run<'a> {
             },
         );
         Ok(())
-    }
-}
-
-/// The code and the earliest time of each (user, client) pair, by user then client (so that
-/// looking a pair up allocates nothing). Codes count up from 0 in the order the store first saw
-/// the pairs and never change: stored events carry them. Whether the user and the client are in
-/// the reference data is looked up once per pair, not once per event.
-#[derive(Default)]
-struct Firsts {
-    pairs: HashMap<String, UserPairs>,
-    len: u32,
-}
-
-/// One user's pairs.
-struct UserPairs {
-    known: bool,
-    clients: HashMap<String, Pair>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Pair {
-    code: u32,
-    first: i64,
-    known_user: bool,
-    known_client: bool,
-}
-
-impl Firsts {
-    /// Notes an access of `user` to `client` at `t`; the pair.
-    fn see(&mut self, user: &str, client: &str, t: i64, known: &Known) -> Result<Pair> {
-        let user_pairs = self.pairs.entry_ref(user).or_insert_with(|| UserPairs {
-            known: known.user(Some(user)),
-            clients: HashMap::default(),
-        });
-        let (code, known_user) = (self.len, user_pairs.known);
-        let mut new = false;
-        let pair = *user_pairs
-            .clients
-            .entry_ref(client)
-            .and_modify(|p| p.first = p.first.min(t))
-            .or_insert_with(|| {
-                new = true;
-                Pair {
-                    code,
-                    first: t,
-                    known_user,
-                    known_client: known.client(Some(client)),
-                }
-            });
-        if new {
-            self.len = code.checked_add(1).ok_or_else(|| {
-                Error::Invalid("a store holds at most 2^32 (account, client) pairs".into())
-            })?;
-        }
-        Ok(pair)
-    }
-}
-
-/// The accounts in the staff table and the clients in the clients table.
-struct Known {
-    users: HashSet<Value>,
-    clients: HashSet<Value>,
-}
-
-impl Known {
-    fn user(&self, user: Option<&str>) -> bool {
-        user.is_some_and(|u| self.users.contains(&Value::Str(u.into())))
-    }
-
-    fn client(&self, client: Option<&str>) -> bool {
-        client.is_some_and(|c| self.clients.contains(&Value::Str(c.into())))
     }
 }
 

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod evidence;
 pub mod fhir_input;
+mod firsts;
 pub mod generate;
 mod in_order;
 pub mod ingest;
