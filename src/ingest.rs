@@ -794,7 +794,6 @@ impl<'a> Run<'a> {
                 // (user, client) -> code and earliest time, of the store and of this run.
                 let mut firsts = self.stored_firsts(store, manifest, &known)?;
                 let mut stored = 0u64;
-                let mut chunks: BTreeMap<String, usize> = BTreeMap::new();
                 let mut new_parts: Vec<(String, String)> = Vec::new();
                 let mut buffered = 0usize;
 
@@ -869,7 +868,8 @@ impl<'a> Run<'a> {
                             let Value::U64(d) = values[digest_idx] else {
                                 return Err(Error::Invalid("internal: digest missing".into()));
                             };
-                            match keys.get(&halves(kh)) {
+                            let key = halves(kh);
+                            match keys.get(&key) {
                                 Some(&old) if old == d => record.rows_duplicate += 1,
                                 Some(_) => {
                                     let reason = format!(
@@ -881,7 +881,7 @@ impl<'a> Run<'a> {
                                     run.quarantine(record, &table.name, raw, reason)?;
                                 }
                                 None => {
-                                    keys.insert(halves(kh), d);
+                                    keys.insert(key, d);
                                     let (pair, known_user, known_client) =
                                         match (&values[user_idx], &values[client_idx]) {
                                             (Value::Str(u), Value::Str(c)) => {
@@ -921,15 +921,14 @@ impl<'a> Run<'a> {
                                             };
                                             if !buf.is_empty() {
                                                 buffered -= buf.len();
-                                                let part = flush(
+                                                flush(
                                                     store,
                                                     buf,
                                                     &m.name,
                                                     run_no,
-                                                    &mut chunks,
+                                                    &mut new_parts,
                                                     &parts,
                                                 )?;
-                                                new_parts.push((m.name.clone(), part));
                                             }
                                         }
                                     }
@@ -938,16 +937,14 @@ impl<'a> Run<'a> {
                                             buffers.iter_mut().max_by_key(|(_, b)| b.len())
                                         {
                                             buffered -= buf.len();
-                                            let name = &seen[month].name;
-                                            let part = flush(
+                                            flush(
                                                 store,
                                                 buf,
-                                                name,
+                                                &seen[month].name,
                                                 run_no,
-                                                &mut chunks,
+                                                &mut new_parts,
                                                 &parts,
                                             )?;
-                                            new_parts.push((name.clone(), part));
                                         }
                                     }
                                 }
@@ -959,9 +956,14 @@ impl<'a> Run<'a> {
                 }
                 for (month, buf) in buffers.iter_mut() {
                     if !buf.is_empty() {
-                        let name = &seen[month].name;
-                        let part = flush(store, buf, name, run_no, &mut chunks, &parts)?;
-                        new_parts.push((name.clone(), part));
+                        flush(
+                            store,
+                            buf,
+                            &seen[month].name,
+                            run_no,
+                            &mut new_parts,
+                            &parts,
+                        )?;
                     }
                 }
                 Ok((new_parts, firsts, stored))
@@ -1154,21 +1156,23 @@ fn writer_stopped() -> Error {
     Error::Invalid("internal: the part writer stopped".into())
 }
 
+/// Hands a month's buffered events to the writer as this run's next part of the month, and
+/// notes it in `new_parts` (month, part file).
 fn flush(
     store: &mut Store,
     buf: &mut TableBuffer,
     month: &str,
     run: u32,
-    chunks: &mut BTreeMap<String, usize>,
+    new_parts: &mut Vec<(String, String)>,
     parts: &std::sync::mpsc::SyncSender<Option<(PathBuf, DataFrame)>>,
-) -> Result<String> {
-    let n = chunks.entry(month.to_string()).or_insert(0);
+) -> Result<()> {
+    let n = new_parts.iter().filter(|(m, _)| m == month).count();
     let rel = format!("events/month={month}/part-r{run:06}-{n:04}.parquet");
-    *n += 1;
     let df = buf.take_frame()?;
     let path = store.stage_path(&rel)?;
     parts.send(Some((path, df))).map_err(|_| writer_stopped())?;
-    Ok(rel)
+    new_parts.push((month.to_string(), rel));
+    Ok(())
 }
 
 /// The columns an events part is sorted by: the order the audit reads in.

@@ -113,7 +113,7 @@ fn mac(key: &Key, domain: Domain, normal: &str) -> [u8; 16] {
     first
 }
 
-/// Prefix + lower-case hex.
+/// Prefix + lower-case hex (what `hex::encode` gives), written into the one `String`.
 fn render(domain: Domain, mac: &[u8; 16]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut p = String::with_capacity(domain.prefix().len() + 32);
