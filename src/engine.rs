@@ -296,6 +296,8 @@ pub struct Engine<'p> {
     /// Team ids and user ids by code.
     teams: Vec<String>,
     user_labels: Vec<String>,
+    /// The same, as one chunk.
+    user_column: StringChunked,
     /// Client pseudonyms by code (one chunk).
     client_labels: StringChunked,
 }
@@ -555,6 +557,7 @@ impl<'p> Engine<'p> {
             relations,
             rules,
             teams,
+            user_column: StringChunked::from_iter_values("user_id".into(), user_labels.iter()),
             user_labels,
             client_labels,
         })
@@ -575,6 +578,11 @@ impl<'p> Engine<'p> {
             .str()
             .len_bytes()
             .eq(lit(0u32)));
+        // Where the events carry the store's pair codes, their user and client text is not read.
+        let mut events = events;
+        if self.codes.is_none() && events.collect_schema()?.contains("pair") {
+            events = events.select(STORED_EVENT_COLUMNS.map(col));
+        }
         let ev = events
             .with_columns([
                 local.clone().dt().date().cast(DataType::Int32).alias("d"),
@@ -792,9 +800,31 @@ impl<'p> Engine<'p> {
             ));
         }
         let (u, c) = (self.pair_u.take(pair)?, self.pair_c.take(pair)?);
-        Ok(events.hstack(&[u.into(), c.into()])?)
+        let user_id = self.user_column.take(u.u32()?)?.with_name("user_id".into());
+        let client_pid = self.client_labels.take(c.u32()?)?.with_name("client_pid".into());
+        Ok(events.hstack(&[
+            u.into(),
+            c.into(),
+            user_id.into_column(),
+            client_pid.into_column(),
+        ])?)
     }
 }
+
+/// The event columns read where the events carry the store's pair codes: the user's id and the
+/// client's pseudonym follow from the pair (`Engine::stored_pairs`), so their text is not read.
+const STORED_EVENT_COLUMNS: [&str; 10] = [
+    "event_id",
+    "source",
+    "event_time",
+    "action",
+    "section",
+    "outcome",
+    "emergency",
+    "emergency_reason",
+    "workstation",
+    "pair",
+];
 
 /// `events` in the order of the verdicts (time, source, event id): as they come when read from
 /// one sorted event file, which is checked in one pass; sorted otherwise.
