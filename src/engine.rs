@@ -801,7 +801,10 @@ impl<'p> Engine<'p> {
         }
         let (u, c) = (self.pair_u.take(pair)?, self.pair_c.take(pair)?);
         let user_id = self.user_column.take(u.u32()?)?.with_name("user_id".into());
-        let client_pid = self.client_labels.take(c.u32()?)?.with_name("client_pid".into());
+        let client_pid = self
+            .client_labels
+            .take(c.u32()?)?
+            .with_name("client_pid".into());
         Ok(events.hstack(&[
             u.into(),
             c.into(),
