@@ -240,29 +240,43 @@ fn local_micros(zone: &str, range: DayRange) -> Result<Expr> {
     Ok(utc + off)
 }
 
-/// Per case: the last day it may be kept, by default and for each section with a period of its
-/// own (`keep_default`, `keep_<section>`); open cases keep nothing (null).
-fn retention_columns(cases: &DataFrame, policy: &Policy) -> Result<DataFrame> {
+/// Whether a code column counts up from 0 (0, 1, 2, ... without gaps or nulls).
+fn counts_up(codes: &Column) -> Result<bool> {
+    Ok(codes
+        .cast(&DataType::UInt32)?
+        .u32()?
+        .iter()
+        .enumerate()
+        .all(|(i, p)| p == Some(i as u32)))
+}
+
+/// Per case, in the order of `cases`: the last day it may be kept, by default and for each
+/// section with a period of its own (`keep_default`, `keep_<section>`); open cases keep nothing
+/// (null).
+fn retention_columns(cases: &DataFrame, policy: &Policy) -> Result<Vec<Column>> {
     let opened = cases.column("opened")?.cast(&DataType::Int32)?;
     let closed = cases.column("closed")?.cast(&DataType::Int32)?;
     let closure = cases.column("closure")?.cast(&DataType::String)?;
     let (opened, closed, closure) = (opened.i32()?, closed.i32()?, closure.str()?);
-    let keep = |section: Option<&str>| -> Vec<Option<i32>> {
-        (0..cases.height())
-            .map(|i| {
-                let o = crate::time_parser::date_from_days(opened.get(i)?);
-                let c = closed.get(i).map(crate::time_parser::date_from_days);
+    let keep = |name: String, section: Option<&str>| -> Column {
+        let days: Vec<Option<i32>> = opened
+            .iter()
+            .zip(closed.iter())
+            .zip(closure.iter())
+            .map(|((o, c), closure)| {
+                let o = crate::time_parser::date_from_days(o?);
+                let c = c.map(crate::time_parser::date_from_days);
                 policy
                     .retention
-                    .keep_until(o, c, closure.get(i), section)
+                    .keep_until(o, c, closure, section)
                     .map(days_since_epoch)
             })
-            .collect()
+            .collect();
+        Column::new(name.into(), days)
     };
-    let mut out = cases.select(["case_id"])?;
-    out.with_column(Column::new("keep_default".into(), keep(None)))?;
+    let mut out = vec![keep("keep_default".into(), None)];
     for s in policy.retention.sections.keys() {
-        out.with_column(Column::new(format!("keep_{s}").into(), keep(Some(s))))?;
+        out.push(keep(format!("keep_{s}"), Some(s)));
     }
     Ok(out)
 }
@@ -342,13 +356,17 @@ impl<'p> Engine<'p> {
         // The pairs in the order of their codes: the store's, or counted here in (user, client)
         // order.
         let stored_codes = firsts.column("pair").is_ok();
+        // The store writes them in that order: then there is nothing to sort.
+        let in_code_order = stored_codes && counts_up(firsts.column("pair")?)?;
         let pairs = encode(
             encode(firsts.lazy(), "user_id", &users, "u"),
             "client_pid",
             &clients,
             "c",
         );
-        let pairs = if stored_codes {
+        let pairs = if in_code_order {
+            pairs
+        } else if stored_codes {
             pairs.sort(["pair"], SortMultipleOptions::default())
         } else {
             pairs
@@ -358,13 +376,7 @@ impl<'p> Engine<'p> {
         }
         .collect()?;
         let codes = if stored_codes {
-            let counted = pairs
-                .column("pair")?
-                .u32()?
-                .iter()
-                .enumerate()
-                .all(|(i, p)| p == Some(i as u32));
-            if !counted
+            if !counts_up(pairs.column("pair")?)?
                 || pairs.column("c")?.null_count() > 0
                 || pairs.column("u")?.null_count() > 0
             {
@@ -461,12 +473,10 @@ impl<'p> Engine<'p> {
         }
         let case_rows = encode(
             encode(
-                cases.join(
-                    retention_columns(&tables.cases, policy)?.lazy(),
-                    [col("case_id")],
-                    [col("case_id")],
-                    inner(),
-                ),
+                tables
+                    .cases
+                    .hstack(&retention_columns(&tables.cases, policy)?)?
+                    .lazy(),
                 "client_pid",
                 &clients,
                 "c",
