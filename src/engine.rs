@@ -392,22 +392,24 @@ impl<'p> Engine<'p> {
         };
 
         // (A, D) assignments (kind 0) and complaints handled (kind 1), on the pair.
-        let pair_of = pairs
-            .clone()
-            .lazy()
-            .select([col("u"), col("c"), col("pair")]);
-        let coded = |lf: LazyFrame, user: &str| {
-            encode(encode(lf, user, &users, "u"), "client_pid", &clients, "c").join(
-                pair_of.clone(),
-                [col("u"), col("c")],
-                [col("u"), col("c")],
-                inner(),
-            )
+        // Joined on (user, client) as one 64-bit key (a null code makes a null key, which
+        // joins nothing).
+        let user_client = || {
+            (col("u").cast(DataType::UInt64) * lit(1u64 << 32) + col("c").cast(DataType::UInt64))
+                .alias("uc")
         };
-        let cases = tables.cases.clone().lazy();
-        let assign = coded(
+        let pair_of = pairs.clone().lazy().select([user_client(), col("pair")]);
+        // Rows with a client code `c`: their user's code and the pair's.
+        let paired = |lf: LazyFrame, user: &str| {
+            encode(lf, user, &users, "u")
+                .with_column(user_client())
+                .join(pair_of.clone(), [col("uc")], [col("uc")], inner())
+        };
+        // The cases with their client's code (the assignments take theirs from them).
+        let cases = encode(tables.cases.clone().lazy(), "client_pid", &clients, "c").collect()?;
+        let assign = paired(
             tables.assignments.clone().lazy().join(
-                cases.clone().select([col("case_id"), col("client_pid")]),
+                cases.clone().lazy().select([col("case_id"), col("c")]),
                 [col("case_id")],
                 [col("case_id")],
                 inner(),
@@ -421,7 +423,16 @@ impl<'p> Engine<'p> {
             days_or_open("valid_to").alias("p_to"),
             lit(grace("direct_worker")).alias("grace"),
         ]);
-        let complaints = coded(tables.complaints.clone().lazy(), "handler_user_id").select([
+        let complaints = paired(
+            encode(
+                tables.complaints.clone().lazy(),
+                "client_pid",
+                &clients,
+                "c",
+            ),
+            "handler_user_id",
+        )
+        .select([
             col("pair"),
             lit(1i32).alias("kind"),
             days("opened").alias("p_from"),
@@ -472,16 +483,10 @@ impl<'p> Engine<'p> {
             case_cols.push(col(format!("keep_{s}")));
         }
         let case_rows = encode(
-            encode(
-                tables
-                    .cases
-                    .hstack(&retention_columns(&tables.cases, policy)?)?
-                    .lazy(),
-                "client_pid",
-                &clients,
-                "c",
-            )
-            .filter(col("c").is_not_null()),
+            cases
+                .hstack(&retention_columns(&tables.cases, policy)?)?
+                .lazy()
+                .filter(col("c").is_not_null()),
             "team_id",
             &teams,
             "t",
