@@ -142,10 +142,6 @@ fn days_or_open(name: &str) -> Expr {
     col(name).cast(DataType::Int32).fill_null(lit(OPEN_END))
 }
 
-fn within(d: Expr, from: Expr, to: Expr) -> Expr {
-    d.clone().gt_eq(from).and(d.lt_eq(to))
-}
-
 fn left() -> JoinArgs {
     JoinArgs::new(JoinType::Left)
 }
@@ -248,6 +244,39 @@ fn counts_up(codes: &Column) -> Result<bool> {
         .iter()
         .enumerate()
         .all(|(i, p)| p == Some(i as u32)))
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+const MICROS_PER_MINUTE: i64 = 60_000_000;
+
+/// `df` with the calendar day (days since 1970-01-01, as polars' `Date`), hour, minute and ISO
+/// weekday (Monday 1) of its local clock `local_us` (microseconds since the epoch,
+/// `local_micros`) as `d`, `local_hour`, `local_minute` and `weekday`: by integer arithmetic,
+/// where polars' date parts of a time convert each value to a calendar date one by one.
+fn with_local_clock(df: DataFrame) -> Result<DataFrame> {
+    let local = df.column("local_us")?.i64()?;
+    let n = local.len();
+    let (mut d, mut hour, mut minute, mut weekday) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for t in local.iter() {
+        let day = t.map(|t| t.div_euclid(MICROS_PER_DAY));
+        let minutes = t.map(|t| t.rem_euclid(MICROS_PER_DAY) / MICROS_PER_MINUTE);
+        d.push(day.and_then(|v| i32::try_from(v).ok()));
+        hour.push(minutes.map(|m| (m / 60) as i32));
+        minute.push(minutes.map(|m| (m % 60) as i32));
+        // 1970-01-01 was a Thursday (4).
+        weekday.push(day.map(|v| ((v + 3).rem_euclid(7) + 1) as i32));
+    }
+    Ok(df.hstack(&[
+        Column::new("d".into(), d),
+        Column::new("local_hour".into(), hour),
+        Column::new("local_minute".into(), minute),
+        Column::new("weekday".into(), weekday),
+    ])?)
 }
 
 /// Per case, in the order of `cases`: the last day it may be kept, by default and for each
@@ -585,8 +614,7 @@ impl<'p> Engine<'p> {
         let policy = self.policy;
         let (first, last) = range.epoch_days();
         // The period's events with their local calendar day, hour and weekday, and their codes.
-        let local = local_micros(&policy.time_zone, range)?
-            .cast(DataType::Datetime(TimeUnit::Microseconds, None));
+        let local = local_micros(&policy.time_zone, range)?;
         let reason_missing = col("emergency_reason").is_null().or(col("emergency_reason")
             .str()
             .strip_chars(lit(NULL))
@@ -598,26 +626,22 @@ impl<'p> Engine<'p> {
         if self.codes.is_none() && events.collect_schema()?.contains("pair") {
             events = events.select(STORED_EVENT_COLUMNS.map(col));
         }
+        // The events whose local day is within the range.
+        let (from, to) = (
+            i64::from(first) * MICROS_PER_DAY,
+            (i64::from(last) + 1) * MICROS_PER_DAY,
+        );
         let ev = events
             .with_columns([
-                local.clone().dt().date().cast(DataType::Int32).alias("d"),
-                local
-                    .clone()
-                    .dt()
-                    .hour()
-                    .cast(DataType::Int32)
-                    .alias("local_hour"),
-                local
-                    .clone()
-                    .dt()
-                    .minute()
-                    .cast(DataType::Int32)
-                    .alias("local_minute"),
-                local.dt().weekday().cast(DataType::Int32).alias("weekday"),
+                local.alias("local_us"),
                 reason_missing.alias("reason_missing"),
             ])
-            .filter(within(col("d"), lit(first), lit(last)));
-        let ev = in_order(ev.collect()?)?;
+            .filter(
+                col("local_us")
+                    .gt_eq(lit(from))
+                    .and(col("local_us").lt(lit(to))),
+            );
+        let ev = with_local_clock(in_order(ev.collect()?)?)?;
         // The codes of the user, the client and the pair, and the pair's first access.
         let ev = match &self.codes {
             Some(codes) => codes.key(&ev.drop_many(["pair"]))?,
@@ -901,6 +925,42 @@ fn dictionary_values(dict: &DataFrame) -> Result<Vec<String>> {
 mod tests {
     use super::*;
     use chrono::{NaiveDate, TimeZone as _};
+
+    /// The day, hour, minute and weekday by integer arithmetic agree with chrono's calendar,
+    /// before the epoch too; a missing time has none.
+    #[test]
+    fn local_clock_parts_agree_with_the_calendar() {
+        let times: Vec<Option<i64>> = (-3000..3000)
+            .map(|k: i64| Some(k * 7 * 3_600_000_000 + k.rem_euclid(61) * 60_000_000 + 17))
+            .chain([None])
+            .collect();
+        let df = with_local_clock(df!("local_us" => times.clone()).unwrap()).unwrap();
+        let part =
+            |n: &str| -> Vec<Option<i32>> { df.column(n).unwrap().i32().unwrap().iter().collect() };
+        let (d, h, m, w) = (
+            part("d"),
+            part("local_hour"),
+            part("local_minute"),
+            part("weekday"),
+        );
+        for (i, t) in times.iter().enumerate() {
+            use chrono::{Datelike, Timelike};
+            let want = t.map(|t| {
+                let at = chrono::DateTime::from_timestamp_micros(t)
+                    .unwrap()
+                    .naive_utc();
+                (
+                    days_since_epoch(at.date()),
+                    at.hour() as i32,
+                    at.minute() as i32,
+                    at.weekday().number_from_monday() as i32,
+                )
+            });
+            let got = d[i].map(|d| (d, h[i].unwrap(), m[i].unwrap(), w[i].unwrap()));
+            assert_eq!(got, want, "at {t:?}");
+            assert_eq!(d[i].is_none(), h[i].is_none());
+        }
+    }
 
     /// The local clock from integer offsets agrees with chrono-tz on every quarter hour around
     /// both changes of 2026 in Amsterdam, and in a zone with a half-hour offset.
