@@ -169,6 +169,48 @@ fn dictionary(columns: &[&Column]) -> Result<DataFrame> {
     )?)
 }
 
+/// The dictionary of one string column (as `dictionary`), and the code of each of its rows in
+/// it (null for a null), in one pass: each distinct value is hashed into a first-seen number,
+/// and only the distinct values are sorted. Finding the distinct values and then coding the
+/// column by a join hashed every row twice (at 100M, 4.8 million pairs' clients).
+fn dictionary_and_codes(column: &Column) -> Result<(DataFrame, UInt32Chunked)> {
+    let text = column.cast(&DataType::String)?;
+    let text = text.str()?;
+    let mut seen: PlHashMap<&str, u32> = PlHashMap::default();
+    let mut distinct: Vec<&str> = Vec::new();
+    let first_seen: Vec<Option<u32>> = text
+        .iter()
+        .map(|v| {
+            v.map(|v| {
+                *seen.entry(v).or_insert_with(|| {
+                    distinct.push(v);
+                    (distinct.len() - 1) as u32
+                })
+            })
+        })
+        .collect();
+    let mut order: Vec<u32> = (0..distinct.len() as u32).collect();
+    order.sort_unstable_by(|a, b| distinct[*a as usize].cmp(distinct[*b as usize]));
+    let mut rank = vec![0u32; distinct.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    let values = StringChunked::from_iter_values(
+        "value".into(),
+        order.iter().map(|&i| distinct[i as usize]),
+    );
+    let codes: Vec<u32> = (0..distinct.len() as u32).collect();
+    let dict = DataFrame::new(
+        values.len(),
+        vec![values.into_column(), Column::new("code".into(), codes)],
+    )?;
+    let coded = first_seen
+        .into_iter()
+        .map(|i| i.map(|i| rank[i as usize]))
+        .collect();
+    Ok((dict, coded))
+}
+
 /// Adds `name`, the code of string column `column` in `dict` (null when absent).
 fn encode(lf: LazyFrame, column: &str, dict: &DataFrame, name: &str) -> LazyFrame {
     lf.join(
@@ -369,8 +411,13 @@ impl<'p> Engine<'p> {
                 .agg([col("event_time").min().alias("first_time")])
                 .collect()?,
         };
-        let users = dictionary(&[firsts.column("user_id")?])?;
-        let clients = dictionary(&[firsts.column("client_pid")?])?;
+        // The pairs' users and clients make the dictionaries, and get their codes on the way.
+        let (users, u) = dictionary_and_codes(firsts.column("user_id")?)?;
+        let (clients, c) = dictionary_and_codes(firsts.column("client_pid")?)?;
+        let firsts = firsts.hstack(&[
+            u.with_name("u".into()).into_column(),
+            c.with_name("c".into()).into_column(),
+        ])?;
         let teams = dictionary(&[
             tables.teams.column("team_id")?,
             tables.staff.column("team_id")?,
@@ -387,12 +434,7 @@ impl<'p> Engine<'p> {
         let stored_codes = firsts.column("pair").is_ok();
         // The store writes them in that order: then there is nothing to sort.
         let in_code_order = stored_codes && counts_up(firsts.column("pair")?)?;
-        let pairs = encode(
-            encode(firsts.lazy(), "user_id", &users, "u"),
-            "client_pid",
-            &clients,
-            "c",
-        );
+        let pairs = firsts.lazy();
         let pairs = if in_code_order {
             pairs
         } else if stored_codes {
@@ -960,6 +1002,28 @@ mod tests {
             assert_eq!(got, want, "at {t:?}");
             assert_eq!(d[i].is_none(), h[i].is_none());
         }
+    }
+
+    /// One pass gives the sorted distinct values, as `dictionary` does, and each row's code in
+    /// them.
+    #[test]
+    fn a_column_is_coded_by_its_sorted_distinct_values() {
+        let column = Column::new(
+            "x".into(),
+            [Some("pear"), None, Some("apple"), Some("pear"), Some("fig")],
+        );
+        let (dict, codes) = dictionary_and_codes(&column).unwrap();
+        assert!(dict.equals(&dictionary(&[&column]).unwrap()));
+        let values: Vec<_> = dict
+            .column("value")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(values, [Some("apple"), Some("fig"), Some("pear")]);
+        let codes: Vec<_> = codes.iter().collect();
+        assert_eq!(codes, [Some(2), None, Some(0), Some(2), Some(1)]);
     }
 
     /// The local clock from integer offsets agrees with chrono-tz on every quarter hour around
