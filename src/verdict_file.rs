@@ -17,7 +17,7 @@ use std::fs::File;
 use std::sync::mpsc::Receiver;
 
 use polars::prelude::*;
-use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray};
+use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray};
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_arrow::record_batch::RecordBatch;
 use polars_parquet::read::ParquetError;
@@ -255,8 +255,17 @@ impl<'f> Writer<'f> {
         };
         let mut encoded = Vec::with_capacity(self.columns.len());
         for (i, parquet_type, encoding) in &self.columns {
-            let array: &dyn Array = match (&dictionary, self.client) {
-                (Some(d), Some((text, _))) if text == *i => d,
+            let text = match (self.client, encoding.as_slice()) {
+                (Some((client, _)), _) if client == *i => None,
+                (_, [Encoding::RleDictionary]) => arrays[*i]
+                    .as_any()
+                    .downcast_ref::<Utf8ViewArray>()
+                    .and_then(text_dictionary),
+                _ => None,
+            };
+            let array: &dyn Array = match (&dictionary, self.client, &text) {
+                (Some(d), Some((client, _)), _) if client == *i => d,
+                (_, _, Some(t)) => t,
                 _ => arrays[*i].as_ref(),
             };
             for pages in array_to_columns(array, parquet_type.clone(), self.options, encoding)? {
@@ -337,6 +346,52 @@ impl<'a> ClientDictionary<'a> {
     }
 }
 
+/// A text column as a dictionary array for the writer (each distinct string once, the rows as
+/// keys into them), or `None` where most rows are distinct (the writer then decides). polars'
+/// writer would first estimate the distinct count by hashing every row, then hash every row
+/// again into a dictionary; here a row whose view equals the previous row's (the same bytes in
+/// the same place, or the same short string inline) takes its key without hashing.
+fn text_dictionary(array: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
+    let mut index: PlHashMap<&str, u32> = PlHashMap::default();
+    let mut values: Vec<&str> = Vec::new();
+    let mut keys: Vec<u32> = Vec::with_capacity(array.len());
+    let mut last: Option<(u128, u32)> = None;
+    for (i, view) in array.views().iter().enumerate() {
+        if !array.is_valid(i) {
+            keys.push(0);
+            continue;
+        }
+        let view = view.as_u128();
+        let key = match last {
+            Some((v, k)) if v == view => k,
+            _ => {
+                let value = array.value(i);
+                *index.entry(value).or_insert_with(|| {
+                    values.push(value);
+                    (values.len() - 1) as u32
+                })
+            }
+        };
+        last = Some((view, key));
+        keys.push(key);
+    }
+    if values.len() > array.len() / 2 {
+        return None;
+    }
+    let keys = PrimitiveArray::new(
+        ArrowDataType::UInt32,
+        keys.into(),
+        array.validity().cloned(),
+    );
+    let values = Utf8ViewArray::arr_from_iter_trusted(values.into_iter().map(Some)).boxed();
+    let dtype = ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    );
+    DictionaryArray::try_new(dtype, keys, values).ok()
+}
+
 fn internal(what: &str) -> Error {
     Error::Invalid(format!("internal: writing the verdicts: {what}"))
 }
@@ -381,6 +436,56 @@ mod tests {
         let mut want = part.clone();
         want.vstack_mut(&part).unwrap();
         assert!(back.equals_missing(&want), "{back}");
+    }
+
+    /// A text column with few distinct values becomes a dictionary of each once (a long string
+    /// repeated from another place in the buffers too) whose keys give back every row; one of
+    /// mostly distinct values is left to the writer.
+    #[test]
+    fn a_text_column_is_dictionary_encoded_with_each_string_once() {
+        let long = "suite4sd-voorbeeldstad-archief";
+        let rows = [
+            Some("R"),
+            Some("R"),
+            None,
+            Some(long),
+            Some("W"),
+            Some(long),
+            Some("R"),
+        ];
+        let mut array = Utf8ViewArray::arr_from_iter_trusted(rows.iter().copied());
+        // The same long string once more, from a buffer of its own.
+        let more = Utf8ViewArray::arr_from_iter_trusted([Some(long)].iter().copied());
+        array = polars_arrow::compute::concatenate::concatenate_unchecked(&[
+            array.boxed(),
+            more.boxed(),
+        ])
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Utf8ViewArray>()
+        .unwrap()
+        .clone();
+        let dict = text_dictionary(&array).unwrap();
+        let values = dict
+            .values()
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .unwrap();
+        let distinct: Vec<&str> = values.values_iter().collect();
+        assert_eq!(distinct, ["R", long, "W"]);
+        let back: Vec<Option<&str>> = (0..dict.len())
+            .map(|i| {
+                dict.is_valid(i)
+                    .then(|| values.value(dict.keys().value(i) as usize))
+            })
+            .collect();
+        let mut want = rows.to_vec();
+        want.push(Some(long));
+        assert_eq!(back, want);
+
+        let distinct_rows =
+            Utf8ViewArray::arr_from_iter_trusted(["a", "b", "c"].map(Some).iter().copied());
+        assert!(text_dictionary(&distinct_rows).is_none());
     }
 
     /// `client_pid` is written from the client codes beside it (`c`, not written), with each
