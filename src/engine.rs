@@ -297,27 +297,24 @@ const MICROS_PER_MINUTE: i64 = 60_000_000;
 /// where polars' date parts of a time convert each value to a calendar date one by one.
 fn with_local_clock(df: DataFrame) -> Result<DataFrame> {
     let local = df.column("local_us")?.i64()?;
-    let n = local.len();
-    let (mut d, mut hour, mut minute, mut weekday) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for t in local.iter() {
-        let day = t.map(|t| t.div_euclid(MICROS_PER_DAY));
-        let minutes = t.map(|t| t.rem_euclid(MICROS_PER_DAY) / MICROS_PER_MINUTE);
-        d.push(day.and_then(|v| i32::try_from(v).ok()));
-        hour.push(minutes.map(|m| (m / 60) as i32));
-        minute.push(minutes.map(|m| (m % 60) as i32));
-        // 1970-01-01 was a Thursday (4).
-        weekday.push(day.map(|v| ((v + 3).rem_euclid(7) + 1) as i32));
-    }
+    // (Days since the epoch fit an `i32` for every `i64` of microseconds.)
+    let day = |t: i64| t.div_euclid(MICROS_PER_DAY) as i32;
+    let minutes = |t: i64| (t.rem_euclid(MICROS_PER_DAY) / MICROS_PER_MINUTE) as i32;
+    // 1970-01-01 was a Thursday (4).
+    let weekday = |t: i64| ((i64::from(day(t)) + 3).rem_euclid(7) + 1) as i32;
+    let part = |name: &str, f: &dyn Fn(i64) -> i32| -> Column {
+        let values: Int32Chunked = if local.null_count() == 0 {
+            Int32Chunked::from_vec(name.into(), local.into_no_null_iter().map(f).collect())
+        } else {
+            Int32Chunked::from_iter_options(name.into(), local.iter().map(|t| t.map(f)))
+        };
+        values.into_column()
+    };
     Ok(df.hstack(&[
-        Column::new("d".into(), d),
-        Column::new("local_hour".into(), hour),
-        Column::new("local_minute".into(), minute),
-        Column::new("weekday".into(), weekday),
+        part("d", &day),
+        part("local_hour", &|t| minutes(t) / 60),
+        part("local_minute", &|t| minutes(t) % 60),
+        part("weekday", &weekday),
     ])?)
 }
 
@@ -1002,6 +999,10 @@ mod tests {
             assert_eq!(got, want, "at {t:?}");
             assert_eq!(d[i].is_none(), h[i].is_none());
         }
+        // Without a missing time (another path), the same.
+        let all: Vec<i64> = times.iter().flatten().copied().collect();
+        let whole = with_local_clock(df!("local_us" => all).unwrap()).unwrap();
+        assert!(whole.equals(&df.head(Some(times.len() - 1))));
     }
 
     /// One pass gives the sorted distinct values, as `dictionary` does, and each row's code in
