@@ -375,11 +375,10 @@ pub struct Engine<'p> {
     relations: Relations,
     /// The policy compiled for judging the events one by one.
     rules: RuleTable,
-    /// Team ids and user ids by code.
+    /// Team ids by code.
     teams: Vec<String>,
-    user_labels: Vec<String>,
-    /// The same, as one chunk.
-    user_column: StringChunked,
+    /// User ids by code (one chunk).
+    user_labels: StringChunked,
     /// Client pseudonyms by code (one chunk).
     client_labels: StringChunked,
 }
@@ -444,7 +443,7 @@ impl<'p> Engine<'p> {
         }
         .collect()?;
         let codes = if stored_codes {
-            if !counts_up(pairs.column("pair")?)?
+            if !(in_code_order || counts_up(pairs.column("pair")?)?)
                 || pairs.column("c")?.null_count() > 0
                 || pairs.column("u")?.null_count() > 0
             {
@@ -629,7 +628,7 @@ impl<'p> Engine<'p> {
         let rules = RuleTable::new(policy, &crate::relations::role_names())?;
 
         let teams = dictionary_values(&teams)?;
-        let user_labels = dictionary_values(&users)?;
+        let user_labels = users.column("value")?.str()?.rechunk().into_owned();
         let client_labels = clients.column("value")?.str()?.rechunk().into_owned();
         Ok(Engine {
             policy,
@@ -640,7 +639,6 @@ impl<'p> Engine<'p> {
             relations,
             rules,
             teams,
-            user_column: StringChunked::from_iter_values("user_id".into(), user_labels.iter()),
             user_labels,
             client_labels,
         })
@@ -844,7 +842,11 @@ impl<'p> Engine<'p> {
     /// The labels of the codes in `CODE_COLUMNS`.
     pub fn labels(&self) -> CodeLabels {
         CodeLabels {
-            users: self.user_labels.clone(),
+            users: self
+                .user_labels
+                .iter()
+                .map(|v| v.unwrap_or_default().to_string())
+                .collect(),
             clients: self.client_labels.clone(),
             teams: self.teams.clone(),
             roles: self.relations.role_labels().to_vec(),
@@ -878,7 +880,7 @@ impl<'p> Engine<'p> {
             ));
         }
         let (u, c) = (self.pair_u.take(pair)?, self.pair_c.take(pair)?);
-        let user_id = self.user_column.take(u.u32()?)?.with_name("user_id".into());
+        let user_id = self.user_labels.take(u.u32()?)?.with_name("user_id".into());
         let client_pid = self
             .client_labels
             .take(c.u32()?)?
