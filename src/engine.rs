@@ -161,11 +161,18 @@ fn dictionary(columns: &[&Column]) -> Result<DataFrame> {
                 .with_name("value".into()),
         )?;
     }
-    let values = all.drop_nulls().unique()?.sort(SortOptions::default())?;
+    dictionary_frame(all.drop_nulls().unique()?.sort(SortOptions::default())?)
+}
+
+/// A dictionary frame of sorted distinct `values`: each with its place as its code.
+fn dictionary_frame(values: Series) -> Result<DataFrame> {
     let codes: Vec<u32> = (0..values.len() as u32).collect();
     Ok(DataFrame::new(
         values.len(),
-        vec![values.into(), Column::new("code".into(), codes)],
+        vec![
+            values.with_name("value".into()).into(),
+            Column::new("code".into(), codes),
+        ],
     )?)
 }
 
@@ -199,11 +206,7 @@ fn dictionary_and_codes(column: &Column) -> Result<(DataFrame, UInt32Chunked)> {
         "value".into(),
         order.iter().map(|&i| distinct[i as usize]),
     );
-    let codes: Vec<u32> = (0..distinct.len() as u32).collect();
-    let dict = DataFrame::new(
-        values.len(),
-        vec![values.into_column(), Column::new("code".into(), codes)],
-    )?;
+    let dict = dictionary_frame(values.into_series())?;
     let coded = first_seen
         .into_iter()
         .map(|i| i.map(|i| rank[i as usize]))
