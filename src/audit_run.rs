@@ -10,6 +10,7 @@ use polars::prelude::*;
 
 use crate::audit_summary::{AuditSummary, Tally};
 use crate::audit_tables::{AuditTables, DayRange};
+use crate::background_hashes::BackgroundHashes;
 use crate::contract::Contract;
 use crate::csv_output::{write_frame, write_rows};
 use crate::emergency_logins::EmergencyLogin;
@@ -317,6 +318,11 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let store = Store::open_read(&config.store)?;
     let zone = config.policy.time_zone.as_str();
     let range = config.period.range;
+    // The store files the audit reads, hashed for the manifest while it runs.
+    let store_hashes = BackgroundHashes::start(evidence::store_paths(
+        &config.store,
+        &files_to_read(&store, range, zone, History::Period)?,
+    ));
     let tables = load_tables(&store, range, zone, History::Period)?;
     let policy = &config.policy;
     let out = &config.out_dir;
@@ -368,6 +374,8 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
         computed
     })?;
     file.sync_all().map_err(|e| Error::io(&path, e))?;
+    // Written whole: hashed while the review lists and reports are made.
+    let verdicts_hash = BackgroundHashes::start(vec![(path, "verdicts.parquet".into())]);
     let tally = kept
         .tally
         .ok_or_else(|| Error::Invalid("the period has no days".into()))?;
@@ -376,8 +384,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let names = display_names(&tables.staff)?;
     let logins = EmergencyLogin::list(&verdicts, &tables, policy)?;
     let cases = ReviewCase::group(&verdicts, &names, config.lang)?;
-    let daily = stack(kept.daily)?.sort(["user_id", "d"], SortMultipleOptions::default())?;
-    let outliers = VolumeOutlier::find(&daily, &stack(kept.roles)?, policy, range)?;
+    let outliers = VolumeOutlier::find(&stack(kept.daily)?, &stack(kept.roles)?, policy, range)?;
 
     let findings = findings(&verdicts, &names, policy)?;
     write_file(&out.join("findings.csv"), |w| {
@@ -411,14 +418,14 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     write_file(&out.join("report.html"), |w| {
         crate::report::write_html(&input, w)
     })?;
-    let manifest_sha256 = EvidenceManifest::new(
+    let manifest_sha256 = EvidenceManifest::with_store_hashes(
         config.command.clone(),
         &config.store,
         input.store_key_id,
-        &files_to_read(&store, config.period.range, zone, History::Period)?,
+        store_hashes.wait()?,
         Some(&config.policy_path),
     )?
-    .seal(out)?;
+    .seal_with(out, verdicts_hash.wait()?)?;
 
     Ok(AuditOutcome {
         out_dir: out.clone(),

@@ -5,6 +5,7 @@
 pub mod audit_run;
 pub mod audit_summary;
 pub mod audit_tables;
+mod background_hashes;
 pub mod bsn;
 pub mod cmd;
 mod codebook;

@@ -129,8 +129,10 @@ impl VolumeOutlier {
     /// Every user active in the period, with their scores; `flagged` where a score passes the
     /// policy's threshold.
     ///
-    /// `daily` is the users' `daily_activity` up to the range's last day; `roles` counts verdict
-    /// rows per user, team and role (`roles`, for one or more parts of the run).
+    /// `daily` is the users' `daily_activity` up to the range's last day, one row per user and
+    /// day in any order (a user's days are only counted, summed and ranked; sorting the 9
+    /// million rows of a 100M audit by user took 3.8 s); `roles` counts verdict rows per user,
+    /// team and role (`roles`, for one or more parts of the run).
     pub fn find(
         daily: &DataFrame,
         roles: &DataFrame,
@@ -144,10 +146,11 @@ impl VolumeOutlier {
             daily.column("n")?.cast(&DataType::UInt64)?,
         );
         let n = n.u64()?;
-        let mut days: BTreeMap<String, Vec<(i32, usize)>> = BTreeMap::new();
-        for i in 0..daily.height() {
-            if let (Some(u), Some(d), Some(n)) = (u.get(i), d.get(i), n.get(i)) {
-                days.entry(u.to_string()).or_default().push((d, n as usize));
+        // By user: (day, accesses), the user ids borrowed from `daily`.
+        let mut days: PlHashMap<&str, Vec<(i32, usize)>> = PlHashMap::default();
+        for ((u, d), n) in u.iter().zip(d.iter()).zip(n.iter()) {
+            if let (Some(u), Some(d), Some(n)) = (u, d, n) {
+                days.entry(u).or_default().push((d, n as usize));
             }
         }
         // The team and role each user held most in the period (ties: alphabetical).
@@ -181,7 +184,7 @@ impl VolumeOutlier {
 
         let mut out: Vec<VolumeOutlier> = Vec::new();
         for (user, (team, role)) in &role_of {
-            let hist = days.get(user).cloned().unwrap_or_default();
+            let hist: &[(i32, usize)] = days.get(user.as_str()).map_or(&[], Vec::as_slice);
             let in_period: Vec<&(i32, usize)> = hist.iter().filter(|(d, _)| *d >= first).collect();
             let accesses: usize = in_period.iter().map(|(_, n)| n).sum();
             let active = in_period.len();
@@ -297,5 +300,68 @@ mod tests {
         // A constant history still scores a jump, finitely.
         let z = modified_z(15.0, &[10.0; 6]).unwrap();
         assert_eq!(z, 5.0);
+    }
+
+    /// A frame of (user, day, accesses) rows.
+    fn daily(rows: &[(&str, i32, u32)]) -> DataFrame {
+        df!(
+            "user_id" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "d" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "n" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_order_of_the_daily_rows_does_not_change_the_outliers() {
+        let policy = Policy::parse(
+            std::path::Path::new("t.toml"),
+            crate::policy::tests::MINIMAL,
+        )
+        .unwrap();
+        let first = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let range = DayRange {
+            first,
+            last: first + chrono::Days::new(29),
+        };
+        let d0 = crate::time_parser::days_since_epoch(first);
+        // u1 has a quiet history and one busy day (with a tie for its quietest days); u2 and
+        // u3 are steady peers of u1; u4 was active before the period only.
+        let mut rows = Vec::new();
+        for day in 0..10 {
+            rows.push(("u1", d0 - 10 + day, 10 + (day as u32 % 2)));
+            rows.push(("u2", d0 + day, 12));
+            rows.push(("u3", d0 + day, 11 + (day as u32 % 3)));
+            rows.push(("u4", d0 - 20 + day, 5));
+        }
+        rows.push(("u1", d0 + 3, 90));
+        rows.push(("u1", d0 + 4, 10));
+        let roles = df!(
+            "user_id" => ["u1", "u2", "u3", "u4"],
+            "user_team" => ["A", "A", "A", "A"],
+            "user_role" => ["worker", "worker", "worker", "worker"],
+            "n" => [100u64, 120, 120, 50],
+        )
+        .unwrap();
+        let found = |rows: &[(&str, i32, u32)]| {
+            VolumeOutlier::find(&daily(rows), &roles, &policy, range).unwrap()
+        };
+        let sorted = found(&rows);
+        let flagged: Vec<&str> = sorted
+            .iter()
+            .filter(|o| o.flagged)
+            .map(|o| o.user_id.as_str())
+            .collect();
+        assert_eq!(flagged, ["u1"]);
+        let u1 = &sorted[0];
+        assert_eq!((u1.peak_day.as_str(), u1.peak_accesses), ("2026-03-04", 90));
+        assert_eq!((u1.accesses, u1.active_days), (100, 2));
+        let mut reversed = rows.clone();
+        reversed.reverse();
+        let mut interleaved: Vec<_> = rows.iter().step_by(2).copied().collect();
+        interleaved.extend(rows.iter().skip(1).step_by(2).copied());
+        for other in [reversed, interleaved] {
+            assert_eq!(format!("{:?}", found(&other)), format!("{sorted:?}"));
+        }
     }
 }
