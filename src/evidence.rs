@@ -45,22 +45,12 @@ pub struct EvidenceManifest {
 
 /// Hashes a file.
 pub fn hash_file(path: &Path, name: &str) -> Result<FileHash> {
-    use std::io::Read;
-    let mut file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();
-    // Read in large blocks: `io::copy`'s 8 KiB made 750,000 reads of a 100M audit's 6 GB.
-    let mut block = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = match file.read(&mut block) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        hasher.update(&block[..n]);
-        bytes += n as u64;
-    }
+    // Read in 1 MiB blocks (`io::copy` reads through a `BufReader`'s own buffer): its 8 KiB
+    // made 750,000 reads of a 100M audit's 6 GB.
+    let mut file = std::io::BufReader::with_capacity(1 << 20, file);
+    let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
     Ok(FileHash {
         file: name.to_string(),
         sha256: hex::encode(hasher.finalize()),
