@@ -277,18 +277,11 @@ impl PartCounts {
         for (code, mut keys) in by_day {
             let date = (code != NONE).then(|| first_day + code as i32);
             keys.sort_unstable();
-            for (i, &key) in keys.iter().enumerate() {
-                let new_user = i == 0 || keys[i - 1] >> 32 != key >> 32;
-                if new_user {
-                    days.push(((key >> 32) as u32, date));
-                    n.push(0);
-                    clients.push(0);
-                }
-                let last = n.len() - 1;
-                n[last] += 1;
-                if new_user || keys[i - 1] != key {
-                    clients[last] += 1;
-                }
+            // A user's run of keys: its rows, and its distinct clients where the key changes.
+            for run in keys.chunk_by(|a, b| a >> 32 == b >> 32) {
+                days.push(((run[0] >> 32) as u32, date));
+                n.push(run.len() as IdxSize);
+                clients.push(1 + run.windows(2).filter(|w| w[0] != w[1]).count() as IdxSize);
             }
         }
         let daily = DataFrame::new(
