@@ -148,11 +148,12 @@ pub fn load_tables(
         let spec = contract
             .table(name)
             .ok_or_else(|| Error::Invalid(format!("contract has no table '{name}'")))?;
+        // The contract's columns: the store's digest of each row only serves ingest.
         let file = format!("{name}.parquet");
         let df = if files.contains(&file) {
-            store.read(&file, None)?
+            store.read(&file, Some(&spec.contract_store_names()))?
         } else {
-            DataFrame::empty_with_schema(&spec.store_schema())
+            DataFrame::empty_with_schema(&spec.contract_store_schema())
         };
         reference.push(df);
     }
@@ -334,6 +335,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let path = out.join("verdicts.parquet");
     let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
     let engine = engine::Engine::new(&tables, policy)?;
+    let tables = tables.for_review_lists()?;
     let labels = engine.labels();
     let verdict_file = VerdictFile::new(&labels);
     let mut kept = Kept::default();

@@ -23,6 +23,28 @@ pub struct AuditTables {
     pub first_seen: Option<DataFrame>,
 }
 
+impl AuditTables {
+    /// What an audit reads of the reference tables once the rule engine holds its own coded
+    /// copy: staff and teams whole, and of cases and assignments the columns that the emergency
+    /// logins' follow-up check joins (`EmergencyLogin::list`); the other tables are left empty.
+    /// At 100M events the rest is over a gigabyte, which the audit's parts can then reuse.
+    /// Not for the engine, which would miss the clients and first accesses.
+    pub fn for_review_lists(self) -> PolarsResult<AuditTables> {
+        Ok(AuditTables {
+            events: self.events,
+            staff: self.staff,
+            teams: self.teams,
+            clients: self.clients.clear(),
+            cases: self.cases.select(["case_id", "client_pid"])?,
+            assignments: self
+                .assignments
+                .select(["case_id", "user_id", "valid_from"])?,
+            complaints: self.complaints.clear(),
+            first_seen: self.first_seen.map(|f| f.clear()),
+        })
+    }
+}
+
 /// The calendar days (in the policy's time zone) an audit covers, both included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayRange {

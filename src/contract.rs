@@ -166,6 +166,20 @@ impl TableSpec {
             .collect()
     }
 
+    /// The store names of the contract's columns, without the store's own (`added`): what a
+    /// reader of the data needs (the digest only serves ingest).
+    pub fn contract_store_names(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.store_name()).collect()
+    }
+
+    /// The Parquet schema of `contract_store_names`.
+    pub fn contract_store_schema(&self) -> Schema {
+        self.columns
+            .iter()
+            .map(|c| Field::new(c.store_name().into(), c.store_dtype()))
+            .collect()
+    }
+
     pub fn key_indices(&self) -> Vec<usize> {
         self.key
             .iter()
