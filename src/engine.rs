@@ -745,12 +745,7 @@ impl<'p> Engine<'p> {
     fn keys(&self, ev: &DataFrame) -> Result<EventKeys> {
         let invalid = |m: String| Err(crate::error::Error::Invalid(m));
         let codes = |name: &str| -> Result<Vec<Option<u32>>> {
-            Ok(ev
-                .column(name)?
-                .cast(&DataType::UInt32)?
-                .u32()?
-                .iter()
-                .collect())
+            Ok(options(ev.column(name)?.cast(&DataType::UInt32)?.u32()?))
         };
         let (u, c, pair) = (codes("u")?, codes("c")?, codes("pair")?);
         let section = ev.column("section")?.cast(&DataType::String)?;
@@ -777,59 +772,57 @@ impl<'p> Engine<'p> {
                  the store is inconsistent"
             ));
         }
-        let d = ev.column("d")?.i32()?;
-        let reason_missing = ev.column("reason_missing")?.bool()?;
-        let outcome = ev.column("outcome")?.cast(&DataType::Int64)?;
-        let outcome = outcome.i64()?;
-        let (time, first) = (micros(ev, "event_time")?, micros(ev, "first_time")?);
-        let (time, first) = (time.i64()?, first.i64()?);
-        let hour = ev.column("local_hour")?.i32()?;
-        let minute = ev.column("local_minute")?.i32()?;
-        let weekday = ev.column("weekday")?.i32()?;
+        let emergency = flags(emergency, false);
+        let reason_missing = flags(ev.column("reason_missing")?.bool()?, true);
+        let outcome = options(ev.column("outcome")?.cast(&DataType::Int64)?.i64()?);
+        let time = options(micros(ev, "event_time")?.i64()?);
+        let first = options(micros(ev, "first_time")?.i64()?);
+        let hour = options(ev.column("local_hour")?.i32()?);
+        let minute = options(ev.column("local_minute")?.i32()?);
+        let weekday = options(ev.column("weekday")?.i32()?);
+        // The section's policy code and retention column, worked out once per run of the same
+        // string: equal views of one array are equal strings (sections have no nulls).
         let keep_sections = self.relations.keep_sections();
-        // Sections repeat: the codes of the last one seen are reused.
-        let mut last: Option<(&str, Option<u8>, usize)> = None;
-        let mut keep = Vec::with_capacity(ev.height());
-        let mut marks = Vec::with_capacity(ev.height());
-        // Column by column in step (a per-row `get` looks up the row's chunk each time).
-        let rows = section
-            .iter()
-            .zip(emergency.iter())
-            .zip(reason_missing.iter())
-            .zip(outcome.iter())
-            .zip(time.iter().zip(first.iter()))
-            .zip(hour.iter().zip(minute.iter()).zip(weekday.iter()));
-        for (((((s, emergency), reason_missing), outcome), (t, f)), ((h, m), w)) in rows {
-            let s = s.unwrap_or_default();
-            let (code, k) = match last {
-                Some((l, code, k)) if l == s => (code, k),
-                _ => {
-                    let code = self.rules.section_code(s);
-                    let k = keep_sections
-                        .iter()
-                        .position(|k| k == s)
-                        .map_or(0, |k| k + 1);
-                    last = Some((s, code, k));
-                    (code, k)
-                }
-            };
-            keep.push(k);
-            marks.push(EventMarks {
-                section: code,
-                emergency: emergency.unwrap_or(false),
-                reason_missing: reason_missing.unwrap_or(true),
-                failed: outcome.is_some_and(|o| o != 0),
-                first: t.is_some() && t == f,
-                minute: h.unwrap_or(0) * 60 + m.unwrap_or(0),
-                weekday: w.unwrap_or(0),
-            });
+        let mut sections: Vec<(Option<u8>, usize)> = Vec::with_capacity(ev.height());
+        for array in section.downcast_iter() {
+            let mut last = None;
+            for (i, view) in array.views().iter().enumerate() {
+                let codes = match last {
+                    Some((v, codes)) if v == *view => codes,
+                    _ => {
+                        let s = array.value(i);
+                        let k = keep_sections
+                            .iter()
+                            .position(|k| k == s)
+                            .map_or(0, |k| k + 1);
+                        let codes = (self.rules.section_code(s), k);
+                        last = Some((*view, codes));
+                        codes
+                    }
+                };
+                sections.push(codes);
+            }
         }
+        let marks = (0..ev.height())
+            .map(|i| EventMarks {
+                section: sections[i].0,
+                emergency: emergency[i],
+                reason_missing: reason_missing[i],
+                failed: outcome[i].is_some_and(|o| o != 0),
+                first: time[i].is_some() && time[i] == first[i],
+                minute: hour[i].unwrap_or(0) * 60 + minute[i].unwrap_or(0),
+                weekday: weekday[i].unwrap_or(0),
+            })
+            .collect();
         Ok(EventKeys {
             u,
             c,
             pair,
-            d: d.iter().map(|d| d.map_or(i64::MAX, i64::from)).collect(),
-            keep,
+            d: options(ev.column("d")?.i32()?)
+                .into_iter()
+                .map(|d| d.map_or(i64::MAX, i64::from))
+                .collect(),
+            keep: sections.into_iter().map(|(_, k)| k).collect(),
             marks,
         })
     }
@@ -934,6 +927,43 @@ fn in_order(events: DataFrame) -> Result<DataFrame> {
         return Ok(events);
     }
     Ok(events.sort(by, SortMultipleOptions::default())?)
+}
+
+/// The values of a numeric column, `None` where missing, read array by array (a
+/// `ChunkedArray`'s own iterator looks for each row's chunk).
+fn options<T: PolarsNumericType>(column: &ChunkedArray<T>) -> Vec<Option<T::Native>> {
+    let mut out = Vec::with_capacity(column.len());
+    for array in column.downcast_iter() {
+        match array.validity().filter(|v| v.unset_bits() > 0) {
+            None => out.extend(array.values().iter().map(|&v| Some(v))),
+            Some(valid) => out.extend(
+                array
+                    .values()
+                    .iter()
+                    .zip(valid.iter())
+                    .map(|(&v, ok)| ok.then_some(v)),
+            ),
+        }
+    }
+    out
+}
+
+/// The values of a boolean column, `missing` where missing, read array by array.
+fn flags(column: &BooleanChunked, missing: bool) -> Vec<bool> {
+    let mut out = Vec::with_capacity(column.len());
+    for array in column.downcast_iter() {
+        match array.validity().filter(|v| v.unset_bits() > 0) {
+            None => out.extend(array.values().iter()),
+            Some(valid) => out.extend(array.values().iter().zip(valid.iter()).map(|(v, ok)| {
+                if ok {
+                    v
+                } else {
+                    missing
+                }
+            })),
+        }
+    }
+    out
 }
 
 /// A time column of `df` as microseconds since the epoch.

@@ -329,10 +329,14 @@ impl Relations {
         &self.keep_sections
     }
 
-    /// Reads the first period and case row of each event (into the cache).
-    fn touch(&self, rows: &[EventRows], keep: &[usize]) {
+    /// Reads the first period and case row and the client's marks of each event (into the
+    /// cache).
+    fn touch(&self, rows: &[EventRows], keep: &[usize], clients: &[Option<u32>]) {
         let mut sum = 0i64;
-        for (r, k) in rows.iter().zip(keep) {
+        for ((r, k), c) in rows.iter().zip(keep).zip(clients) {
+            if let Some(m) = c.and_then(|c| self.clients.get(c as usize)) {
+                sum = sum.wrapping_add(i64::from(m.restricted));
+            }
             if let Some(p) = self.period_rows.get(r.periods.start) {
                 sum = sum.wrapping_add(p.from);
             }
@@ -453,7 +457,7 @@ impl Relations {
                                 periods: self.periods.rows(keys.pair[i]),
                                 cases: self.cases.rows(keys.c[i]),
                             }));
-                            self.touch(&rows, &keys.keep[events.clone()]);
+                            self.touch(&rows, &keys.keep[events.clone()], &keys.c[events.clone()]);
                             for ((i, r), o) in events.zip(&rows).zip(out.iter_mut()) {
                                 let f =
                                     self.facts(keys.u[i], keys.c[i], r, keys.d[i], keys.keep[i]);
