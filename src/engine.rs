@@ -11,6 +11,7 @@ use polars::prelude::*;
 
 use crate::audit_tables::{AuditTables, DayRange};
 use crate::codebook::Codebook;
+use crate::column_values::{flags, options};
 use crate::error::Result;
 use crate::policy::Policy;
 use crate::relations::{EventKeys, Relations};
@@ -927,43 +928,6 @@ fn in_order(events: DataFrame) -> Result<DataFrame> {
         return Ok(events);
     }
     Ok(events.sort(by, SortMultipleOptions::default())?)
-}
-
-/// The values of a numeric column, `None` where missing, read array by array (a
-/// `ChunkedArray`'s own iterator looks for each row's chunk).
-fn options<T: PolarsNumericType>(column: &ChunkedArray<T>) -> Vec<Option<T::Native>> {
-    let mut out = Vec::with_capacity(column.len());
-    for array in column.downcast_iter() {
-        match array.validity().filter(|v| v.unset_bits() > 0) {
-            None => out.extend(array.values().iter().map(|&v| Some(v))),
-            Some(valid) => out.extend(
-                array
-                    .values()
-                    .iter()
-                    .zip(valid.iter())
-                    .map(|(&v, ok)| ok.then_some(v)),
-            ),
-        }
-    }
-    out
-}
-
-/// The values of a boolean column, `missing` where missing, read array by array.
-fn flags(column: &BooleanChunked, missing: bool) -> Vec<bool> {
-    let mut out = Vec::with_capacity(column.len());
-    for array in column.downcast_iter() {
-        match array.validity().filter(|v| v.unset_bits() > 0) {
-            None => out.extend(array.values().iter()),
-            Some(valid) => out.extend(array.values().iter().zip(valid.iter()).map(|(v, ok)| {
-                if ok {
-                    v
-                } else {
-                    missing
-                }
-            })),
-        }
-    }
-    out
 }
 
 /// A time column of `df` as microseconds since the epoch.

@@ -9,6 +9,7 @@ mod background_hashes;
 pub mod bsn;
 pub mod cmd;
 mod codebook;
+mod column_values;
 pub mod contract;
 pub mod csv_input;
 pub mod csv_output;

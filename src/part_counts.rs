@@ -9,7 +9,10 @@
 use polars::prelude::*;
 
 use crate::audit_summary::Tally;
-use crate::engine::{self, CodeLabels, REVIEW_SIGNALS, SIGNALS, UNJUSTIFIED, VERDICT_COLUMNS};
+use crate::column_values::{flags, options};
+use crate::engine::{
+    self, CodeLabels, JUSTIFIED, REVIEW_SIGNALS, SIGNALS, UNJUSTIFIED, VERDICT_COLUMNS,
+};
 use crate::error::{Error, Result};
 
 /// The rows for review and the counts of one part.
@@ -78,14 +81,17 @@ fn counts(values: impl Iterator<Item = u64>) -> Column {
     Column::new("n".into(), values.collect::<Vec<u64>>())
 }
 
-/// Whether bit `bit` of `signal_mask` is set, per row.
-fn has_signal(chunk: &DataFrame, bits: u32) -> Result<BooleanChunked> {
-    Ok(chunk
-        .column("signal_mask")?
-        .u32()?
+/// Whether any of `bits` is set in each row's signal mask (`codes` of `signal_mask`).
+fn has_signal(mask: &[u32], bits: u32) -> BooleanChunked {
+    mask.iter().map(|&m| m != NONE && m & bits != 0).collect()
+}
+
+/// A verdict's code: its place in `engine::VERDICTS`.
+fn verdict_code(verdict: &str) -> u32 {
+    engine::VERDICTS
         .iter()
-        .map(|m| Some(m.is_some_and(|m| m & bits != 0)))
-        .collect())
+        .position(|v| *v == verdict)
+        .map_or(NONE, |p| p as u32)
 }
 
 fn bit(names: &[&str]) -> u32 {
@@ -122,17 +128,13 @@ impl PartCounts {
                 .filter(|&v| v != NONE)
                 .unwrap_or(NONE)
         };
-        let day: Vec<u32> = d.iter().map(day_code).collect();
-        let read: Vec<bool> = chunk
-            .column("action")?
-            .str()?
-            .equal("R")
-            .iter()
-            .map(|r| r == Some(true))
-            .collect();
-        let hour: Vec<Option<i32>> = chunk.column("local_hour")?.i32()?.iter().collect();
-        let weekday: Vec<Option<i32>> = chunk.column("weekday")?.i32()?.iter().collect();
+        let day: Vec<u32> = options(d).into_iter().map(day_code).collect();
+        let read = flags(&chunk.column("action")?.str()?.equal("R"), false);
+        let hour = options(chunk.column("local_hour")?.i32()?);
+        let weekday = options(chunk.column("weekday")?.i32()?);
         let first = bit(&["first_access"]);
+        let (justified_code, unjustified_code) =
+            (verdict_code(JUSTIFIED), verdict_code(UNJUSTIFIED));
 
         // (team, rule, day, verdict and first access) per row (`key4`).
         let mut by_verdict: PlHashMap<u128, u64> = PlHashMap::default();
@@ -250,11 +252,8 @@ impl PartCounts {
             ],
         )?;
         let unjustified = chunk
-            .clone()
-            .lazy()
-            .filter(col("verdict").eq(lit(UNJUSTIFIED)))
-            .select([col("reason"), col("user_id"), col("client_pid")])
-            .collect()?;
+            .select(["reason", "user_id", "client_pid"])?
+            .filter(&chunk.column("verdict_code")?.u32()?.equal(unjustified_code))?;
         let rows = sorted(by_role);
         let roles = DataFrame::new(
             rows.len(),
@@ -297,8 +296,11 @@ impl PartCounts {
             ],
         )?;
         let review = chunk.filter(
-            &(chunk.column("verdict_code")?.u32()?.not_equal(1)
-                | has_signal(chunk, bit(&REVIEW_SIGNALS))?),
+            &(chunk
+                .column("verdict_code")?
+                .u32()?
+                .not_equal(justified_code)
+                | has_signal(&mask, bit(&REVIEW_SIGNALS))),
         )?;
         Ok(PartCounts {
             tally: Tally {
