@@ -372,7 +372,8 @@ pub struct Engine<'p> {
     /// The user, the client and the first access of each pair, by pair code.
     pair_u: Series,
     pair_c: Series,
-    first_time: Series,
+    /// The first access of each pair in microseconds since the epoch (`NO_TIME` if unknown).
+    first_us: Vec<i64>,
     /// Assignments and complaints handled by pair, cases by client, role periods and coded
     /// pseudonyms by user, coded pseudonyms and flags by client: what the per-event facts are
     /// read from.
@@ -639,7 +640,10 @@ impl<'p> Engine<'p> {
             codes,
             pair_u: pairs.column("u")?.as_materialized_series().clone(),
             pair_c: pairs.column("c")?.as_materialized_series().clone(),
-            first_time: pairs.column("first_time")?.as_materialized_series().clone(),
+            first_us: options(micros(&pairs, "first_time")?.i64()?)
+                .into_iter()
+                .map(|t| t.unwrap_or(NO_TIME))
+                .collect(),
             relations,
             rules,
             teams,
@@ -688,8 +692,6 @@ impl<'p> Engine<'p> {
             Some(codes) => codes.key(&ev.drop_many(["pair"]))?,
             None => self.stored_pairs(ev)?,
         };
-        let first_time = self.first_time.take(ev.column("pair")?.u32()?)?;
-        let ev = ev.hstack(&[first_time.into()])?;
         let keys = self.keys(&ev)?;
 
         // Each event judged by the rules on its facts (`RuleTable`), as codes; their text
@@ -777,7 +779,7 @@ impl<'p> Engine<'p> {
         let reason_missing = flags(ev.column("reason_missing")?.bool()?, true);
         let outcome = options(ev.column("outcome")?.cast(&DataType::Int64)?.i64()?);
         let time = options(micros(ev, "event_time")?.i64()?);
-        let first = options(micros(ev, "first_time")?.i64()?);
+
         let hour = options(ev.column("local_hour")?.i32()?);
         let minute = options(ev.column("local_minute")?.i32()?);
         let weekday = options(ev.column("weekday")?.i32()?);
@@ -810,7 +812,9 @@ impl<'p> Engine<'p> {
                 emergency: emergency[i],
                 reason_missing: reason_missing[i],
                 failed: outcome[i].is_some_and(|o| o != 0),
-                first: time[i].is_some() && time[i] == first[i],
+                first: time[i].is_some_and(|t| {
+                    pair[i].and_then(|p| self.first_us.get(p as usize)) == Some(&t)
+                }),
                 minute: hour[i].unwrap_or(0) * 60 + minute[i].unwrap_or(0),
                 weekday: weekday[i].unwrap_or(0),
             })
@@ -890,6 +894,9 @@ impl<'p> Engine<'p> {
         ])?)
     }
 }
+
+/// A pair's first access that is not known (no event has this time).
+const NO_TIME: i64 = i64::MIN;
 
 /// The event columns read where the events carry the store's pair codes: the user's id and the
 /// client's pseudonym follow from the pair (`Engine::stored_pairs`), so their text is not read.
