@@ -1,6 +1,6 @@
 //! A polars column's values as a plain vector, read Arrow array by Arrow array: a
-//! `ChunkedArray`'s own iterator looks for each row's chunk, which at millions of rows a part
-//! was a tenth of the engine's event keys.
+//! `ChunkedArray`'s own iterator looks for each row's chunk, which was about half of
+//! `Engine::keys` in a `perf` profile of a 100M audit.
 
 use polars::prelude::*;
 

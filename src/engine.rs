@@ -779,7 +779,6 @@ impl<'p> Engine<'p> {
         let reason_missing = flags(ev.column("reason_missing")?.bool()?, true);
         let outcome = options(ev.column("outcome")?.cast(&DataType::Int64)?.i64()?);
         let time = options(micros(ev, "event_time")?.i64()?);
-
         let hour = options(ev.column("local_hour")?.i32()?);
         let minute = options(ev.column("local_minute")?.i32()?);
         let weekday = options(ev.column("weekday")?.i32()?);
