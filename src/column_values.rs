@@ -23,6 +23,29 @@ pub(crate) fn options<T: PolarsNumericType>(column: &ChunkedArray<T>) -> Vec<Opt
     out
 }
 
+/// The values of a numeric column, `missing` where missing, read array by array (a chunk
+/// without nulls is copied whole): the codes of the per-part counts, collected row by row as
+/// options, took a fifth of those counts at 10M.
+pub(crate) fn values_or<T: PolarsNumericType>(
+    column: &ChunkedArray<T>,
+    missing: T::Native,
+) -> Vec<T::Native> {
+    let mut out = Vec::with_capacity(column.len());
+    for array in column.downcast_iter() {
+        match array.validity().filter(|v| v.unset_bits() > 0) {
+            None => out.extend_from_slice(array.values()),
+            Some(valid) => out.extend(array.values().iter().zip(valid.iter()).map(|(&v, ok)| {
+                if ok {
+                    v
+                } else {
+                    missing
+                }
+            })),
+        }
+    }
+    out
+}
+
 /// The values of a boolean column, `missing` where missing, read array by array.
 pub(crate) fn flags(column: &BooleanChunked, missing: bool) -> Vec<bool> {
     let mut out = Vec::with_capacity(column.len());
@@ -43,7 +66,7 @@ pub(crate) fn flags(column: &BooleanChunked, missing: bool) -> Vec<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::{flags, options};
+    use super::{flags, options, values_or};
     use polars::prelude::*;
 
     /// Values come out in row order across chunks, missing ones as `None` (or `missing`),
@@ -59,6 +82,7 @@ mod tests {
             options(&numbers),
             vec![Some(1), Some(2), Some(3), None, Some(5)]
         );
+        assert_eq!(values_or(&numbers, -1), vec![1, 2, 3, -1, 5]);
         let mut marks = BooleanChunked::from_iter([Some(true), None]);
         marks
             .append(&BooleanChunked::from_slice("b".into(), &[false, true]))

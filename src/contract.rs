@@ -159,11 +159,7 @@ impl TableSpec {
 
     /// The Parquet schema of the stored table, built from the contract alone.
     pub fn store_schema(&self) -> Schema {
-        self.columns
-            .iter()
-            .chain(self.added.iter())
-            .map(|c| Field::new(c.store_name().into(), c.store_dtype()))
-            .collect()
+        schema_of(self.columns.iter().chain(&self.added))
     }
 
     /// The store names of the contract's columns, without the store's own (`added`): what a
@@ -174,10 +170,7 @@ impl TableSpec {
 
     /// The Parquet schema of `contract_store_names`.
     pub fn contract_store_schema(&self) -> Schema {
-        self.columns
-            .iter()
-            .map(|c| Field::new(c.store_name().into(), c.store_dtype()))
-            .collect()
+        schema_of(&self.columns)
     }
 
     pub fn key_indices(&self) -> Vec<usize> {
@@ -186,6 +179,14 @@ impl TableSpec {
             .filter_map(|k| self.column_index(k))
             .collect()
     }
+}
+
+/// The Parquet schema of `columns`, by their store names and types.
+fn schema_of<'a>(columns: impl IntoIterator<Item = &'a ColumnSpec>) -> Schema {
+    columns
+        .into_iter()
+        .map(|c| Field::new(c.store_name().into(), c.store_dtype()))
+        .collect()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,10 +212,7 @@ impl DerivedSpec {
     }
 
     pub fn store_schema(&self) -> Schema {
-        self.columns
-            .iter()
-            .map(|c| Field::new(c.store_name().into(), c.store_dtype()))
-            .collect()
+        schema_of(&self.columns)
     }
 }
 
@@ -226,10 +224,7 @@ pub struct QuarantineSpec {
 
 impl QuarantineSpec {
     pub fn store_schema(&self) -> Schema {
-        self.columns
-            .iter()
-            .map(|c| Field::new(c.store_name().into(), c.store_dtype()))
-            .collect()
+        schema_of(&self.columns)
     }
 }
 

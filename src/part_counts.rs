@@ -9,7 +9,7 @@
 use polars::prelude::*;
 
 use crate::audit_summary::Tally;
-use crate::column_values::{flags, options};
+use crate::column_values::{flags, options, values_or};
 use crate::engine::{
     self, CodeLabels, JUSTIFIED, REVIEW_SIGNALS, SIGNALS, UNJUSTIFIED, VERDICT_COLUMNS,
 };
@@ -29,26 +29,9 @@ pub struct PartCounts {
 /// A missing code in `codes`' vectors. Codes are places in label lists, so never this.
 const NONE: u32 = u32::MAX;
 
-/// A column of codes (as `UInt32`), `NONE` where missing: copied from the Arrow arrays, not
-/// collected row by row as options (at 10M that took a fifth of these counts).
+/// A column of codes (as `UInt32`), `NONE` where missing (`values_or`).
 fn codes(chunk: &DataFrame, name: &str) -> Result<Vec<u32>> {
-    let column = chunk.column(name)?.u32()?;
-    let mut out = Vec::with_capacity(column.len());
-    for array in column.downcast_iter() {
-        match array.validity().filter(|v| v.unset_bits() > 0) {
-            None => out.extend_from_slice(array.values()),
-            Some(valid) => {
-                out.extend(
-                    array
-                        .values()
-                        .iter()
-                        .zip(valid.iter())
-                        .map(|(&v, ok)| if ok { v } else { NONE }),
-                )
-            }
-        }
-    }
-    Ok(out)
+    Ok(values_or(chunk.column(name)?.u32()?, NONE))
 }
 
 /// Four codes as one integer that hashes as one value and sorts as the tuple of options does
