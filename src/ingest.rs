@@ -10,10 +10,12 @@ use chrono::{Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
+use polars_parquet::write::Encoding as ParquetEncoding;
 use sha2::{Digest, Sha256};
 
 use crate::contract::{Contract, TableSpec};
 use crate::csv_input::CsvInput;
+use crate::encoded_writer::EncodedWriter;
 use crate::error::{Error, Result};
 use crate::fhir_input::FhirInput;
 use crate::firsts::{Firsts, Known};
@@ -1179,14 +1181,18 @@ fn flush(
 const PART_ORDER: [&str; 3] = ["event_time", "source", "event_id"];
 
 /// Writes an events part, sorted by `PART_ORDER`. Exports are mostly in time order already:
-/// then the part is written as it is, without sorting a copy.
+/// then the part is written as it is, without sorting a copy. The event ids (unique) are written
+/// plain, the times (in order) as deltas (`EncodedWriter::encoding_of`).
 fn write_part(path: &Path, df: DataFrame) -> Result<()> {
-    let mut df = if in_part_order(&df)? {
+    let df = if in_part_order(&df)? {
         df
     } else {
         df.sort(PART_ORDER, SortMultipleOptions::default())?
     };
-    crate::store::write_file(path, &mut df)
+    crate::store::write_encoded_file(path, &df, |name, dtype| match name {
+        "event_id" => ParquetEncoding::Plain,
+        _ => EncodedWriter::encoding_of(dtype),
+    })
 }
 
 /// Whether the rows are in `PART_ORDER` already (missing values first, as the sort puts them).

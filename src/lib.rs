@@ -14,6 +14,7 @@ pub mod contract;
 pub mod csv_input;
 pub mod csv_output;
 pub mod disclosure;
+mod encoded_writer;
 pub mod emergency_logins;
 pub mod engine;
 pub mod error;

@@ -14,7 +14,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+use polars_parquet::write::Encoding;
 
+use crate::encoded_writer::EncodedWriter;
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 
@@ -226,6 +228,28 @@ fn read_file(path: &Path, columns: Option<&[&str]>) -> Result<DataFrame> {
 pub fn write_file(path: &Path, df: &mut DataFrame) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     write_parquet(&file, df)?;
+    file.sync_all().map_err(|e| Error::io(path, e))
+}
+
+/// Writes a frame as Parquet with an encoding per column (`EncodedWriter`), by the column's
+/// name and type.
+pub fn write_encoded_file(
+    path: &Path,
+    df: &DataFrame,
+    encoding: impl Fn(&str, &DataType) -> Encoding,
+) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let fields = df
+        .columns()
+        .iter()
+        .map(|c| {
+            let encoding = encoding(c.name(), c.dtype());
+            (Field::new(c.name().clone(), c.dtype().clone()), encoding)
+        })
+        .collect();
+    let mut writer = EncodedWriter::new(&file, fields)?;
+    writer.write_frame(df)?;
+    writer.finish()?;
     file.sync_all().map_err(|e| Error::io(path, e))
 }
 

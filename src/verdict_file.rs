@@ -17,14 +17,12 @@ use std::fs::File;
 use std::sync::mpsc::Receiver;
 
 use polars::prelude::*;
-use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray};
+use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray};
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_arrow::record_batch::RecordBatch;
-use polars_parquet::read::ParquetError;
-use polars_parquet::write::{
-    array_to_columns, CompressionOptions, Compressor, DynIter, DynStreamingIterator, Encoding,
-    FallibleStreamingIterator, FileWriter, ParquetType, Version, WriteOptions, ZstdLevel,
-};
+use polars_parquet::write::Encoding;
+
+use crate::encoded_writer::EncodedWriter;
 
 use crate::engine::{self, CodeLabels, REASONS, SIGNALS, VERDICTS};
 use crate::error::{Error, Result};
@@ -169,8 +167,8 @@ impl VerdictFile {
                 w.write(batch, &mut clients)?;
             }
         }
-        if let Some(mut w) = writer {
-            w.file.end(None)?;
+        if let Some(w) = writer {
+            w.file.finish()?;
         }
         Ok(())
     }
@@ -179,12 +177,11 @@ impl VerdictFile {
 /// The client code column a frame for `VerdictFile::write` carries beside `client_pid`.
 pub const CLIENT_CODE: &str = "c";
 
-/// A Parquet writer with an encoding chosen per column (polars' own writer chooses by type).
+/// The verdict columns' writer: `client_pid` made a dictionary from the client codes.
 struct Writer<'f> {
-    file: FileWriter<&'f File>,
-    options: WriteOptions,
-    /// Each written column's place in a batch, Parquet type and encodings.
-    columns: Vec<(usize, ParquetType, Vec<Encoding>)>,
+    file: EncodedWriter<'f>,
+    /// The batch columns written, in order.
+    written: Vec<usize>,
     /// The places of `client_pid` and its codes in a batch.
     client: Option<(usize, usize)>,
 }
@@ -194,37 +191,19 @@ impl<'f> Writer<'f> {
         let names = first.get_column_names();
         let code_at = names.iter().position(|n| n.as_str() == CLIENT_CODE);
         let written: Vec<usize> = (0..names.len()).filter(|i| Some(*i) != code_at).collect();
-        let schema: Schema = written
+        let fields = written
             .iter()
             .map(|&i| {
                 let c = &first.columns()[i];
-                Field::new(c.name().clone(), c.dtype().clone())
-            })
-            .collect();
-        let arrow = schema.to_arrow(CompatLevel::newest());
-        let options = WriteOptions {
-            // Min, max and null counts (what readers prune row groups by), not distinct counts,
-            // which cost a hash of every value.
-            statistics: StatisticsOptions::default(),
-            compression: CompressionOptions::Zstd(Some(ZstdLevel::try_new(1)?)),
-            version: Version::V1,
-            data_page_size: None,
-        };
-        let file = FileWriter::try_new(file, arrow, options)?;
-        let columns = written
-            .iter()
-            .zip(file.parquet_schema().fields())
-            .map(|(&i, t)| {
-                let encoding = match (names[i].as_str(), first.columns()[i].dtype()) {
-                    // Unique per event: a dictionary would not pay, and trying costs a hash of
-                    // every value.
-                    ("event_id", _) => Encoding::Plain,
-                    // Times in order: the differences pack into a few bits (polars would hash
-                    // every time to try a dictionary).
-                    (_, DataType::Datetime(..)) => Encoding::DeltaBinaryPacked,
-                    _ => Encoding::RleDictionary,
+                let encoding = match c.name().as_str() {
+                    // Unique per event: a dictionary would not pay.
+                    "event_id" => Encoding::Plain,
+                    _ => match c.dtype() {
+                        DataType::Datetime(..) => Encoding::DeltaBinaryPacked,
+                        _ => Encoding::RleDictionary,
+                    },
                 };
-                (i, t.clone(), vec![encoding])
+                (Field::new(c.name().clone(), c.dtype().clone()), encoding)
             })
             .collect();
         let client = match (
@@ -235,17 +214,15 @@ impl<'f> Writer<'f> {
             _ => None,
         };
         Ok(Writer {
-            file,
-            options,
-            columns,
+            file: EncodedWriter::new(file, fields)?,
+            written,
             client,
         })
     }
 
     /// Writes `batch` as one row group.
     fn write(&mut self, batch: RecordBatch, clients: &mut ClientDictionary) -> Result<()> {
-        let rows = batch.len();
-        if rows == 0 {
+        if batch.len() == 0 {
             return Ok(());
         }
         let arrays = batch.columns();
@@ -253,33 +230,15 @@ impl<'f> Writer<'f> {
             Some((_, code)) => Some(clients.of(arrays[code].as_ref())?),
             None => None,
         };
-        let mut encoded = Vec::with_capacity(self.columns.len());
-        for (i, parquet_type, encoding) in &self.columns {
-            let text = match (self.client, encoding.as_slice()) {
-                (Some((client, _)), _) if client == *i => None,
-                (_, [Encoding::RleDictionary]) => arrays[*i]
-                    .as_any()
-                    .downcast_ref::<Utf8ViewArray>()
-                    .and_then(text_dictionary),
-                _ => None,
-            };
-            let array: &dyn Array = match (&dictionary, self.client, &text) {
-                (Some(d), Some((client, _)), _) if client == *i => d,
-                (_, _, Some(t)) => t,
-                _ => arrays[*i].as_ref(),
-            };
-            for pages in array_to_columns(array, parquet_type.clone(), self.options, encoding)? {
-                let pages = pages.map(|p| {
-                    p.map_err(|e| ParquetError::FeatureNotSupported(format!("reraised: {e}")))
-                });
-                let compressed = Compressor::new_from_vec(pages, self.options.compression, vec![])
-                    .map_err(PolarsError::from);
-                encoded.push(Ok(DynStreamingIterator::new(compressed)));
-            }
-        }
-        self.file
-            .write(rows as u64, DynIter::new(encoded.into_iter()))?;
-        Ok(())
+        let columns: Vec<&dyn Array> = self
+            .written
+            .iter()
+            .map(|&i| match (&dictionary, self.client) {
+                (Some(d), Some((client, _))) if client == i => d as &dyn Array,
+                _ => arrays[i].as_ref(),
+            })
+            .collect();
+        self.file.write(&columns)
     }
 }
 
@@ -344,52 +303,6 @@ impl<'a> ClientDictionary<'a> {
             values,
         )?)
     }
-}
-
-/// A text column as a dictionary array for the writer (each distinct string once, the rows as
-/// keys into them), or `None` where most rows are distinct (the writer then decides). polars'
-/// writer would first estimate the distinct count by hashing every row, then hash every row
-/// again into a dictionary; here a row whose view equals the previous row's (the same bytes in
-/// the same place, or the same short string inline) takes its key without hashing.
-fn text_dictionary(array: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
-    let mut index: PlHashMap<&str, u32> = PlHashMap::default();
-    let mut values: Vec<&str> = Vec::new();
-    let mut keys: Vec<u32> = Vec::with_capacity(array.len());
-    let mut last: Option<(u128, u32)> = None;
-    for (i, view) in array.views().iter().enumerate() {
-        if !array.is_valid(i) {
-            keys.push(0);
-            continue;
-        }
-        let view = view.as_u128();
-        let key = match last {
-            Some((v, k)) if v == view => k,
-            _ => {
-                let value = array.value(i);
-                *index.entry(value).or_insert_with(|| {
-                    values.push(value);
-                    (values.len() - 1) as u32
-                })
-            }
-        };
-        last = Some((view, key));
-        keys.push(key);
-    }
-    if values.len() > array.len() / 2 {
-        return None;
-    }
-    let keys = PrimitiveArray::new(
-        ArrowDataType::UInt32,
-        keys.into(),
-        array.validity().cloned(),
-    );
-    let values = Utf8ViewArray::arr_from_iter_trusted(values.into_iter().map(Some)).boxed();
-    let dtype = ArrowDataType::Dictionary(
-        IntegerType::UInt32,
-        Box::new(ArrowDataType::Utf8View),
-        false,
-    );
-    DictionaryArray::try_new(dtype, keys, values).ok()
 }
 
 fn internal(what: &str) -> Error {
