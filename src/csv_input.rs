@@ -6,6 +6,8 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use polars::prelude::PlSmallStr;
+
 use crate::contract::{ColType, TableSpec};
 use crate::error::{Error, Result};
 use crate::raw_row::{RawRow, RawText};
@@ -201,7 +203,7 @@ impl CsvInput {
     }
 
     /// The contract's fields, given the text of each file column.
-    fn fields<'r>(&self, text: impl Fn(usize) -> Option<Cow<'r, str>>) -> Vec<Option<String>> {
+    fn fields<'r>(&self, text: impl Fn(usize) -> Option<Cow<'r, str>>) -> Vec<Option<PlSmallStr>> {
         self.positions
             .iter()
             .zip(&self.value_maps)
@@ -217,16 +219,16 @@ impl CsvInput {
     }
 }
 
-fn map_value(text: &str, map: Option<&BTreeMap<String, String>>) -> String {
+fn map_value(text: &str, map: Option<&BTreeMap<String, String>>) -> PlSmallStr {
     if let Some(map) = map {
         if let Some(v) = map.get(text) {
-            return v.clone();
+            return PlSmallStr::from_str(v);
         }
         if let Some((_, v)) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(text)) {
-            return v.clone();
+            return PlSmallStr::from_str(v);
         }
     }
-    text.to_string()
+    PlSmallStr::from_str(text)
 }
 
 /// A field's text (borrowed where the bytes are already UTF-8 text).

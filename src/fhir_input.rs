@@ -191,7 +191,7 @@ impl FhirInput {
             fields: self
                 .columns
                 .iter()
-                .map(|c| get(c).filter(|v| !v.trim().is_empty()))
+                .map(|c| get(c).filter(|v| !v.trim().is_empty()).map(Into::into))
                 .collect(),
             raw: RawText::Text(redact_bsns(&raw)),
             problem: None,

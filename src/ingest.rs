@@ -439,12 +439,12 @@ impl<'a> Run<'a> {
     ) -> Result<()> {
         record.rows_quarantined += 1;
         self.quarantine.push(&[
-            Value::Str(record.file.clone()),
-            Value::Str(record.sha256.clone()),
+            Value::Str(record.file.as_str().into()),
+            Value::Str(record.sha256.as_str().into()),
             Value::U64(row.line),
             Value::Str(table.into()),
-            Value::Str(reason.clone()),
-            Value::Str(row.raw.render()),
+            Value::Str(reason.as_str().into()),
+            Value::Str(row.raw.render().into()),
         ])?;
         self.notes.push(QuarantineNote {
             file: record.file.clone(),

@@ -1,12 +1,14 @@
 //! A row as read from an input file, in contract column order, before validation.
 
+use polars::prelude::PlSmallStr;
+
 /// One input row: the fields in the contract's column order (`None` for an empty or absent
 /// field), where it came from, and its raw text with identifier fields redacted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawRow {
     /// Line in the file (the header is line 1), or the entry number in a FHIR Bundle.
     pub line: u64,
-    pub fields: Vec<Option<String>>,
+    pub fields: Vec<Option<PlSmallStr>>,
     pub raw: RawText,
     /// A problem found while reading the row (wrong number of fields, not JSON, ...): the row
     /// goes to the quarantine with this reason.

@@ -1,5 +1,7 @@
 //! Validates one raw row against its contract table and turns it into store values.
 
+use polars::prelude::PlSmallStr;
+
 use crate::bsn::{redact_bsns, Bsn};
 use crate::contract::{ColType, IdKind, TableSpec};
 use crate::pseudonymiser::{Domain, Pseudonymiser};
@@ -45,7 +47,7 @@ impl<'a> RowValidator<'a> {
     /// The fields are taken (left empty), so that text moves into the values uncopied.
     pub fn validate(
         &self,
-        fields: &mut [Option<String>],
+        fields: &mut [Option<PlSmallStr>],
         ps: &mut Pseudonymiser,
         stats: &mut TimeStats,
     ) -> Result<Vec<Value>, String> {
@@ -62,7 +64,7 @@ impl<'a> RowValidator<'a> {
             let text = owned.as_str();
             let v = match col.ty {
                 ColType::String => Value::Str(owned),
-                ColType::Text => Value::Str(redact_bsns(text)),
+                ColType::Text => Value::Str(redact_bsns(text).into()),
                 ColType::Enum => {
                     if !self.enums[i].iter().any(|e| e == text) {
                         return Err(format!(
@@ -112,7 +114,7 @@ impl<'a> RowValidator<'a> {
                 }
                 ColType::Identifier => {
                     let kind = col.identifier.unwrap_or(IdKind::Client);
-                    Value::Str(self.pseudonym(kind, &col.name, text, ps)?)
+                    Value::Str(self.pseudonym(kind, &col.name, text, ps)?.into())
                 }
                 ColType::U32 | ColType::U64 => {
                     return Err(format!(

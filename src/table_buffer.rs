@@ -203,7 +203,7 @@ pub fn frame_rows(df: &DataFrame, specs: &[ColumnSpec]) -> Result<Vec<Vec<Value>
         match spec.ty {
             ColType::String | ColType::Text | ColType::Enum | ColType::Identifier => {
                 for (i, v) in col.str()?.iter().enumerate() {
-                    push(i, v.map_or(Value::Null, |s| Value::Str(s.to_string())));
+                    push(i, v.map_or(Value::Null, |s| Value::Str(s.into())));
                 }
             }
             ColType::Bool => {

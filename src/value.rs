@@ -1,5 +1,6 @@
 //! One validated, store-ready field value, and the row digest over such values.
 
+use polars::prelude::PlSmallStr;
 use sha2::{Digest, Sha256};
 
 /// A field as it is stored: identifiers already pseudonymised, times in UTC microseconds,
@@ -7,7 +8,8 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Value {
     Null,
-    Str(String),
+    /// Text of up to 24 bytes is held inline (`PlSmallStr`): most fields of a log row.
+    Str(PlSmallStr),
     Bool(bool),
     Int(i32),
     Date(i32),
