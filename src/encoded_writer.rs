@@ -176,3 +176,119 @@ fn text_dictionary(array: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
     );
     DictionaryArray::try_new(dtype, keys, values).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars_parquet::read::read_metadata;
+
+    /// A text column with few distinct values becomes a dictionary of each once (a long string
+    /// repeated from another place in the buffers too) whose keys give back every row; one of
+    /// mostly distinct values is not.
+    #[test]
+    fn a_text_column_is_dictionary_encoded_with_each_string_once() {
+        let long = "suite4sd-voorbeeldstad-archief";
+        let rows = [
+            Some("R"),
+            Some("R"),
+            None,
+            Some(long),
+            Some("W"),
+            Some(long),
+            Some("R"),
+        ];
+        let mut array = Utf8ViewArray::arr_from_iter_trusted(rows.iter().copied());
+        // The same long string once more, from a buffer of its own.
+        let more = Utf8ViewArray::arr_from_iter_trusted([Some(long)].iter().copied());
+        array = polars_arrow::compute::concatenate::concatenate_unchecked(&[
+            array.boxed(),
+            more.boxed(),
+        ])
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Utf8ViewArray>()
+        .unwrap()
+        .clone();
+        let dict = text_dictionary(&array).unwrap();
+        let values = dict
+            .values()
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .unwrap();
+        let distinct: Vec<&str> = values.values_iter().collect();
+        assert_eq!(distinct, ["R", long, "W"]);
+        let back: Vec<Option<&str>> = (0..dict.len())
+            .map(|i| {
+                dict.is_valid(i)
+                    .then(|| values.value(dict.keys().value(i) as usize))
+            })
+            .collect();
+        let mut want = rows.to_vec();
+        want.push(Some(long));
+        assert_eq!(back, want);
+
+        let distinct_rows =
+            Utf8ViewArray::arr_from_iter_trusted(["a", "b", "c", "d"].map(Some).iter().copied());
+        assert!(text_dictionary(&distinct_rows).is_none());
+    }
+
+    /// A frame in chunks (as ingest's buffers make them) is written in row groups of
+    /// `ROW_GROUP_ROWS`, each column with its encoding, and reads back as it was.
+    #[test]
+    fn a_frame_reads_back_whole_with_each_column_encoded_as_chosen() {
+        let rows = ROW_GROUP_ROWS + 1000;
+        let frame = |from: usize, to: usize| {
+            df!(
+                "event_id" => (from..to).map(|i| format!("EV{i:08}")).collect::<Vec<_>>(),
+                "action" => (from..to).map(|i| ["R", "W", "U"][i % 3]).collect::<Vec<_>>(),
+                "event_time" => (from..to).map(|i| 1_700_000_000_000_000 + i as i64 * 7_000_000)
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap()
+            .lazy()
+            .with_column(col("event_time").cast(DataType::Datetime(
+                TimeUnit::Microseconds,
+                Some(TimeZone::UTC),
+            )))
+            .collect()
+            .unwrap()
+        };
+        let mut df = frame(0, 1000);
+        df.vstack_mut_owned(frame(1000, rows)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part.parquet");
+        let file = File::create(&path).unwrap();
+        let fields = df
+            .columns()
+            .iter()
+            .map(|c| {
+                let encoding = match c.name().as_str() {
+                    "event_id" => Encoding::Plain,
+                    _ => EncodedWriter::encoding_of(c.dtype()),
+                };
+                (Field::new(c.name().clone(), c.dtype().clone()), encoding)
+            })
+            .collect();
+        let mut writer = EncodedWriter::new(&file, fields).unwrap();
+        writer.write_frame(&df).unwrap();
+        writer.finish().unwrap();
+
+        let back = ParquetReader::new(File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        assert!(back.equals_missing(&df));
+        let meta = read_metadata(&mut File::open(&path).unwrap()).unwrap();
+        let groups: Vec<usize> = meta.row_groups.iter().map(|g| g.num_rows()).collect();
+        assert_eq!(groups, [ROW_GROUP_ROWS, 1000]);
+        for group in &meta.row_groups {
+            let [id, action, time] = group.parquet_columns() else {
+                panic!("three columns");
+            };
+            assert!(id.dictionary_page_offset().is_none());
+            assert!(action.dictionary_page_offset().is_some());
+            // Times 7 s apart as deltas: a few bytes a page, where plain is 8 a row.
+            assert!(time.dictionary_page_offset().is_none());
+            assert!(time.uncompressed_size() < group.num_rows() as i64 / 8);
+        }
+    }
+}

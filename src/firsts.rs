@@ -102,7 +102,7 @@ mod tests {
     fn known() -> Known {
         Known {
             users: [Value::Str("u1".into())].into_iter().collect(),
-            clients: [Value::Str(format!("bsn1_{}", "0f".repeat(16)))]
+            clients: [Value::Str(format!("bsn1_{}", "0f".repeat(16)).into())]
                 .into_iter()
                 .collect(),
         }

@@ -167,9 +167,9 @@ mod tests {
     use crate::contract::Contract;
     use crate::key::Key;
 
-    fn fields(v: &[&str]) -> Vec<Option<String>> {
+    fn fields(v: &[&str]) -> Vec<Option<PlSmallStr>> {
         v.iter()
-            .map(|s| (!s.is_empty()).then(|| s.to_string()))
+            .map(|s| (!s.is_empty()).then(|| PlSmallStr::from_str(s)))
             .collect()
     }
 

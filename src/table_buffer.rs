@@ -277,8 +277,8 @@ mod tests {
         let rows: Vec<Vec<Value>> = (0..5000u64)
             .map(|i| {
                 vec![
-                    Value::Str(format!("Z{i}")),
-                    Value::Str(format!("bsn1_{i:032}")),
+                    Value::Str(format!("Z{i}").into()),
+                    Value::Str(format!("bsn1_{i:032}").into()),
                     Value::Str("T1".into()),
                     Value::Date(20000 + i as i32),
                     if i % 7 == 0 {

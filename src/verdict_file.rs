@@ -351,56 +351,6 @@ mod tests {
         assert!(back.equals_missing(&want), "{back}");
     }
 
-    /// A text column with few distinct values becomes a dictionary of each once (a long string
-    /// repeated from another place in the buffers too) whose keys give back every row; one of
-    /// mostly distinct values is left to the writer.
-    #[test]
-    fn a_text_column_is_dictionary_encoded_with_each_string_once() {
-        let long = "suite4sd-voorbeeldstad-archief";
-        let rows = [
-            Some("R"),
-            Some("R"),
-            None,
-            Some(long),
-            Some("W"),
-            Some(long),
-            Some("R"),
-        ];
-        let mut array = Utf8ViewArray::arr_from_iter_trusted(rows.iter().copied());
-        // The same long string once more, from a buffer of its own.
-        let more = Utf8ViewArray::arr_from_iter_trusted([Some(long)].iter().copied());
-        array = polars_arrow::compute::concatenate::concatenate_unchecked(&[
-            array.boxed(),
-            more.boxed(),
-        ])
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Utf8ViewArray>()
-        .unwrap()
-        .clone();
-        let dict = text_dictionary(&array).unwrap();
-        let values = dict
-            .values()
-            .as_any()
-            .downcast_ref::<Utf8ViewArray>()
-            .unwrap();
-        let distinct: Vec<&str> = values.values_iter().collect();
-        assert_eq!(distinct, ["R", long, "W"]);
-        let back: Vec<Option<&str>> = (0..dict.len())
-            .map(|i| {
-                dict.is_valid(i)
-                    .then(|| values.value(dict.keys().value(i) as usize))
-            })
-            .collect();
-        let mut want = rows.to_vec();
-        want.push(Some(long));
-        assert_eq!(back, want);
-
-        let distinct_rows =
-            Utf8ViewArray::arr_from_iter_trusted(["a", "b", "c"].map(Some).iter().copied());
-        assert!(text_dictionary(&distinct_rows).is_none());
-    }
-
     /// `client_pid` is written from the client codes beside it (`c`, not written), with each
     /// row group's own clients as its dictionary: the file reads back as the text, and stays
     /// small when the organisation has many clients. A code beyond the clients is an error.
