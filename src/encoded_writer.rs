@@ -92,8 +92,7 @@ impl<'f> EncodedWriter<'f> {
                 Some(None) => (*array, Encoding::Plain),
                 None => (*array, *encoding),
             };
-            for pages in array_to_columns(array, parquet_type.clone(), self.options, &[encoding])?
-            {
+            for pages in array_to_columns(array, parquet_type.clone(), self.options, &[encoding])? {
                 let pages = pages.map(|p| {
                     p.map_err(|e| ParquetError::FeatureNotSupported(format!("reraised: {e}")))
                 });

@@ -90,7 +90,10 @@ mod tests {
         let b = digest(&[Value::Str("a".into()), Value::Str("bc".into())]);
         assert_ne!(a, b);
         assert_ne!(digest(&[Value::Int(1)]), digest(&[Value::Date(1)]));
-        assert_ne!(digest(&[Value::Null]), digest(&[Value::Str(PlSmallStr::EMPTY)]));
+        assert_ne!(
+            digest(&[Value::Null]),
+            digest(&[Value::Str(PlSmallStr::EMPTY)])
+        );
         assert_eq!(
             a,
             digest(&[Value::Str("ab".into()), Value::Str("c".into())])

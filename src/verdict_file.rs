@@ -23,7 +23,6 @@ use polars_arrow::record_batch::RecordBatch;
 use polars_parquet::write::Encoding;
 
 use crate::encoded_writer::EncodedWriter;
-
 use crate::engine::{self, CodeLabels, REASONS, SIGNALS, VERDICTS};
 use crate::error::{Error, Result};
 
@@ -222,7 +221,7 @@ impl<'f> Writer<'f> {
 
     /// Writes `batch` as one row group.
     fn write(&mut self, batch: RecordBatch, clients: &mut ClientDictionary) -> Result<()> {
-        if batch.len() == 0 {
+        if batch.is_empty() {
             return Ok(());
         }
         let arrays = batch.columns();
