@@ -73,8 +73,8 @@ impl<'f> EncodedWriter<'f> {
     }
 
     /// Writes one row group of `arrays`, one per column, all of one length. A text column
-    /// with encoding `RleDictionary` is made a dictionary here when most of its rows repeat a
-    /// value (`text_dictionary`), and written plain otherwise.
+    /// with encoding `RleDictionary` is made a dictionary here (`text_dictionary`), or written
+    /// plain where more than three rows in four are distinct.
     pub fn write(&mut self, arrays: &[&dyn Array]) -> Result<()> {
         let rows = arrays.first().map_or(0, |a| a.len());
         if rows == 0 {
@@ -129,9 +129,9 @@ impl<'f> EncodedWriter<'f> {
 }
 
 /// A text column as a dictionary array for the writer (each distinct string once, the rows as
-/// keys into them), or `None` (found out as soon as it is so) where most rows are distinct. A row whose view equals the
-/// previous row's (the same bytes in the same place, or the same short string inline) takes its
-/// key without hashing.
+/// keys into them), or `None` (found out as soon as it is so) where more than three rows in four
+/// are distinct. A row whose view equals the previous row's (the same bytes in the same place,
+/// or the same short string inline) takes its key without hashing.
 fn text_dictionary(array: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
     let mut index: PlHashMap<&str, u32> = PlHashMap::default();
     let mut values: Vec<&str> = Vec::new();
