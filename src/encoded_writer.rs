@@ -2,8 +2,8 @@
 //! largest frames (the store's event parts, the audit's verdicts).
 //!
 //! polars' own writer chooses by type: it tries a dictionary for every text, integer and time
-//! column, first estimating the distinct count by hashing every row, then hashing every row again
-//! into the dictionary. For columns whose values are unique (event ids, digests) or in order
+//! column (for text first estimating the distinct count by hashing every row, then hashing every
+//! row again into the dictionary). For columns whose values are unique (event ids) or in order
 //! (times, written as deltas) that is work that does not pay; a text column here is made a
 //! dictionary with one hash per row (`text_dictionary`).
 
