@@ -60,10 +60,11 @@ impl<'f> EncodedWriter<'f> {
         })
     }
 
-    /// The encoding of a column of an event-ordered frame, by its type: times (in order) as
-    /// deltas, text as a dictionary, the rest plain.
-    pub fn encoding_of(dtype: &DataType) -> Encoding {
+    /// The encoding of a column of an event-ordered frame: event ids (unique) plain, times (in
+    /// order) as deltas, text as a dictionary, the rest plain.
+    pub fn encoding_of(name: &str, dtype: &DataType) -> Encoding {
         match dtype {
+            _ if name == "event_id" => Encoding::Plain,
             DataType::Datetime(..) => Encoding::DeltaBinaryPacked,
             DataType::String | DataType::Categorical(..) | DataType::Enum(..) => {
                 Encoding::RleDictionary
@@ -261,10 +262,7 @@ mod tests {
             .columns()
             .iter()
             .map(|c| {
-                let encoding = match c.name().as_str() {
-                    "event_id" => Encoding::Plain,
-                    _ => EncodedWriter::encoding_of(c.dtype()),
-                };
+                let encoding = EncodedWriter::encoding_of(c.name(), c.dtype());
                 (Field::new(c.name().clone(), c.dtype().clone()), encoding)
             })
             .collect();

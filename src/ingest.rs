@@ -10,7 +10,6 @@ use chrono::{Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
-use polars_parquet::write::Encoding as ParquetEncoding;
 use sha2::{Digest, Sha256};
 
 use crate::contract::{Contract, TableSpec};
@@ -1181,18 +1180,15 @@ fn flush(
 const PART_ORDER: [&str; 3] = ["event_time", "source", "event_id"];
 
 /// Writes an events part, sorted by `PART_ORDER`. Exports are mostly in time order already:
-/// then the part is written as it is, without sorting a copy. The event ids (unique) are written
-/// plain, the times (in order) as deltas (`EncodedWriter::encoding_of`).
+/// then the part is written as it is, without sorting a copy, each column encoded as
+/// `EncodedWriter::encoding_of` says.
 fn write_part(path: &Path, df: DataFrame) -> Result<()> {
     let df = if in_part_order(&df)? {
         df
     } else {
         df.sort(PART_ORDER, SortMultipleOptions::default())?
     };
-    crate::store::write_encoded_file(path, &df, |name, dtype| match name {
-        "event_id" => ParquetEncoding::Plain,
-        _ => EncodedWriter::encoding_of(dtype),
-    })
+    crate::store::write_encoded_file(path, &df, EncodedWriter::encoding_of)
 }
 
 /// Whether the rows are in `PART_ORDER` already (missing values first, as the sort puts them).
