@@ -20,6 +20,7 @@ use crate::evidence::{self, EvidenceManifest};
 use crate::outliers::{daily_activity, VolumeOutlier};
 use crate::part_counts::PartCounts;
 use crate::period::Period;
+use crate::phase_timings::PhaseTimings;
 use crate::policy::Policy;
 use crate::report::{Lang, ReportInput};
 use crate::review_cases::ReviewCase;
@@ -54,6 +55,8 @@ pub struct AuditOutcome {
     pub outliers: usize,
     /// SHA-256 of the evidence manifest: keep it apart from the folder.
     pub manifest_sha256: String,
+    /// How long each phase took (`audit --timings`).
+    pub timings: PhaseTimings,
 }
 
 impl AuditOutcome {
@@ -316,6 +319,7 @@ fn compact(df: &DataFrame) -> Result<DataFrame> {
 
 /// Runs the audit and writes its folder.
 pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
+    let mut timings = PhaseTimings::start();
     let store = Store::open_read(&config.store)?;
     let zone = config.policy.time_zone.as_str();
     let range = config.period.range;
@@ -328,6 +332,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let policy = &config.policy;
     let out = &config.out_dir;
     evidence::prepare_folder(out)?;
+    timings.end("reading the store");
 
     // One part (a month, or a run of days in a large store) at a time: its verdicts go to the
     // Parquet file; what the review lists and the figures need of them is kept (the rows for
@@ -336,6 +341,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
     let engine = engine::Engine::new(&tables, policy)?;
     let tables = tables.for_review_lists()?;
+    timings.end("coding the reference data");
     let labels = engine.labels();
     let verdict_file = VerdictFile::new(&labels);
     let mut kept = Kept::default();
@@ -354,8 +360,12 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
                 let chunk = engine
                     .coded_verdicts(part_tables.events.clone().filter(near(part)), part)?
                     .collect()?;
-                tx.send(verdict_file.frame(&chunk)?)
+                timings.end("parts: verdicts");
+                let frame = verdict_file.frame(&chunk)?;
+                timings.end("parts: verdict columns");
+                tx.send(frame)
                     .map_err(|_| Error::Invalid("internal: the verdict writer stopped".into()))?;
+                timings.end("parts: waiting for the verdict writer");
                 kept.add(&chunk, &labels)?;
                 if i == 0 {
                     // The days before the period that the first part's files hold: the users'
@@ -364,6 +374,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
                     kept.daily
                         .push(daily_activity(&part_tables, policy, None, first - 1)?);
                 }
+                timings.end("parts: counts and review rows");
             }
             Ok(())
         })();
@@ -376,6 +387,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
         computed
     })?;
     file.sync_all().map_err(|e| Error::io(&path, e))?;
+    timings.end("finishing the verdict file");
     // Written whole: hashed while the review lists and reports are made.
     let verdicts_hash = BackgroundHashes::start(vec![(path, "verdicts.parquet".into())]);
     let tally = kept
@@ -420,6 +432,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     write_file(&out.join("report.html"), |w| {
         crate::report::write_html(&input, w)
     })?;
+    timings.end("review lists, outliers and report");
     let manifest_sha256 = EvidenceManifest::with_store_hashes(
         config.command.clone(),
         &config.store,
@@ -429,6 +442,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     )?
     .seal_with(out, verdicts_hash.wait()?)?;
 
+    timings.end("evidence manifest");
     Ok(AuditOutcome {
         out_dir: out.clone(),
         events: summary.totals.events,
@@ -439,6 +453,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
         review_cases: cases.len(),
         outliers: outliers.iter().filter(|o| o.flagged).count(),
         manifest_sha256,
+        timings,
     })
 }
 

@@ -21,6 +21,7 @@ use crate::firsts::{Firsts, Known};
 use crate::in_order::InOrder;
 use crate::key::Key;
 use crate::manifest::{FileRecord, Manifest, ProfileRecord, RunRecord, TableRecord};
+use crate::phase_timings::PhaseTimings;
 use crate::pseudonymiser::Pseudonymiser;
 use crate::raw_row::RawRow;
 use crate::row_validator::{RowValidator, TimeStats};
@@ -177,6 +178,8 @@ pub struct IngestReport {
     /// Stored events whose client is not in the clients table.
     pub unknown_clients: u64,
     pub months: Vec<String>,
+    /// How long each phase took (`ingest --timings`).
+    pub timings: PhaseTimings,
 }
 
 impl IngestReport {
@@ -197,6 +200,7 @@ impl IngestReport {
 
 /// Runs an ingest. On any error nothing is committed and the store is as it was.
 pub fn run(config: IngestConfig) -> Result<IngestReport> {
+    let mut timings = PhaseTimings::start();
     let contract = Contract::load()?;
     let mut store = Store::open(&config.store, true)?;
     let mut manifest = match store.manifest() {
@@ -223,6 +227,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
     for f in &config.files {
         hashes.push(sha256_file(&f.path)?);
     }
+    timings.end("hashing the input files");
 
     let mut ctx = Run {
         contract: &contract,
@@ -250,6 +255,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         } else {
             ctx.reference(table, &inputs, &mut store, &mut manifest)?;
         }
+        timings.end(&format!("table {}", table.name));
     }
 
     if !ctx.quarantine.is_empty() {
@@ -272,6 +278,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         files: ctx.records.clone(),
     });
     store.commit(&manifest)?;
+    timings.end("quarantine and manifest");
     Ok(IngestReport {
         run: run_no,
         files: ctx.records,
@@ -279,6 +286,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         unknown_users: ctx.unknown_users,
         unknown_clients: ctx.unknown_clients,
         months: ctx.months,
+        timings,
     })
 }
 

@@ -31,6 +31,7 @@ mod offsets;
 pub mod outliers;
 pub mod part_counts;
 pub mod period;
+pub mod phase_timings;
 pub mod policy;
 pub mod pseudonymiser;
 pub mod raw_row;

@@ -434,3 +434,57 @@ fn an_audit_of_one_month_reads_only_that_months_partitions() {
         "March verdicts differ from the year's"
     );
 }
+
+#[test]
+fn timings_go_to_stderr_phase_by_phase_and_change_no_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let plain = audit(&sample_policy(), &a, &[]);
+    let timed = audit(&sample_policy(), &b, &["--timings"]);
+    assert_eq!(plain.status.code(), timed.status.code());
+    assert!(!stderr(&plain).contains("timings"), "{}", stderr(&plain));
+    let err = stderr(&timed);
+    let lines: Vec<(f64, &str)> = err
+        .lines()
+        .skip_while(|l| *l != "timings (wall clock):")
+        .skip(1)
+        .map(|l| {
+            let (secs, name) = l.trim_start().split_once(" s  ").expect(l);
+            (secs.parse().expect(l), name)
+        })
+        .collect();
+    let names: Vec<&str> = lines.iter().map(|(_, n)| *n).collect();
+    assert_eq!(
+        names,
+        [
+            "reading the store",
+            "coding the reference data",
+            "parts: verdicts",
+            "parts: verdict columns",
+            "parts: waiting for the verdict writer",
+            "parts: counts and review rows",
+            "finishing the verdict file",
+            "review lists, outliers and report",
+            "evidence manifest",
+            "in all",
+        ],
+        "{err}"
+    );
+    // The phases follow one another: their times add up to the run's (each rounded to 1 ms).
+    let (phases, all) = lines.split_at(lines.len() - 1);
+    let sum: f64 = phases.iter().map(|(s, _)| s).sum();
+    assert!(
+        phases.iter().all(|(s, _)| *s >= 0.0) && (sum - all[0].0).abs() < 0.006,
+        "{err}"
+    );
+    // Only the manifest (which records the command line) differs.
+    for p in files_under(&a) {
+        let n = p.file_name().unwrap();
+        if n != "manifest.json" {
+            assert!(
+                std::fs::read(&p).unwrap() == std::fs::read(b.join(n)).unwrap(),
+                "{n:?} differs with --timings"
+            );
+        }
+    }
+}

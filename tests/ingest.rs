@@ -171,6 +171,50 @@ fn every_bad_row_kind_is_quarantined_with_its_reason_and_counts_reconcile() {
 }
 
 #[test]
+fn timings_go_to_stderr_table_by_table_and_change_nothing_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let files = reference();
+    let plain = ingest(&a, &key, &refs(&files), &[]);
+    let timed = ingest(&b, &key, &refs(&files), &["--timings"]);
+    ok(&plain);
+    ok(&timed);
+    let err = stderr(&timed);
+    assert!(!stderr(&plain).contains("timings"));
+    let names: Vec<&str> = err
+        .lines()
+        .skip_while(|l| *l != "timings (wall clock):")
+        .skip(1)
+        .map(|l| l.trim_start().split_once(" s  ").expect(l).1)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "hashing the input files",
+            "table teams",
+            "table staff",
+            "table clients",
+            "table cases",
+            "table assignments",
+            "table complaints",
+            "table access_log",
+            "quarantine and manifest",
+            "in all",
+        ],
+        "{err}"
+    );
+    // The stores differ only in the manifest, which records the time of the run.
+    let (sa, sb) = (snapshot(&a), snapshot(&b));
+    assert_eq!(sa.keys().collect::<Vec<_>>(), sb.keys().collect::<Vec<_>>());
+    for (name, bytes) in &sa {
+        if !name.ends_with("manifest.json") {
+            assert!(bytes == &sb[name], "{name} differs with --timings");
+        }
+    }
+}
+
+#[test]
 fn strict_mode_signals_quarantined_rows_in_the_exit_status() {
     let dir = tempfile::tempdir().unwrap();
     let (store, key) = (dir.path().join("store"), keygen(dir.path()));

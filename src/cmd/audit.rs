@@ -1,5 +1,7 @@
 //! `audit`: check the arguments into a `PeriodConfig`, run the audit, print where the report is.
 
+use std::io::Write;
+
 use super::period_args::PeriodArgs;
 use crate::audit_run;
 
@@ -7,6 +9,9 @@ use crate::audit_run;
 pub struct AuditArgs {
     #[command(flatten)]
     pub run: PeriodArgs,
+    /// Print how long each phase took (wall clock) to standard error
+    #[arg(long)]
+    pub timings: bool,
 }
 
 pub fn run(args: AuditArgs) -> anyhow::Result<i32> {
@@ -22,6 +27,11 @@ pub fn run(args: AuditArgs) -> anyhow::Result<i32> {
     );
     println!("  report: {}", o.out_dir.join("report.html").display());
     println!("  evidence: manifest.json sha256 {}", o.manifest_sha256);
+    if args.timings {
+        let mut err = std::io::stderr().lock();
+        writeln!(err, "timings (wall clock):")?;
+        o.timings.write(&mut err)?;
+    }
     Ok(if o.has_findings() {
         super::EXIT_FINDINGS
     } else {

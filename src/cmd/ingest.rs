@@ -1,5 +1,6 @@
 //! `ingest`: check the arguments into an `IngestConfig`, run it, print the summary.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -32,6 +33,9 @@ pub struct IngestArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print how long each phase took (wall clock) to standard error
+    #[arg(long)]
+    pub timings: bool,
     /// Events held in memory before the fullest month goes to disk as a part file; also how
     /// long a month may go unseen before its de-duplication keys are let go (read back from
     /// its parts if it comes back). Bounds memory on large logs.
@@ -98,6 +102,11 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
             report.quarantine.len() - SHOW_QUARANTINE,
             args.store.display()
         );
+    }
+    if args.timings {
+        let mut err = std::io::stderr().lock();
+        writeln!(err, "timings (wall clock):")?;
+        report.timings.write(&mut err)?;
     }
     let quarantined = report.totals().rows_quarantined > 0;
     Ok(if args.strict && quarantined {
