@@ -1,6 +1,6 @@
 //! `PhaseTimings`: how long each phase of a run took on the wall clock, which `audit --timings`
-//! and `ingest --timings` print to standard error. Never written to a run's files, which stay the same from run to
-//! run.
+//! and `ingest --timings` print to standard error. Never written to a run's files, which stay
+//! the same from run to run.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -13,12 +13,6 @@ pub struct PhaseTimings {
     started: Instant,
     last: Instant,
     phases: Vec<(String, Duration)>,
-}
-
-impl Default for PhaseTimings {
-    fn default() -> PhaseTimings {
-        PhaseTimings::start()
-    }
 }
 
 impl PhaseTimings {
