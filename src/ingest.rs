@@ -697,13 +697,7 @@ impl<'a> Run<'a> {
             self.records.push(record);
         }
         if changed {
-            rows.sort_by(|a, b| {
-                key_idx
-                    .iter()
-                    .map(|&k| a[k].cmp(&b[k]))
-                    .find(|o| o.is_ne())
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
+            sort_by_key(&mut rows, &key_idx);
             let mut buf = TableBuffer::new(table);
             for r in &rows {
                 buf.push(r)?;
@@ -1217,9 +1211,98 @@ fn in_part_order(df: &DataFrame) -> Result<bool> {
     Ok(true)
 }
 
+/// Sorts rows by their key columns (`key_idx`), as a stable `sort_by` on the keys would, but
+/// without reading every row's key from elsewhere in memory at each comparison (3.4 s for the
+/// 2.9 million clients at 100M events): where every first key is text, the rows are ordered by
+/// its first 16 bytes, held side by side with the rows' places, and whole keys are compared only
+/// where those tie. (Text compares byte by byte, so the zero-padded prefixes order as the text
+/// does, or tie.)
+fn sort_by_key(rows: &mut Vec<Vec<Value>>, key_idx: &[usize]) {
+    let by_key = |a: &[Value], b: &[Value]| {
+        key_idx
+            .iter()
+            .map(|&k| a[k].cmp(&b[k]))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    let prefix = |s: &str| {
+        let mut b = [0u8; 16];
+        let n = s.len().min(16);
+        b[..n].copy_from_slice(&s.as_bytes()[..n]);
+        u128::from_be_bytes(b)
+    };
+    let order: Option<Vec<(u128, usize)>> = match key_idx.first() {
+        Some(&first) => rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| r[first].as_str().map(|s| (prefix(s), i)))
+            .collect(),
+        None => None,
+    };
+    let Some(mut order) = order else {
+        rows.sort_by(|a, b| by_key(a, b));
+        return;
+    };
+    order.sort_by(|(pa, a), (pb, b)| pa.cmp(pb).then_with(|| by_key(&rows[*a], &rows[*b])));
+    let mut unsorted = std::mem::take(rows);
+    *rows = order
+        .into_iter()
+        .map(|(_, i)| std::mem::take(&mut unsorted[i]))
+        .collect();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_sort_by_key_as_a_plain_stable_sort_does() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7513);
+        // Texts that share long prefixes, are prefixes of each other, or hold zero bytes, so
+        // that the 16-byte prefixes tie often; a second key column and a payload column.
+        let texts = [
+            "",
+            "a",
+            "a\0",
+            "a\0\0",
+            "bsn1_00000000000",
+            "bsn1_000000000000",
+            "bsn1_0000000000001",
+            "bsn1_0000000000002",
+            "bsn1_00000000000000000000000000000000",
+            "zz",
+            "\u{e9}t\u{e9}",
+        ];
+        let text = |rng: &mut rand_chacha::ChaCha8Rng| {
+            Value::Str(texts[rng.random_range(0..texts.len())].into())
+        };
+        for round in 0..50 {
+            let rows: Vec<Vec<Value>> = (0..rng.random_range(0..200))
+                .map(|i| {
+                    let first = if round % 10 == 9 && i % 7 == 3 {
+                        Value::Null
+                    } else {
+                        text(&mut rng)
+                    };
+                    vec![first, Value::Int(rng.random_range(0..3)), Value::U64(i)]
+                })
+                .collect();
+            for key_idx in [vec![0], vec![0, 1], vec![1, 0]] {
+                let mut fast = rows.clone();
+                sort_by_key(&mut fast, &key_idx);
+                let mut slow = rows.clone();
+                slow.sort_by(|a, b| {
+                    key_idx
+                        .iter()
+                        .map(|&k| a[k].cmp(&b[k]))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                });
+                assert_eq!(fast, slow, "round {round}, keys {key_idx:?}");
+            }
+        }
+    }
 
     fn part(rows: &[(i64, &str, &str)]) -> DataFrame {
         df!(
