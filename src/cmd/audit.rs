@@ -1,7 +1,5 @@
 //! `audit`: check the arguments into a `PeriodConfig`, run the audit, print where the report is.
 
-use std::io::Write;
-
 use super::period_args::PeriodArgs;
 use crate::audit_run;
 
@@ -28,9 +26,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<i32> {
     println!("  report: {}", o.out_dir.join("report.html").display());
     println!("  evidence: manifest.json sha256 {}", o.manifest_sha256);
     if args.timings {
-        let mut err = std::io::stderr().lock();
-        writeln!(err, "timings (wall clock):")?;
-        o.timings.write(&mut err)?;
+        super::print_timings(&o.timings)?;
     }
     Ok(if o.has_findings() {
         super::EXIT_FINDINGS

@@ -1,6 +1,5 @@
 //! `ingest`: check the arguments into an `IngestConfig`, run it, print the summary.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -104,9 +103,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
         );
     }
     if args.timings {
-        let mut err = std::io::stderr().lock();
-        writeln!(err, "timings (wall clock):")?;
-        report.timings.write(&mut err)?;
+        super::print_timings(&report.timings)?;
     }
     let quarantined = report.totals().rows_quarantined > 0;
     Ok(if args.strict && quarantined {

@@ -57,6 +57,14 @@ pub enum Command {
 }
 
 /// Runs a command and returns the process exit code.
+/// `--timings` of `ingest` and `audit`: the run's phases to standard error, under a heading.
+fn print_timings(timings: &crate::phase_timings::PhaseTimings) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    writeln!(err, "timings (wall clock):")?;
+    timings.write(&mut err)
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Keygen(a) => keygen::run(a),
