@@ -28,8 +28,12 @@ pub struct CsvInput {
     header_len: usize,
     /// Header columns that are not part of the contract (reported, not read).
     pub ignored_columns: Vec<String>,
-    record: csv::ByteRecord,
+    /// Rows given back by `recycle`.
+    spare: Vec<RawRow>,
 }
+
+/// How many rows `CsvInput::recycle` keeps.
+const SPARE_ROWS: usize = 1 << 16;
 
 impl CsvInput {
     pub fn open(
@@ -146,7 +150,7 @@ impl CsvInput {
             redact: redact.into(),
             header_len: names.len(),
             ignored_columns,
-            record: csv::ByteRecord::new(),
+            spare: Vec::new(),
         })
     }
 
@@ -157,15 +161,28 @@ impl CsvInput {
 
     /// The next row, or `None` at the end. An error here is about the whole file.
     pub fn next_row(&mut self) -> Result<Option<RawRow>> {
+        // A row given back (`recycle`) is read into: its buffers are the right size already.
+        let (mut fields, mut record, redact) = match self.spare.pop() {
+            Some(RawRow {
+                fields,
+                raw: RawText::Csv { record, redact, .. },
+                ..
+            }) => (fields, record, redact),
+            _ => (
+                Vec::with_capacity(self.positions.len()),
+                csv::ByteRecord::new(),
+                self.redact.clone(),
+            ),
+        };
         let got = self
             .reader
-            .read_byte_record(&mut self.record)
+            .read_byte_record(&mut record)
             .map_err(|e| Error::input(&self.path, format!("cannot be read as CSV: {e}")))?;
         if !got {
             return Ok(None);
         }
-        let line = self.record.position().map_or(0, |p| p.line());
-        let n = self.record.len();
+        let line = record.position().map_or(0, |p| p.line());
+        let n = record.len();
         let problem = (n != self.header_len).then(|| {
             format!(
                 "row has {n} fields where the header has {}",
@@ -173,49 +190,62 @@ impl CsvInput {
             )
         });
         let not_text = || Error::input(&self.path, not_utf8(line));
-        let fields = match self.encoding {
+        fields.clear();
+        match self.encoding {
             // The record is checked once: its fields are text if it is, and no field boundary
             // splits a character.
             Encoding::Utf8 => {
-                let text = std::str::from_utf8(self.record.as_slice()).map_err(|_| not_text())?;
-                let field = |i: usize| self.record.range(i).and_then(|r| text.get(r));
+                let text = std::str::from_utf8(record.as_slice()).map_err(|_| not_text())?;
+                let field = |i: usize| record.range(i).and_then(|r| text.get(r));
                 if (0..n).any(|i| field(i).is_none()) {
                     return Err(not_text());
                 }
-                self.fields(|p| field(p).map(Cow::Borrowed))
+                self.fields(&mut fields, |p| field(p).map(Cow::Borrowed))
             }
-            Encoding::Windows1252 => {
-                let record = &self.record;
-                self.fields(|p| record.get(p).and_then(|f| decode(f, Encoding::Windows1252)))
-            }
+            Encoding::Windows1252 => self.fields(&mut fields, |p| {
+                record.get(p).and_then(|f| decode(f, Encoding::Windows1252))
+            }),
         };
         Ok(Some(RawRow {
             line,
             fields,
             raw: RawText::Csv {
-                record: self.record.clone(),
+                record,
                 encoding: self.encoding,
                 delimiter: self.delimiter,
-                redact: self.redact.clone(),
+                redact,
             },
             problem,
         }))
     }
 
     /// The contract's fields, given the text of each file column.
-    fn fields<'r>(&self, text: impl Fn(usize) -> Option<Cow<'r, str>>) -> Vec<Option<PlSmallStr>> {
-        self.positions
-            .iter()
-            .zip(&self.value_maps)
-            .map(|(pos, map)| {
-                let text = text((*pos)?)?;
-                let text = text.trim();
-                if text.is_empty() {
-                    return None;
-                }
-                Some(map_value(text, map.as_ref()))
-            })
-            .collect()
+    fn fields<'r>(
+        &self,
+        into: &mut Vec<Option<PlSmallStr>>,
+        text: impl Fn(usize) -> Option<Cow<'r, str>>,
+    ) {
+        into.extend(
+            self.positions
+                .iter()
+                .zip(&self.value_maps)
+                .map(|(pos, map)| {
+                    let text = text((*pos)?)?;
+                    let text = text.trim();
+                    if text.is_empty() {
+                        return None;
+                    }
+                    Some(map_value(text, map.as_ref()))
+                }),
+        )
+    }
+
+    /// Takes back a row that is done with, to read a later row into (at most `SPARE_ROWS`
+    /// are kept).
+    pub fn recycle(&mut self, row: RawRow) {
+        if self.spare.len() < SPARE_ROWS {
+            self.spare.push(row);
+        }
     }
 }
 

@@ -1,24 +1,23 @@
 //! The code and first access of each (account, client) pair, as ingest sees events.
 
-use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
+use polars::prelude::PlHashSet as HashSet;
 
 use crate::error::{Error, Result};
-use crate::value::Value;
+use crate::sha_key::{ShaKey, ShaKeyMap};
+use crate::value::{key_hash, Value};
 
-/// The code and the earliest time of each (user, client) pair, by user then client (so that
-/// looking a pair up allocates nothing). Codes count up from 0 in the order the store first saw
-/// the pairs and never change: stored events carry them. Whether the user and the client are in
-/// the reference data is looked up once per pair, not once per event.
+/// The code and the earliest time of each (user, client) pair. Codes count up from 0 in the
+/// order the store first saw the pairs and never change: stored events carry them. Whether the
+/// user and the client are in the reference data is looked up once per pair, not once per event.
+///
+/// Pairs are found by the 128-bit hash of (user, client) (`Firsts::pair_key`), which the checker
+/// threads work out beside the events' own key hashes: looking a pair up hashes and compares no
+/// text, and touches one map entry.
 #[derive(Default)]
 pub struct Firsts {
-    pairs: HashMap<String, UserPairs>,
-    len: u32,
-}
-
-/// One user's pairs.
-struct UserPairs {
-    known: bool,
-    clients: HashMap<String, Pair>,
+    pairs: ShaKeyMap<Pair>,
+    /// (user, client) by code, for `into_rows`.
+    names: Vec<(String, String)>,
 }
 
 /// A pair as `Firsts::see` leaves it.
@@ -47,50 +46,66 @@ impl Known {
 }
 
 impl Firsts {
-    /// The next pair's code: how many pairs there are so far.
-    pub fn next_code(&self) -> u32 {
-        self.len
+    /// The key `see` finds the pair (`user`, `client`) by: as the key hash of a table keyed by
+    /// (user_id, client_pid) would be.
+    pub fn pair_key(user: &Value, client: &Value) -> u128 {
+        key_hash([user, client])
     }
 
-    /// Notes an access of `user` to `client` at `t`; the pair.
-    pub fn see(&mut self, user: &str, client: &str, t: i64, known: &Known) -> Result<Pair> {
-        let user_pairs = self.pairs.entry_ref(user).or_insert_with(|| UserPairs {
-            known: known.user(Some(user)),
-            clients: HashMap::default(),
-        });
-        let (code, known_user) = (self.len, user_pairs.known);
+    /// The next pair's code: how many pairs there are so far.
+    pub fn next_code(&self) -> u32 {
+        self.names.len() as u32
+    }
+
+    /// Notes an access of `user` to `client` at `t`; the pair. `key` is `pair_key(user, client)`.
+    pub fn see(
+        &mut self,
+        key: u128,
+        user: &str,
+        client: &str,
+        t: i64,
+        known: &Known,
+    ) -> Result<Pair> {
+        let code = self.next_code();
         let mut new = false;
-        let pair = *user_pairs
-            .clients
-            .entry_ref(client)
+        let pair = *self
+            .pairs
+            .entry(ShaKey::new(key))
             .and_modify(|p| p.first = p.first.min(t))
             .or_insert_with(|| {
                 new = true;
                 Pair {
                     code,
                     first: t,
-                    known_user,
+                    known_user: known.user(Some(user)),
                     known_client: known.client(Some(client)),
                 }
             });
         if new {
-            self.len = code.checked_add(1).ok_or_else(|| {
-                Error::Invalid("a store holds at most 2^32 (account, client) pairs".into())
-            })?;
+            if code == u32::MAX {
+                self.pairs.remove(&ShaKey::new(key));
+                return Err(Error::Invalid(
+                    "a store holds at most 2^32 - 1 (account, client) pairs".into(),
+                ));
+            }
+            self.names.push((user.to_string(), client.to_string()));
         }
         Ok(pair)
     }
 
     /// (user, client, first time) of every pair, in the order of their codes.
     pub fn into_rows(self) -> Result<Vec<(String, String, i64)>> {
-        let mut rows: Vec<Option<(String, String, i64)>> = vec![None; self.len as usize];
-        for (u, user) in self.pairs {
-            for (c, pair) in user.clients {
-                rows[pair.code as usize] = Some((u.clone(), c, pair.first));
-            }
+        let mut firsts: Vec<Option<i64>> = vec![None; self.names.len()];
+        for pair in self.pairs.values() {
+            firsts[pair.code as usize] = Some(pair.first);
         }
-        rows.into_iter()
-            .map(|r| r.ok_or_else(|| Error::Invalid("internal: a pair code without a pair".into())))
+        self.names
+            .into_iter()
+            .zip(firsts)
+            .map(|((u, c), t)| {
+                t.map(|t| (u, c, t))
+                    .ok_or_else(|| Error::Invalid("internal: a pair code without a pair".into()))
+            })
             .collect()
     }
 }
@@ -108,23 +123,28 @@ mod tests {
         }
     }
 
+    fn see(f: &mut Firsts, u: &str, c: &str, t: i64, k: &Known) -> Result<Pair> {
+        let key = Firsts::pair_key(&Value::Str(u.into()), &Value::Str(c.into()));
+        f.see(key, u, c, t, k)
+    }
+
     #[test]
     fn pairs_get_codes_in_the_order_first_seen_and_keep_the_earliest_time() {
         let k = known();
         let c1 = format!("bsn1_{}", "0f".repeat(16));
         let c2 = format!("bsn1_{}", "1e".repeat(16));
         let mut f = Firsts::default();
-        let p = f.see("u1", &c1, 50, &k).unwrap();
+        let p = see(&mut f, "u1", &c1, 50, &k).unwrap();
         assert_eq!(
             (p.code, p.first, p.known_user, p.known_client),
             (0, 50, true, true)
         );
-        let p = f.see("u2", &c1, 40, &k).unwrap();
+        let p = see(&mut f, "u2", &c1, 40, &k).unwrap();
         assert_eq!((p.code, p.known_user, p.known_client), (1, false, true));
-        let p = f.see("u1", &c2, 60, &k).unwrap();
+        let p = see(&mut f, "u1", &c2, 60, &k).unwrap();
         assert_eq!((p.code, p.known_user, p.known_client), (2, true, false));
-        assert_eq!(f.see("u1", &c1, 10, &k).unwrap().code, 0);
-        assert_eq!(f.see("u1", &c1, 99, &k).unwrap().first, 10);
+        assert_eq!(see(&mut f, "u1", &c1, 10, &k).unwrap().code, 0);
+        assert_eq!(see(&mut f, "u1", &c1, 99, &k).unwrap().first, 10);
         assert_eq!(f.next_code(), 3);
         assert_eq!(
             f.into_rows().unwrap(),

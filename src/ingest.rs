@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::background_hashes::BackgroundHashes;
 use crate::contract::{Contract, TableSpec};
 use crate::csv_input::CsvInput;
 use crate::encoded_writer::EncodedWriter;
@@ -25,6 +26,7 @@ use crate::phase_timings::PhaseTimings;
 use crate::pseudonymiser::Pseudonymiser;
 use crate::raw_row::RawRow;
 use crate::row_validator::{RowValidator, TimeStats};
+use crate::sha_key::{ShaKey, ShaKeyMap};
 use crate::source_profile::{ClientIds, Encoding, SourceProfile};
 use crate::store::{event_parts, Store};
 use crate::table_buffer::{frame_rows, TableBuffer};
@@ -222,12 +224,31 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
     })?;
     let run_no = manifest.next_run();
 
-    // Hash (and so read) every file before any work: an unreadable file stops the run here.
-    let mut hashes = Vec::new();
+    // Every file is opened before any work: a missing or unreadable one stops the run here.
     for f in &config.files {
-        hashes.push(sha256_file(&f.path)?);
+        std::fs::File::open(&f.path).map_err(|e| Error::io(&f.path, e))?;
     }
-    timings.end("hashing the input files");
+    // The reference files are hashed now; the event files, by far the largest, on a thread of
+    // their own while the reference tables are read (which leave a core mostly idle). Their
+    // hashes are waited for before the events, which need them (`Run::new_record`).
+    let is_events = |f: &InputFile| contract.table(&f.table).is_some_and(TableSpec::is_events);
+    let mut hashes = Vec::with_capacity(config.files.len());
+    for f in &config.files {
+        hashes.push(if is_events(f) {
+            String::new()
+        } else {
+            sha256_file(&f.path)?
+        });
+    }
+    let mut event_hashes = Some(BackgroundHashes::start(
+        config
+            .files
+            .iter()
+            .filter(|f| is_events(f))
+            .map(|f| (f.path.clone(), String::new()))
+            .collect(),
+    ));
+    timings.end("hashing the reference files");
 
     let mut ctx = Run {
         contract: &contract,
@@ -244,6 +265,20 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         months: Vec::new(),
     };
     for table in &contract.tables {
+        if table.is_events() {
+            if let Some(background) = event_hashes.take() {
+                let mut done = background.wait()?.into_iter();
+                for (f, h) in config.files.iter().zip(hashes.iter_mut()) {
+                    if is_events(f) {
+                        *h = done
+                            .next()
+                            .ok_or_else(|| Error::Invalid("internal: a hash missing".into()))?
+                            .sha256;
+                    }
+                }
+                timings.end("waiting for the event files' hashes");
+            }
+        }
         let inputs: Vec<(&InputFile, &String)> = config
             .files
             .iter()
@@ -349,6 +384,13 @@ impl Reader {
         match self {
             Reader::Csv(r) => r.next_row(),
             Reader::Fhir(r) => r.next_row(),
+        }
+    }
+
+    /// Takes back a row that is done with (a CSV reader reads a later row into it).
+    fn recycle(&mut self, row: RawRow) {
+        if let Reader::Csv(r) = self {
+            r.recycle(row);
         }
     }
 
@@ -482,7 +524,7 @@ impl<'a> Run<'a> {
     /// threads validate and pseudonymise batches and tag each valid row with `tag` (work that
     /// needs no state of the run); this thread takes the batches back in file order and hands
     /// the rows on (de-duplication, buffers and Parquet writes happen in `accept`). Handed
-    /// batches go back to the reading thread to be freed there.
+    /// batches go back to the reading thread, which reads later rows into them.
     fn read_file<T: Send + Copy>(
         &mut self,
         input: &InputFile,
@@ -514,8 +556,6 @@ impl<'a> Run<'a> {
                 let mut batch = Vec::with_capacity(BATCH);
                 let mut read = 0u64;
                 loop {
-                    // Handed batches are freed here, where their rows were made.
-                    while back_rx.try_recv().is_ok() {}
                     let row = match reader.next_row() {
                         Ok(Some(row)) => row,
                         Ok(None) => break,
@@ -532,6 +572,13 @@ impl<'a> Run<'a> {
                     }
                     batch.push(row);
                     if batch.len() == BATCH {
+                        // Handed batches come back here, where their rows were made: to be
+                        // read into again.
+                        while let Ok(back) = back_rx.try_recv() {
+                            for (row, _) in back {
+                                reader.recycle(row);
+                            }
+                        }
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                         if raw_tx.send((seq, Ok(full))).is_err() {
                             // The checkers stopped: the other side stopped on an error.
@@ -819,7 +866,14 @@ impl<'a> Run<'a> {
                             let local = local_time(t, zone)?;
                             month_of = (Some(quarter), local.year() * 12 + local.month0() as i32);
                         }
-                        Ok(EventTag { month: month_of.1 })
+                        let pair = match (&values[user_idx], &values[client_idx]) {
+                            (u @ Value::Str(_), c @ Value::Str(_)) => Firsts::pair_key(u, c),
+                            _ => 0,
+                        };
+                        Ok(EventTag {
+                            month: month_of.1,
+                            pair,
+                        })
                     };
                     let accept: &mut Accept<'_, Self, EventTag> =
                         &mut |run, record, raw, values, kh, tag| {
@@ -871,7 +925,7 @@ impl<'a> Run<'a> {
                             let Value::U64(d) = values[digest_idx] else {
                                 return Err(Error::Invalid("internal: digest missing".into()));
                             };
-                            let key = halves(kh);
+                            let key = ShaKey::new(kh);
                             match keys.get(&key) {
                                 Some(&old) if old == d => record.rows_duplicate += 1,
                                 Some(_) => {
@@ -888,7 +942,7 @@ impl<'a> Run<'a> {
                                     let (pair, known_user, known_client) =
                                         match (&values[user_idx], &values[client_idx]) {
                                             (Value::Str(u), Value::Str(c)) => {
-                                                let p = firsts.see(u, c, t, &known)?;
+                                                let p = firsts.see(tag.pair, u, c, t, &known)?;
                                                 (Value::U32(p.code), p.known_user, p.known_client)
                                             }
                                             (u, c) => (
@@ -1037,7 +1091,8 @@ impl<'a> Run<'a> {
                     ),
                 ));
             }
-            firsts.see(u, c, t, known)?;
+            let key = Firsts::pair_key(&Value::Str(u.into()), &Value::Str(c.into()));
+            firsts.see(key, u, c, t, known)?;
         }
         Ok(firsts)
     }
@@ -1089,6 +1144,8 @@ impl<'a> Run<'a> {
 struct EventTag {
     /// The local month, as year * 12 + month - 1 (ordered as the months' names are).
     month: i32,
+    /// `Firsts::pair_key` of (user, client), when both are given.
+    pair: u128,
 }
 
 /// The local time of `t` (microseconds since the epoch) in `zone`.
@@ -1099,14 +1156,9 @@ fn local_time(t: i64, zone: Tz) -> std::result::Result<chrono::DateTime<Tz>, Str
         .ok_or_else(|| format!("internal: time {t} out of range"))
 }
 
-/// Digests of events by the 128-bit hash of their (source, event_id), kept as two halves: an
-/// entry of 24 bytes where a `u128` key would pad it to 32. A month of a national log holds
-/// millions.
-type Keys = HashMap<[u64; 2], u64>;
-
-fn halves(key_hash: u128) -> [u64; 2] {
-    [(key_hash >> 64) as u64, key_hash as u64]
-}
+/// Digests of events by the 128-bit hash of their (source, event_id). A month of a national
+/// log holds millions.
+type Keys = ShaKeyMap<u64>;
 
 /// (source, event_id) hashes and digests of the events in a month's part files: committed ones
 /// and ones this run staged.
@@ -1139,7 +1191,10 @@ fn load_keys(
                 .iter()
                 .map(|c| c.get(i).map_or(Value::Null, |s| Value::Str(s.into())))
                 .collect();
-            keys.insert(halves(key_hash(vals.iter())), digests.get(i).unwrap_or(0));
+            keys.insert(
+                ShaKey::new(key_hash(vals.iter())),
+                digests.get(i).unwrap_or(0),
+            );
         }
     }
     Ok(keys)

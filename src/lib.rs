@@ -40,6 +40,7 @@ pub mod report;
 pub mod review_cases;
 pub mod row_validator;
 mod rule_table;
+mod sha_key;
 pub mod source_profile;
 pub mod stats_run;
 pub mod stats_xlsx;

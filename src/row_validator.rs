@@ -75,11 +75,9 @@ impl<'a> RowValidator<'a> {
                     }
                     Value::Str(owned)
                 }
-                ColType::Bool => match text.to_ascii_lowercase().as_str() {
-                    "true" => Value::Bool(true),
-                    "false" => Value::Bool(false),
-                    _ => return Err(format!("{} '{text}' is not true or false", col.name)),
-                },
+                ColType::Bool if text.eq_ignore_ascii_case("true") => Value::Bool(true),
+                ColType::Bool if text.eq_ignore_ascii_case("false") => Value::Bool(false),
+                ColType::Bool => return Err(format!("{} '{text}' is not true or false", col.name)),
                 ColType::Int => {
                     let n: i64 = text
                         .parse()

@@ -191,13 +191,14 @@ fn timings_go_to_stderr_table_by_table_and_change_nothing_stored() {
     assert_eq!(
         names,
         [
-            "hashing the input files",
+            "hashing the reference files",
             "table teams",
             "table staff",
             "table clients",
             "table cases",
             "table assignments",
             "table complaints",
+            "waiting for the event files' hashes",
             "table access_log",
             "quarantine and manifest",
             "in all",
