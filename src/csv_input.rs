@@ -10,6 +10,7 @@ use polars::prelude::PlSmallStr;
 
 use crate::contract::{ColType, TableSpec};
 use crate::error::{Error, Result};
+use crate::hashing_read::{HashingRead, ReadHash};
 use crate::raw_row::{RawRow, RawText};
 use crate::source_profile::{Encoding, TableMapping};
 
@@ -42,8 +43,14 @@ impl CsvInput {
         mapping: Option<&TableMapping>,
         delimiter: u8,
         encoding: Encoding,
+        hash: Option<ReadHash>,
     ) -> Result<CsvInput> {
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        // Hashed as it is read, if asked: the head too.
+        let mut file: Box<dyn Read + Send> = match hash {
+            Some(sha) => Box::new(HashingRead::new(file, sha)),
+            None => Box::new(file),
+        };
         let mut head = vec![0u8; 8192];
         let n = read_up_to(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
         head.truncate(n);

@@ -19,6 +19,7 @@ use crate::encoded_writer::EncodedWriter;
 use crate::error::{Error, Result};
 use crate::fhir_input::FhirInput;
 use crate::firsts::{Firsts, Known};
+use crate::hashing_read::ReadHash;
 use crate::in_order::InOrder;
 use crate::key::Key;
 use crate::manifest::{FileRecord, Manifest, ProfileRecord, RunRecord, TableRecord};
@@ -231,7 +232,13 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
     // The reference files are hashed now; the event files, by far the largest, on a thread of
     // their own while the reference tables are read (which leave a core mostly idle). Their
     // hashes are waited for before the events, which need them (`Run::new_record`).
+    // Into a new store, where no file can have been ingested before, event files in CSV are
+    // hashed as they are read (`Run::read_file`), so that they are read once.
     let is_events = |f: &InputFile| contract.table(&f.table).is_some_and(TableSpec::is_events);
+    let new_store = manifest.runs.is_empty();
+    let when_read =
+        |f: &InputFile| new_store && matches!(f.format, InputFormat::Csv | InputFormat::CsvProfile);
+    let in_background = |f: &InputFile| is_events(f) && !when_read(f);
     let mut hashes = Vec::with_capacity(config.files.len());
     for f in &config.files {
         hashes.push(if is_events(f) {
@@ -244,7 +251,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         config
             .files
             .iter()
-            .filter(|f| is_events(f))
+            .filter(|f| in_background(f))
             .map(|f| (f.path.clone(), String::new()))
             .collect(),
     ));
@@ -257,6 +264,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         run_no,
         ps: Vec::new(),
         quarantine: TableBuffer::with_columns(contract.quarantine.columns.clone()),
+        unhashed_quarantine: Vec::new(),
         notes: Vec::new(),
         records: Vec::new(),
         reference_rows: HashMap::default(),
@@ -269,7 +277,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
             if let Some(background) = event_hashes.take() {
                 let mut done = background.wait()?.into_iter();
                 for (f, h) in config.files.iter().zip(hashes.iter_mut()) {
-                    if is_events(f) {
+                    if in_background(f) {
                         *h = done
                             .next()
                             .ok_or_else(|| Error::Invalid("internal: a hash missing".into()))?
@@ -410,6 +418,8 @@ struct Run<'a> {
     /// One per checker thread (each with its cache), kept from file to file.
     ps: Vec<Pseudonymiser<'a>>,
     quarantine: TableBuffer,
+    /// Quarantine rows of a file being hashed as it is read, until its hash is known.
+    unhashed_quarantine: Vec<[Value; 6]>,
     notes: Vec<QuarantineNote>,
     records: Vec<FileRecord>,
     /// Current rows of every reference table, for reference checks.
@@ -432,6 +442,7 @@ impl<'a> Run<'a> {
         &self,
         input: &InputFile,
         table: &TableSpec,
+        hash: Option<ReadHash>,
     ) -> Result<(Reader, TimeParser, Vec<String>)> {
         let canonical = TimeParser::canonical(self.zone);
         Ok(match input.format {
@@ -445,14 +456,20 @@ impl<'a> Run<'a> {
                     p.tables.get(&table.name),
                     p.delimiter,
                     p.encoding,
+                    hash,
                 )?;
                 let ignored = r.ignored_columns.clone();
                 (Reader::Csv(r), p.time.clone(), ignored)
             }
             InputFormat::Csv => {
-                let r = CsvInput::open(&input.path, table, None, b',', Encoding::Utf8)?;
+                let r = CsvInput::open(&input.path, table, None, b',', Encoding::Utf8, hash)?;
                 let ignored = r.ignored_columns.clone();
                 (Reader::Csv(r), canonical, ignored)
+            }
+            InputFormat::FhirNdjson | InputFormat::FhirJson if hash.is_some() => {
+                return Err(Error::Invalid(
+                    "internal: a FHIR file is hashed before it is read".into(),
+                ))
             }
             InputFormat::FhirNdjson | InputFormat::FhirJson => (
                 Reader::Fhir(FhirInput::open(&input.path, table)?),
@@ -487,14 +504,20 @@ impl<'a> Run<'a> {
         reason: String,
     ) -> Result<()> {
         record.rows_quarantined += 1;
-        self.quarantine.push(&[
+        let row_values = [
             Value::Str(record.file.as_str().into()),
             Value::Str(record.sha256.as_str().into()),
             Value::U64(row.line),
             Value::Str(table.into()),
             Value::Str(reason.as_str().into()),
             Value::Str(row.raw.render().into()),
-        ])?;
+        ];
+        if record.sha256.is_empty() {
+            // The file is hashed as it is read: its hash goes in once it is read.
+            self.unhashed_quarantine.push(row_values);
+        } else {
+            self.quarantine.push(&row_values)?;
+        }
         self.notes.push(QuarantineNote {
             file: record.file.clone(),
             line: row.line,
@@ -535,7 +558,9 @@ impl<'a> Run<'a> {
     ) -> Result<()> {
         use std::sync::mpsc::{channel, sync_channel};
         const BATCH: usize = 1024;
-        let (mut reader, time, ignored) = self.open(input, table)?;
+        // A file not hashed yet (`run`) is hashed as it is read.
+        let hash = record.sha256.is_empty().then(ReadHash::default);
+        let (mut reader, time, ignored) = self.open(input, table, hash.clone())?;
         record.ignored_columns = ignored;
         let client_ids = self.config.client_ids;
         let bar = self.progress(input);
@@ -604,10 +629,21 @@ impl<'a> Run<'a> {
                                 Err(_) => break,
                             };
                             let Ok((seq, rows)) = next else { break };
-                            let checked = rows.map(|rows| {
-                                rows.into_iter()
-                                    .map(|mut row| {
-                                        let checked = match row.problem.clone() {
+                            let checked = rows.map(|mut rows| {
+                                // Each row's cache look-ups (`RowValidator::prefetch`) are
+                                // started `AHEAD` rows early: at 100M events the caches are far
+                                // larger than the processor's.
+                                const AHEAD: usize = 8;
+                                for row in rows.iter().take(AHEAD) {
+                                    validator.prefetch(&row.fields, ps);
+                                }
+                                let results: Vec<_> = (0..rows.len())
+                                    .map(|i| {
+                                        if let Some(later) = rows.get(i + AHEAD) {
+                                            validator.prefetch(&later.fields, ps);
+                                        }
+                                        let row = &mut rows[i];
+                                        match row.problem.clone() {
                                             Some(problem) => Err(problem),
                                             None => validator
                                                 .validate(&mut row.fields, ps, &mut stats)
@@ -617,10 +653,10 @@ impl<'a> Run<'a> {
                                                     let t = tag(&v)?;
                                                     Ok((v, kh, t))
                                                 }),
-                                        };
-                                        (row, checked)
+                                        }
                                     })
-                                    .collect::<Vec<_>>()
+                                    .collect();
+                                rows.into_iter().zip(results).collect::<Vec<_>>()
                             });
                             if tx.send((seq, checked)).is_err() {
                                 break;
@@ -673,6 +709,14 @@ impl<'a> Run<'a> {
         self.ps = pss;
         handed?;
         let stats = stats.map_err(|_| Error::Invalid("internal: a row checker failed".into()))?;
+        if let Some(hash) = hash {
+            // Read to its end: the hash is the file's.
+            record.sha256 = hash.hex();
+            for mut row in std::mem::take(&mut self.unhashed_quarantine) {
+                row[1] = Value::Str(record.sha256.as_str().into());
+                self.quarantine.push(&row)?;
+            }
+        }
         bar.finish_and_clear();
         record.local_times = stats;
         Ok(())

@@ -4,6 +4,7 @@ use polars::prelude::PlHashMap;
 
 use hmac::Mac;
 
+use crate::bsn_macs::BsnMacs;
 use crate::key::Key;
 
 /// What a pseudonym stands for. Each domain has its own prefix and its own MAC input
@@ -65,7 +66,7 @@ pub struct Pseudonymiser<'k> {
     /// it is normalised, so that a value seen before costs one look-up and no allocation.
     cache: [PlHashMap<String, String>; 4],
     /// BSN as a number -> its MAC: a look-up that follows no pointer.
-    bsns: PlHashMap<u32, [u8; 16]>,
+    bsns: BsnMacs,
 }
 
 impl<'k> Pseudonymiser<'k> {
@@ -73,7 +74,7 @@ impl<'k> Pseudonymiser<'k> {
         Pseudonymiser {
             key,
             cache: Default::default(),
-            bsns: PlHashMap::default(),
+            bsns: BsnMacs::default(),
         }
     }
 
@@ -92,12 +93,18 @@ impl<'k> Pseudonymiser<'k> {
     /// The pseudonym of a BSN given as a number (`Bsn::parse_number`): the same as
     /// `pseudonym(Domain::Bsn, ..)` of its nine digits.
     pub fn bsn_pseudonym(&mut self, bsn: u32) -> String {
-        let key = self.key;
-        let mac = self
-            .bsns
-            .entry(bsn)
-            .or_insert_with(|| mac(key, Domain::Bsn, &format!("{bsn:09}")));
-        render(Domain::Bsn, mac)
+        if let Some(mac) = self.bsns.get(bsn) {
+            return render(Domain::Bsn, mac);
+        }
+        let m = mac(self.key, Domain::Bsn, &format!("{bsn:09}"));
+        self.bsns.insert(bsn, m);
+        render(Domain::Bsn, &m)
+    }
+
+    /// Starts fetching what `bsn_pseudonym(bsn)` will look up, so that it is in the cache when
+    /// that is called a few rows later.
+    pub fn prefetch_bsn(&self, bsn: u32) {
+        self.bsns.prefetch(bsn);
     }
 }
 

@@ -141,6 +141,23 @@ impl<'a> RowValidator<'a> {
         Ok(values)
     }
 
+    /// Starts fetching the pseudonym caches' entries for the row's BSNs (`Pseudonymiser::
+    /// prefetch_bsn`): the checker calls this a few rows ahead of `validate`.
+    pub fn prefetch(&self, fields: &[Option<PlSmallStr>], ps: &Pseudonymiser) {
+        for (col, field) in self.spec.columns.iter().zip(fields) {
+            // As `pseudonym` decides which identifiers are BSNs.
+            let is_bsn = matches!(
+                (col.identifier, self.client_ids),
+                (Some(IdKind::Bsn), _) | (Some(IdKind::Client), ClientIds::Bsn)
+            );
+            if let (true, Some(text)) = (is_bsn, field) {
+                if let Ok(n) = Bsn::parse_number(text) {
+                    ps.prefetch_bsn(n);
+                }
+            }
+        }
+    }
+
     fn pseudonym(
         &self,
         kind: IdKind,

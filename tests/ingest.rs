@@ -216,6 +216,60 @@ fn timings_go_to_stderr_table_by_table_and_change_nothing_stored() {
 }
 
 #[test]
+fn a_log_hashed_while_it_is_read_records_its_own_hash_and_is_known_again() {
+    // Into a new store an event CSV is hashed as it is read (one pass over a large file):
+    // its quarantine rows, written before the hash is known, and its manifest record must still
+    // carry the file's SHA-256, and a second run must know the file.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = (dir.path().join("store"), keygen(dir.path()));
+    let mut files = reference();
+    files.retain(|f| !f.ends_with("access_log.csv"));
+    files.push(fixture("bad/access_log.csv"));
+    let first = ok(&ingest(&store, &key, &refs(&files), &[]));
+    let bytes = std::fs::read(fixture("bad/access_log.csv")).unwrap();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    let m = manifest(&store);
+    let record = m["runs"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "access_log.csv")
+        .unwrap()
+        .clone();
+    assert_eq!(record["sha256"], sha.as_str(), "{first}");
+    let q = read_parquet(&store.join(m["tables"]["quarantine"]["files"][0].as_str().unwrap()));
+    let logged: Vec<Option<String>> = (0..q.height())
+        .filter(|&i| str_col(&q, "file")[i].as_deref() == Some("access_log.csv"))
+        .map(|i| str_col(&q, "file_sha256")[i].clone())
+        .collect();
+    assert!(logged.len() >= 5, "{logged:?}");
+    assert!(
+        logged.iter().all(|h| h.as_deref() == Some(sha.as_str())),
+        "{logged:?}"
+    );
+
+    let before = snapshot(&store);
+    let again = ok(&ingest(
+        &store,
+        &key,
+        &[&fixture("bad/access_log.csv")],
+        &[],
+    ));
+    assert!(again.contains("already-ingested (run 1)"), "{again}");
+    let after = snapshot(&store);
+    let data = |s: &std::collections::BTreeMap<String, Vec<u8>>| {
+        s.iter()
+            .filter(|(k, _)| k.ends_with(".parquet"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(data(&before), data(&after), "no data file changed");
+}
+
+#[test]
 fn strict_mode_signals_quarantined_rows_in_the_exit_status() {
     let dir = tempfile::tempdir().unwrap();
     let (store, key) = (dir.path().join("store"), keygen(dir.path()));
