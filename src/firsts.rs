@@ -3,7 +3,8 @@
 use polars::prelude::PlHashSet as HashSet;
 
 use crate::error::{Error, Result};
-use crate::sha_key::{ShaKey, ShaKeyMap};
+use crate::sha_key::ShaKey;
+use crate::sha_key_table::ShaKeyTable;
 use crate::value::{key_hash, Value};
 
 /// The code and the earliest time of each (user, client) pair. Codes count up from 0 in the
@@ -15,13 +16,13 @@ use crate::value::{key_hash, Value};
 /// text, and touches one map entry.
 #[derive(Default)]
 pub struct Firsts {
-    pairs: ShaKeyMap<Pair>,
+    pairs: ShaKeyTable<Pair>,
     /// (user, client) by code, for `into_rows`.
     names: Vec<(String, String)>,
 }
 
 /// A pair as `Firsts::see` leaves it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pair {
     pub code: u32,
     pub first: i64,
@@ -66,31 +67,31 @@ impl Firsts {
         t: i64,
         known: &Known,
     ) -> Result<Pair> {
-        let code = self.next_code();
-        let mut new = false;
-        let pair = *self
-            .pairs
-            .entry(ShaKey::new(key))
-            .and_modify(|p| p.first = p.first.min(t))
-            .or_insert_with(|| {
-                new = true;
-                Pair {
-                    code,
-                    first: t,
-                    known_user: known.user(Some(user)),
-                    known_client: known.client(Some(client)),
-                }
-            });
-        if new {
-            if code == u32::MAX {
-                self.pairs.remove(&ShaKey::new(key));
-                return Err(Error::Invalid(
-                    "a store holds at most 2^32 - 1 (account, client) pairs".into(),
-                ));
-            }
-            self.names.push((user.to_string(), client.to_string()));
+        let key = ShaKey::new(key);
+        if let Some(p) = self.pairs.get_mut(key) {
+            p.first = p.first.min(t);
+            return Ok(*p);
         }
+        let code = self.next_code();
+        if code == u32::MAX {
+            return Err(Error::Invalid(
+                "a store holds at most 2^32 - 1 (account, client) pairs".into(),
+            ));
+        }
+        let pair = Pair {
+            code,
+            first: t,
+            known_user: known.user(Some(user)),
+            known_client: known.client(Some(client)),
+        };
+        self.pairs.insert(key, pair);
+        self.names.push((user.to_string(), client.to_string()));
         Ok(pair)
+    }
+
+    /// Asks the processor to fetch what `see` will look up for the pair `key`.
+    pub fn prefetch(&self, key: u128) {
+        self.pairs.prefetch(ShaKey::new(key));
     }
 
     /// (user, client, first time) of every pair, in the order of their codes.

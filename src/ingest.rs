@@ -27,7 +27,8 @@ use crate::phase_timings::PhaseTimings;
 use crate::pseudonymiser::Pseudonymiser;
 use crate::raw_row::RawRow;
 use crate::row_validator::{RowValidator, TimeStats};
-use crate::sha_key::{ShaKey, ShaKeyMap};
+use crate::sha_key::ShaKey;
+use crate::sha_key_table::ShaKeyTable;
 use crate::source_profile::{ClientIds, Encoding, SourceProfile};
 use crate::store::{event_parts, Store};
 use crate::table_buffer::{frame_rows, TableBuffer};
@@ -375,8 +376,12 @@ fn sha256_file(path: &Path) -> Result<String> {
 
 /// What `Run::read_file` hands every valid row to: its values (to take or to read), the hash
 /// of its key (`key_hash`) and the tag the checker thread worked out for it.
-type Accept<'c, R, T> =
-    dyn FnMut(&mut R, &mut FileRecord, &RawRow, &mut Vec<Value>, u128, T) -> Result<()> + 'c;
+type Accept<'c, R, T> = dyn FnMut(&mut R, &mut FileRecord, &RawRow, &mut Vec<Value>, u128, T, Ahead<T>) -> Result<()>
+    + 'c;
+
+/// The key hash and tag of a valid row a few rows on, if there is one: what `Accept` will look
+/// up then, which it may ask the processor to fetch now.
+type Ahead<T> = Option<(u128, T)>;
 
 /// A valid row's values with its key hash and tag, or the reason it is not valid.
 type Checked<T> = (RawRow, std::result::Result<(Vec<Value>, u128, T), String>);
@@ -675,10 +680,20 @@ impl<'a> Run<'a> {
                     in_order.put(seq, batch, &mut ready);
                     for batch in ready.drain(..) {
                         let mut batch = batch?;
-                        for (row, checked) in &mut batch {
+                        for i in 0..batch.len() {
+                            // The key and tag of the valid row `AHEAD` rows on, so that `accept`
+                            // can start its look-ups.
+                            const AHEAD: usize = 8;
+                            let ahead = match batch.get(i + AHEAD) {
+                                Some((_, Ok((_, kh, t)))) => Some((*kh, *t)),
+                                _ => None,
+                            };
+                            let (row, checked) = &mut batch[i];
                             record.rows_read += 1;
                             match checked {
-                                Ok((values, kh, t)) => accept(self, record, row, values, *kh, *t)?,
+                                Ok((values, kh, t)) => {
+                                    accept(self, record, row, values, *kh, *t, ahead)?
+                                }
                                 Err(reason) => {
                                     let reason = std::mem::take(reason);
                                     self.quarantine(record, &table.name, row, reason)?
@@ -749,39 +764,40 @@ impl<'a> Run<'a> {
         for (input, sha) in inputs {
             let mut record = self.new_record(input, sha, manifest);
             if record.status == "ingested" {
-                let accept: &mut Accept<'_, Self, ()> = &mut |run, record, raw, values, kh, ()| {
-                    for (col, target, known) in &checks {
-                        if !known.contains(&values[*col]) {
-                            let shown = match &values[*col] {
-                                Value::Str(s) if table.columns[*col].stored_as.is_none() => {
-                                    format!(" '{s}'")
-                                }
-                                _ => " (value withheld)".into(),
-                            };
-                            let reason = format!(
+                let accept: &mut Accept<'_, Self, ()> =
+                    &mut |run, record, raw, values, kh, (), _| {
+                        for (col, target, known) in &checks {
+                            if !known.contains(&values[*col]) {
+                                let shown = match &values[*col] {
+                                    Value::Str(s) if table.columns[*col].stored_as.is_none() => {
+                                        format!(" '{s}'")
+                                    }
+                                    _ => " (value withheld)".into(),
+                                };
+                                let reason = format!(
                                 "{}{shown} is not in {target}: a reference to something the store does not know",
                                 table.columns[*col].name
                             );
-                            return run.quarantine(record, &table.name, raw, reason);
+                                return run.quarantine(record, &table.name, raw, reason);
+                            }
                         }
-                    }
-                    match index.get(&kh) {
-                        Some(&i) if rows[i][digest_idx] == values[digest_idx] => {
-                            record.rows_duplicate += 1
+                        match index.get(&kh) {
+                            Some(&i) if rows[i][digest_idx] == values[digest_idx] => {
+                                record.rows_duplicate += 1
+                            }
+                            Some(&i) => {
+                                rows[i] = std::mem::take(values);
+                                record.rows_stored += 1;
+                                record.rows_replaced += 1;
+                            }
+                            None => {
+                                index.insert(kh, rows.len());
+                                rows.push(std::mem::take(values));
+                                record.rows_stored += 1;
+                            }
                         }
-                        Some(&i) => {
-                            rows[i] = std::mem::take(values);
-                            record.rows_stored += 1;
-                            record.rows_replaced += 1;
-                        }
-                        None => {
-                            index.insert(kh, rows.len());
-                            rows.push(std::mem::take(values));
-                            record.rows_stored += 1;
-                        }
-                    }
-                    Ok(())
-                };
+                        Ok(())
+                    };
                 self.read_file(input, table, &mut record, |_| Ok(()), accept)?;
             }
             changed |= record.rows_stored > 0;
@@ -920,7 +936,15 @@ impl<'a> Run<'a> {
                         })
                     };
                     let accept: &mut Accept<'_, Self, EventTag> =
-                        &mut |run, record, raw, values, kh, tag| {
+                        &mut |run, record, raw, values, kh, tag, ahead| {
+                            if let Some((next_kh, next)) = ahead {
+                                firsts.prefetch(next.pair);
+                                if let Some(keys) =
+                                    seen.get(&next.month).and_then(|m| m.keys.as_ref())
+                                {
+                                    keys.prefetch(ShaKey::new(next_kh));
+                                }
+                            }
                             let Value::Timestamp(t) = values[time_idx] else {
                                 return Err(Error::Invalid(
                                     "internal: event_time is not a timestamp".into(),
@@ -970,7 +994,7 @@ impl<'a> Run<'a> {
                                 return Err(Error::Invalid("internal: digest missing".into()));
                             };
                             let key = ShaKey::new(kh);
-                            match keys.get(&key) {
+                            match keys.get(key) {
                                 Some(&old) if old == d => record.rows_duplicate += 1,
                                 Some(_) => {
                                     let reason = format!(
@@ -1202,7 +1226,7 @@ fn local_time(t: i64, zone: Tz) -> std::result::Result<chrono::DateTime<Tz>, Str
 
 /// Digests of events by the 128-bit hash of their (source, event_id). A month of a national
 /// log holds millions.
-type Keys = ShaKeyMap<u64>;
+type Keys = ShaKeyTable<u64>;
 
 /// (source, event_id) hashes and digests of the events in a month's part files: committed ones
 /// and ones this run staged.

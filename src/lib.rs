@@ -43,6 +43,7 @@ pub mod review_cases;
 pub mod row_validator;
 mod rule_table;
 mod sha_key;
+mod sha_key_table;
 pub mod source_profile;
 pub mod stats_run;
 pub mod stats_xlsx;
