@@ -97,15 +97,7 @@ impl BsnMacs {
 
     /// Asks the processor to fetch `bsn`'s home bucket, to be looked up a little later.
     pub fn prefetch(&self, bsn: u32) {
-        let b: *const Bucket = &self.buckets[self.home(bsn + 1)];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is only a hint; it reads nothing and cannot fault, and SSE is part
-        // of every x86-64 processor.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(b.cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = b;
+        crate::sha_key_table::prefetch(&self.buckets[self.home(bsn + 1)]);
     }
 }
 

@@ -102,16 +102,21 @@ impl<V: Copy + Default> ShaKeyTable<V> {
 
     /// Asks the processor to fetch `key`'s home slot, to be looked up a little later.
     pub fn prefetch(&self, key: ShaKey) {
-        let slot: *const (ShaKey, V) = &self.slots[key.low() as usize & (self.slots.len() - 1)];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is only a hint; it reads nothing and cannot fault, and SSE is part
-        // of every x86-64 processor.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(slot.cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = slot;
+        prefetch(&self.slots[key.low() as usize & (self.slots.len() - 1)]);
     }
+}
+
+/// Asks the processor to fetch the cache line `value` starts in (a hint; nothing is read).
+pub fn prefetch<T>(value: &T) {
+    let p: *const T = value;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it reads nothing and cannot fault, and SSE is part of
+    // every x86-64 processor.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 #[cfg(test)]

@@ -25,6 +25,14 @@ fn refs(paths: &[std::path::PathBuf]) -> Vec<&std::path::Path> {
     paths.iter().map(|p| p.as_path()).collect()
 }
 
+/// A store snapshot's Parquet files (its data, without the manifest).
+fn data_files(snapshot: &std::collections::BTreeMap<String, Vec<u8>>) -> Vec<(&String, &Vec<u8>)> {
+    snapshot
+        .iter()
+        .filter(|(k, _)| k.ends_with(".parquet"))
+        .collect()
+}
+
 /// The quarantine table's line numbers, in its row order.
 fn line_numbers(quarantine: &DataFrame) -> Vec<u64> {
     quarantine
@@ -260,13 +268,11 @@ fn a_log_hashed_while_it_is_read_records_its_own_hash_and_is_known_again() {
     ));
     assert!(again.contains("already-ingested (run 1)"), "{again}");
     let after = snapshot(&store);
-    let data = |s: &std::collections::BTreeMap<String, Vec<u8>>| {
-        s.iter()
-            .filter(|(k, _)| k.ends_with(".parquet"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(data(&before), data(&after), "no data file changed");
+    assert_eq!(
+        data_files(&before),
+        data_files(&after),
+        "no data file changed"
+    );
 }
 
 #[test]
@@ -293,13 +299,11 @@ fn ingesting_the_same_files_again_adds_nothing_and_an_overlapping_export_adds_on
     let out = ok(&ingest(&store, &key, &refs(&files), &[]));
     assert!(out.contains("already-ingested (run 1)"), "{out}");
     let after = snapshot(&store);
-    let data = |s: &std::collections::BTreeMap<String, Vec<u8>>| {
-        s.iter()
-            .filter(|(k, _)| k.ends_with(".parquet"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(data(&before), data(&after), "no data file changed");
+    assert_eq!(
+        data_files(&before),
+        data_files(&after),
+        "no data file changed"
+    );
 
     // A second export overlapping the first: E2 and E3 again (byte-identical rows), E4 new (and
     // of a new pair).
