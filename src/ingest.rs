@@ -30,7 +30,7 @@ use crate::row_validator::{RowValidator, TimeStats};
 use crate::sha_key::ShaKey;
 use crate::sha_key_table::ShaKeyTable;
 use crate::source_profile::{ClientIds, Encoding, SourceProfile};
-use crate::store::{event_parts, Store};
+use crate::store::{event_parts, write_file, Store};
 use crate::table_buffer::{frame_rows, TableBuffer};
 use crate::time_parser::TimeParser;
 use crate::value::{key_hash, Value};
@@ -266,6 +266,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         ps: Vec::new(),
         quarantine: TableBuffer::with_columns(contract.quarantine.columns.clone()),
         unhashed_quarantine: Vec::new(),
+        table_writes: Vec::new(),
         notes: Vec::new(),
         records: Vec::new(),
         reference_rows: HashMap::default(),
@@ -302,6 +303,11 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         timings.end(&format!("table {}", table.name));
     }
 
+    for w in std::mem::take(&mut ctx.table_writes) {
+        w.join()
+            .map_err(|_| Error::Invalid("internal: a table writer failed".into()))??;
+    }
+    timings.end("waiting for the reference tables' files");
     if !ctx.quarantine.is_empty() {
         let rel = format!("quarantine/part-r{run_no:06}.parquet");
         let mut df = ctx.quarantine.take_frame()?;
@@ -427,6 +433,8 @@ struct Run<'a> {
     unhashed_quarantine: Vec<[Value; 6]>,
     notes: Vec<QuarantineNote>,
     records: Vec<FileRecord>,
+    /// The reference tables' files being written (`Run::reference`).
+    table_writes: Vec<std::thread::JoinHandle<Result<()>>>,
     /// Current rows of every reference table, for reference checks.
     reference_rows: HashMap<String, Vec<Vec<Value>>>,
     unknown_users: u64,
@@ -809,7 +817,12 @@ impl<'a> Run<'a> {
             for r in &rows {
                 buf.push(r)?;
             }
-            store.stage(&rel, &mut buf.take_frame()?)?;
+            // Written (and synced) on a thread of its own while the next tables are read; `run`
+            // waits for it before the commit.
+            let path = store.stage_path(&rel)?;
+            let mut df = buf.take_frame()?;
+            self.table_writes
+                .push(std::thread::spawn(move || write_file(&path, &mut df)));
             manifest.tables.insert(
                 table.store.clone(),
                 TableRecord {

@@ -208,6 +208,7 @@ fn timings_go_to_stderr_table_by_table_and_change_nothing_stored() {
             "table complaints",
             "waiting for the event files' hashes",
             "table access_log",
+            "waiting for the reference tables' files",
             "quarantine and manifest",
             "in all",
         ],
