@@ -3,20 +3,19 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::background_hashes::BackgroundHashes;
 use crate::contract::{Contract, TableSpec};
 use crate::csv_input::CsvInput;
 use crate::encoded_writer::EncodedWriter;
 use crate::error::{Error, Result};
+use crate::evidence::hash_file;
 use crate::fhir_input::FhirInput;
 use crate::firsts::{Firsts, Known};
 use crate::hashing_read::ReadHash;
@@ -40,6 +39,10 @@ const CHECKERS: usize = 2;
 /// Rows per events part file by default (`IngestConfig::part_rows`).
 pub const PART_ROWS: usize = 2_000_000;
 const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
+/// How many rows ahead the checkers and the run's own thread ask for what a row will look up
+/// (`RowValidator::prefetch`, `Ahead`): at 100M events the tables are far larger than the
+/// processor's caches, and a read from memory takes about as long as handling a few rows.
+const LOOK_AHEAD: usize = 8;
 
 /// How an input file is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +248,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         hashes.push(if is_events(f) {
             String::new()
         } else {
-            sha256_file(&f.path)?
+            hash_file(&f.path, "")?.sha256
         });
     }
     let mut event_hashes = Some(BackgroundHashes::start(
@@ -364,20 +367,6 @@ fn check_settings(m: &Manifest, config: &IngestConfig) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
 }
 
 /// What `Run::read_file` hands every valid row to: its values (to take or to read), the hash
@@ -644,15 +633,13 @@ impl<'a> Run<'a> {
                             let Ok((seq, rows)) = next else { break };
                             let checked = rows.map(|mut rows| {
                                 // Each row's cache look-ups (`RowValidator::prefetch`) are
-                                // started `AHEAD` rows early: at 100M events the caches are far
-                                // larger than the processor's.
-                                const AHEAD: usize = 8;
-                                for row in rows.iter().take(AHEAD) {
+                                // started `LOOK_AHEAD` rows early.
+                                for row in rows.iter().take(LOOK_AHEAD) {
                                     validator.prefetch(&row.fields, ps);
                                 }
                                 let results: Vec<_> = (0..rows.len())
                                     .map(|i| {
-                                        if let Some(later) = rows.get(i + AHEAD) {
+                                        if let Some(later) = rows.get(i + LOOK_AHEAD) {
                                             validator.prefetch(&later.fields, ps);
                                         }
                                         let row = &mut rows[i];
@@ -689,10 +676,9 @@ impl<'a> Run<'a> {
                     for batch in ready.drain(..) {
                         let mut batch = batch?;
                         for i in 0..batch.len() {
-                            // The key and tag of the valid row `AHEAD` rows on, so that `accept`
-                            // can start its look-ups.
-                            const AHEAD: usize = 8;
-                            let ahead = match batch.get(i + AHEAD) {
+                            // The key and tag of the valid row `LOOK_AHEAD` rows on, so that
+                            // `accept` can start its look-ups.
+                            let ahead = match batch.get(i + LOOK_AHEAD) {
                                 Some((_, Ok((_, kh, t)))) => Some((*kh, *t)),
                                 _ => None,
                             };

@@ -145,11 +145,7 @@ impl<'a> RowValidator<'a> {
     /// prefetch_bsn`): the checker calls this a few rows ahead of `validate`.
     pub fn prefetch(&self, fields: &[Option<PlSmallStr>], ps: &Pseudonymiser) {
         for (col, field) in self.spec.columns.iter().zip(fields) {
-            // As `pseudonym` decides which identifiers are BSNs.
-            let is_bsn = matches!(
-                (col.identifier, self.client_ids),
-                (Some(IdKind::Bsn), _) | (Some(IdKind::Client), ClientIds::Bsn)
-            );
+            let is_bsn = col.identifier.is_some_and(|kind| self.is_bsn(kind));
             if let (true, Some(text)) = (is_bsn, field) {
                 if let Ok(n) = Bsn::parse_number(text) {
                     ps.prefetch_bsn(n);
@@ -165,14 +161,24 @@ impl<'a> RowValidator<'a> {
         text: &str,
         ps: &mut Pseudonymiser,
     ) -> Result<String, String> {
-        Ok(match (kind, self.client_ids) {
-            (IdKind::Bsn, _) | (IdKind::Client, ClientIds::Bsn) => ps.bsn_pseudonym(
+        Ok(match kind {
+            _ if self.is_bsn(kind) => ps.bsn_pseudonym(
                 Bsn::parse_number(text).map_err(|e| format!("{column} (value withheld) {e}"))?,
             ),
-            (IdKind::Client, ClientIds::Local) => ps.pseudonym(Domain::ClientNumber, text),
-            (IdKind::Surname, _) => ps.pseudonym(Domain::Surname, text),
-            (IdKind::Address, _) => ps.pseudonym(Domain::Address, text),
+            IdKind::Surname => ps.pseudonym(Domain::Surname, text),
+            IdKind::Address => ps.pseudonym(Domain::Address, text),
+            // A local client number (a BSN is taken above).
+            IdKind::Client | IdKind::Bsn => ps.pseudonym(Domain::ClientNumber, text),
         })
+    }
+
+    /// Whether an identifier of this kind is a BSN: an employee's own, or a client's where the
+    /// store identifies clients by BSN.
+    fn is_bsn(&self, kind: IdKind) -> bool {
+        matches!(
+            (kind, self.client_ids),
+            (IdKind::Bsn, _) | (IdKind::Client, ClientIds::Bsn)
+        )
     }
 }
 
