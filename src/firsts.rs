@@ -1,6 +1,7 @@
 //! The code and first access of each (account, client) pair, as ingest sees events.
 
 use polars::prelude::PlHashSet as HashSet;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::sha_key::ShaKey;
@@ -32,8 +33,8 @@ pub struct Pair {
 
 /// The accounts in the staff table and the clients in the clients table.
 pub struct Known {
-    pub users: HashSet<Value>,
-    pub clients: HashSet<Value>,
+    pub users: Arc<HashSet<Value>>,
+    pub clients: Arc<HashSet<Value>>,
 }
 
 impl Known {
@@ -117,10 +118,12 @@ mod tests {
 
     fn known() -> Known {
         Known {
-            users: [Value::Str("u1".into())].into_iter().collect(),
-            clients: [Value::Str(format!("bsn1_{}", "0f".repeat(16)).into())]
-                .into_iter()
-                .collect(),
+            users: Arc::new([Value::Str("u1".into())].into_iter().collect()),
+            clients: Arc::new(
+                [Value::Str(format!("bsn1_{}", "0f".repeat(16)).into())]
+                    .into_iter()
+                    .collect(),
+            ),
         }
     }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -43,6 +44,8 @@ const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
 /// (`RowValidator::prefetch`, `Ahead`): at 100M events the tables are far larger than the
 /// processor's caches, and a read from memory takes about as long as handling a few rows.
 const LOOK_AHEAD: usize = 8;
+/// The reference columns the events are checked against (`Known`): (table, column).
+const EVENTS_KNOWN: [(&str, &str); 2] = [("staff", "user_id"), ("clients", "client_id")];
 
 /// How an input file is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,7 +275,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         table_writes: Vec::new(),
         notes: Vec::new(),
         records: Vec::new(),
-        reference_rows: HashMap::default(),
+        known: HashMap::default(),
         unknown_users: 0,
         unknown_clients: 0,
         months: Vec::new(),
@@ -424,8 +427,10 @@ struct Run<'a> {
     records: Vec<FileRecord>,
     /// The reference tables' files being written (`Run::reference`).
     table_writes: Vec<std::thread::JoinHandle<Result<()>>>,
-    /// Current rows of every reference table, for reference checks.
-    reference_rows: HashMap<String, Vec<Vec<Value>>>,
+    /// The values of the reference tables' columns that later tables refer to, or the events
+    /// look up (`EVENTS_KNOWN`), by (table, column): all that is kept of a table once it is
+    /// read (`Run::reference`).
+    known: HashMap<(String, String), Arc<HashSet<Value>>>,
     unknown_users: u64,
     unknown_clients: u64,
     months: Vec<String>,
@@ -797,32 +802,70 @@ impl<'a> Run<'a> {
             changed |= record.rows_stored > 0;
             self.records.push(record);
         }
-        if changed {
-            sort_by_key(&mut rows, &key_idx);
-            let mut buf = TableBuffer::new(table);
-            for r in &rows {
-                buf.push(r)?;
-            }
-            // Written (and synced) on a thread of its own while the next tables are read; `run`
-            // waits for it before the commit.
-            let path = store.stage_path(&rel)?;
-            let mut df = buf.take_frame()?;
-            self.table_writes
-                .push(std::thread::spawn(move || write_file(&path, &mut df)));
+        for column in self.referred_columns(table) {
+            let i = table.require(column)?;
+            let values: HashSet<Value> = rows.iter().map(|r| r[i].clone()).collect();
+            self.known
+                .insert((table.name.clone(), column.into()), Arc::new(values));
+        }
+        // The table is sorted, made a frame, written and synced, and its rows let go of (at
+        // 100M events, millions of rows), on a thread of its own while the next tables are
+        // read; `run` waits for it before the commit.
+        let write = if changed {
             manifest.tables.insert(
                 table.store.clone(),
                 TableRecord {
                     rows: rows.len() as u64,
-                    files: vec![rel],
+                    files: vec![rel.clone()],
                 },
             );
-        }
-        self.reference_rows.insert(table.name.clone(), rows);
+            Some((store.stage_path(&rel)?, table.clone()))
+        } else {
+            None
+        };
+        self.table_writes.push(std::thread::spawn(move || {
+            drop(index);
+            let Some((path, table)) = write else {
+                return Ok(());
+            };
+            sort_by_key(&mut rows, &key_idx);
+            let mut buf = TableBuffer::new(&table);
+            for r in rows.drain(..) {
+                buf.push(&r)?;
+            }
+            let mut df = buf.take_frame()?;
+            write_file(&path, &mut df)
+        }));
         Ok(())
     }
 
+    /// The columns of reference table `table` that later tables refer to or the events look
+    /// up.
+    fn referred_columns(&self, table: &TableSpec) -> Vec<&'a str> {
+        let mut columns: Vec<&str> = self
+            .contract
+            .tables
+            .iter()
+            .flat_map(|t| &t.references)
+            .filter(|r| r.table == table.name)
+            .map(|r| r.key.as_str())
+            .chain(
+                EVENTS_KNOWN
+                    .iter()
+                    .filter(|(t, _)| *t == table.name)
+                    .map(|(_, c)| *c),
+            )
+            .collect();
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+
     /// For each reference of the table: its column, the target's name, and the known keys.
-    fn reference_checks(&self, table: &TableSpec) -> Result<Vec<(usize, String, HashSet<Value>)>> {
+    fn reference_checks(
+        &self,
+        table: &TableSpec,
+    ) -> Result<Vec<(usize, String, Arc<HashSet<Value>>)>> {
         let mut checks = Vec::new();
         for r in &table.references {
             let target = self
@@ -837,17 +880,20 @@ impl<'a> Run<'a> {
     }
 
     /// The values of `column` over the current rows of reference table `table`.
-    fn known(&self, table: &str, column: &str) -> Result<HashSet<Value>> {
+    fn known(&self, table: &str, column: &str) -> Result<Arc<HashSet<Value>>> {
         let spec = self
             .contract
             .table(table)
             .ok_or_else(|| Error::Invalid(format!("internal: unknown table '{table}'")))?;
-        let i = spec.require(column)?;
-        Ok(self
-            .reference_rows
-            .get(table)
-            .map(|rows| rows.iter().map(|r| r[i].clone()).collect())
-            .unwrap_or_default())
+        spec.require(column)?;
+        self.known
+            .get(&(table.to_string(), column.to_string()))
+            .cloned()
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "internal: the values of {table}.{column} were not kept"
+                ))
+            })
     }
 
     /// The access log: de-duplicated by (source, event_id) against the month partitions it
@@ -868,16 +914,11 @@ impl<'a> Run<'a> {
             .map(|&k| table.columns[k].store_name())
             .collect();
         let digest_idx = table.columns.len();
+        let [users, clients] = EVENTS_KNOWN;
         let known = Known {
-            users: self.known("staff", "user_id")?,
-            clients: self.known("clients", "client_id")?,
+            users: self.known(users.0, users.1)?,
+            clients: self.known(clients.0, clients.1)?,
         };
-        // Reference rows are kept for the reference checks of the tables after theirs; no
-        // table comes after the events, so they go before the events come in (at 100M events
-        // the reference data is millions of rows).
-        if self.contract.tables.last().map(|t| &t.name) == Some(&table.name) {
-            self.reference_rows = HashMap::default();
-        }
         let zone = self.zone;
         let run_no = self.run_no;
         let part_rows = self.config.part_rows.max(1);
@@ -898,6 +939,9 @@ impl<'a> Run<'a> {
                 // By month (`EventTag::month`): its keys, and its buffer.
                 let mut seen: HashMap<i32, Month> = HashMap::default();
                 let mut buffers: BTreeMap<i32, TableBuffer> = BTreeMap::new();
+                // A month's keys let go of, emptied, kept for the next month: at 100M events
+                // a month's table is hundreds of MB.
+                let mut spare_keys: Option<Keys> = None;
                 // Events handed to `accept`, the clock of `Month::last`.
                 let mut clock = 0u64;
                 // (user, client) -> code and earliest time, of the store and of this run.
@@ -980,6 +1024,7 @@ impl<'a> Run<'a> {
                                     parts.send(None).map_err(|_| writer_stopped())?;
                                 }
                                 m.keys = Some(load_keys(
+                                    spare_keys.take().unwrap_or_default(),
                                     store,
                                     &event_parts(manifest, &m.name),
                                     &staged,
@@ -1039,7 +1084,10 @@ impl<'a> Run<'a> {
                                             {
                                                 continue;
                                             }
-                                            m.keys = None;
+                                            if let Some(mut keys) = m.keys.take() {
+                                                keys.clear();
+                                                spare_keys = Some(keys);
+                                            }
                                             let Some(buf) = buffers.get_mut(mo) else {
                                                 continue;
                                             };
@@ -1229,13 +1277,15 @@ type Keys = ShaKeyTable<u64>;
 
 /// (source, event_id) hashes and digests of the events in a month's part files: committed ones
 /// and ones this run staged.
+/// The keys and digests of a month's events, in `keys` (empty, a month's table let go of
+/// and kept for its slots: `Run::events`).
 fn load_keys(
+    mut keys: Keys,
     store: &Store,
     committed: &[String],
     staged: &[&str],
     key_names: &[&str],
 ) -> Result<Keys> {
-    let mut keys = Keys::default();
     let mut cols: Vec<&str> = key_names.to_vec();
     cols.push("digest");
     let frames = committed

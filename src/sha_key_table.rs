@@ -62,6 +62,14 @@ impl<V: Copy + Default> ShaKeyTable<V> {
         (*k == key).then_some(v)
     }
 
+    /// Empties the table and keeps its slots: filled again to its size, it neither grows nor
+    /// asks the system for memory (fresh memory is cleared by the system, page by page).
+    pub fn clear(&mut self) {
+        self.slots.fill((EMPTY, V::default()));
+        self.zero = None;
+        self.len = 0;
+    }
+
     /// Sets `key`'s value, whether or not it has one.
     pub fn insert(&mut self, key: ShaKey, value: V) {
         if key == EMPTY {
@@ -171,5 +179,27 @@ mod tests {
         values.sort_unstable();
         expected.sort_unstable();
         assert_eq!(values, expected);
+    }
+
+    #[test]
+    fn a_cleared_table_keeps_its_slots_and_holds_nothing() {
+        let mut t: ShaKeyTable<u64> = ShaKeyTable::default();
+        for k in 0..10_000u128 {
+            t.insert(
+                ShaKey::new(k.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)),
+                1,
+            );
+        }
+        let slots = t.slots.len();
+        t.clear();
+        assert_eq!((t.len(), t.slots.len()), (0, slots));
+        assert_eq!(t.values().count(), 0);
+        assert_eq!(t.get(ShaKey::new(0)), None);
+        assert_eq!(
+            t.get(ShaKey::new(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)),
+            None
+        );
+        t.insert(ShaKey::new(5), 2);
+        assert_eq!((t.get(ShaKey::new(5)), t.len()), (Some(&2), 1));
     }
 }
