@@ -44,6 +44,8 @@ const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
 /// (`RowValidator::prefetch`, `Ahead`): at 100M events the tables are far larger than the
 /// processor's caches, and a read from memory takes about as long as handling a few rows.
 const LOOK_AHEAD: usize = 8;
+/// The values of a reference table's column, shared by the checks that look them up.
+type KnownValues = Arc<HashSet<Value>>;
 /// The reference columns the events are checked against (`Known`): (table, column).
 const EVENTS_KNOWN: [(&str, &str); 2] = [("staff", "user_id"), ("clients", "client_id")];
 
@@ -430,7 +432,7 @@ struct Run<'a> {
     /// The values of the reference tables' columns that later tables refer to, or the events
     /// look up (`EVENTS_KNOWN`), by (table, column): all that is kept of a table once it is
     /// read (`Run::reference`).
-    known: HashMap<(String, String), Arc<HashSet<Value>>>,
+    known: HashMap<(String, String), KnownValues>,
     unknown_users: u64,
     unknown_clients: u64,
     months: Vec<String>,
@@ -862,10 +864,7 @@ impl<'a> Run<'a> {
     }
 
     /// For each reference of the table: its column, the target's name, and the known keys.
-    fn reference_checks(
-        &self,
-        table: &TableSpec,
-    ) -> Result<Vec<(usize, String, Arc<HashSet<Value>>)>> {
+    fn reference_checks(&self, table: &TableSpec) -> Result<Vec<(usize, String, KnownValues)>> {
         let mut checks = Vec::new();
         for r in &table.references {
             let target = self
@@ -880,7 +879,7 @@ impl<'a> Run<'a> {
     }
 
     /// The values of `column` over the current rows of reference table `table`.
-    fn known(&self, table: &str, column: &str) -> Result<Arc<HashSet<Value>>> {
+    fn known(&self, table: &str, column: &str) -> Result<KnownValues> {
         let spec = self
             .contract
             .table(table)
