@@ -6,11 +6,10 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use polars::prelude::PlSmallStr;
-
 use crate::contract::{ColType, TableSpec};
 use crate::error::{Error, Result};
 use crate::hashing_read::{HashingRead, ReadHash};
+use crate::raw_fields::RawFields;
 use crate::raw_row::{RawRow, RawText};
 use crate::source_profile::{Encoding, TableMapping};
 
@@ -176,7 +175,7 @@ impl CsvInput {
                 ..
             }) => (fields, record, redact),
             _ => (
-                Vec::with_capacity(self.positions.len()),
+                RawFields::default(),
                 csv::ByteRecord::new(),
                 self.redact.clone(),
             ),
@@ -227,24 +226,12 @@ impl CsvInput {
     }
 
     /// The contract's fields, given the text of each file column.
-    fn fields<'r>(
-        &self,
-        into: &mut Vec<Option<PlSmallStr>>,
-        text: impl Fn(usize) -> Option<Cow<'r, str>>,
-    ) {
-        into.extend(
-            self.positions
-                .iter()
-                .zip(&self.value_maps)
-                .map(|(pos, map)| {
-                    let text = text((*pos)?)?;
-                    let text = text.trim();
-                    if text.is_empty() {
-                        return None;
-                    }
-                    Some(map_value(text, map.as_ref()))
-                }),
-        )
+    fn fields<'r>(&self, into: &mut RawFields, text: impl Fn(usize) -> Option<Cow<'r, str>>) {
+        for (pos, map) in self.positions.iter().zip(&self.value_maps) {
+            let text = pos.and_then(&text);
+            let text = text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+            into.push(text.map(|t| map_value(t, map.as_ref())));
+        }
     }
 
     /// Takes back a row that is done with, to read a later row into (at most `SPARE_ROWS`
@@ -256,16 +243,16 @@ impl CsvInput {
     }
 }
 
-fn map_value(text: &str, map: Option<&BTreeMap<String, String>>) -> PlSmallStr {
+fn map_value<'t>(text: &'t str, map: Option<&'t BTreeMap<String, String>>) -> &'t str {
     if let Some(map) = map {
         if let Some(v) = map.get(text) {
-            return PlSmallStr::from_str(v);
+            return v;
         }
         if let Some((_, v)) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(text)) {
-            return PlSmallStr::from_str(v);
+            return v;
         }
     }
-    PlSmallStr::from_str(text)
+    text
 }
 
 /// A field's text (borrowed where the bytes are already UTF-8 text).

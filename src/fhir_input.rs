@@ -22,6 +22,7 @@ use serde_json::Value as Json;
 use crate::bsn::redact_bsns;
 use crate::contract::TableSpec;
 use crate::error::{Error, Result};
+use crate::raw_fields::RawFields;
 use crate::raw_row::{RawRow, RawText};
 
 const BSN_SYSTEM: &str = "http://fhir.nl/fhir/NamingSystem/bsn";
@@ -132,7 +133,7 @@ impl FhirInput {
         let row = match parsed {
             Err((text, why)) => RawRow {
                 line,
-                fields: vec![None; self.columns.len()],
+                fields: RawFields::absent(self.columns.len()),
                 raw: RawText::Text(redact_bsns(&text)),
                 problem: Some(format!("line is not JSON: {why}")),
             },
@@ -147,7 +148,7 @@ impl FhirInput {
         if kind != "AuditEvent" {
             return RawRow {
                 line,
-                fields: vec![None; self.columns.len()],
+                fields: RawFields::absent(self.columns.len()),
                 raw: RawText::Text(redact_bsns(&raw)),
                 problem: Some(format!("resource type '{kind}' is not an AuditEvent")),
             };
@@ -188,11 +189,14 @@ impl FhirInput {
         };
         RawRow {
             line,
-            fields: self
-                .columns
-                .iter()
-                .map(|c| get(c).filter(|v| !v.trim().is_empty()).map(Into::into))
-                .collect(),
+            fields: RawFields::from_texts(
+                self.columns
+                    .iter()
+                    .map(|c| get(c).filter(|v| !v.trim().is_empty()))
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(Option::as_deref),
+            ),
             raw: RawText::Text(redact_bsns(&raw)),
             problem: None,
         }

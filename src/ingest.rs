@@ -653,7 +653,7 @@ impl<'a> Run<'a> {
                                         match row.problem.clone() {
                                             Some(problem) => Err(problem),
                                             None => validator
-                                                .validate(&mut row.fields, ps, &mut stats)
+                                                .validate(&row.fields, ps, &mut stats)
                                                 .and_then(|v| {
                                                     let kh =
                                                         key_hash(key_idx.iter().map(|&k| &v[k]));

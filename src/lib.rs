@@ -36,6 +36,7 @@ pub mod period;
 pub mod phase_timings;
 pub mod policy;
 pub mod pseudonymiser;
+pub mod raw_fields;
 pub mod raw_row;
 mod relations;
 pub mod report;

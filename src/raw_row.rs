@@ -1,6 +1,6 @@
 //! A row as read from an input file, in contract column order, before validation.
 
-use polars::prelude::PlSmallStr;
+use crate::raw_fields::RawFields;
 
 /// One input row: the fields in the contract's column order (`None` for an empty or absent
 /// field), where it came from, and its raw text with identifier fields redacted.
@@ -8,7 +8,7 @@ use polars::prelude::PlSmallStr;
 pub struct RawRow {
     /// Line in the file (the header is line 1), or the entry number in a FHIR Bundle.
     pub line: u64,
-    pub fields: Vec<Option<PlSmallStr>>,
+    pub fields: RawFields,
     pub raw: RawText,
     /// A problem found while reading the row (wrong number of fields, not JSON, ...): the row
     /// goes to the quarantine with this reason.

@@ -1,10 +1,9 @@
 //! Validates one raw row against its contract table and turns it into store values.
 
-use polars::prelude::PlSmallStr;
-
 use crate::bsn::{redact_bsns, Bsn};
 use crate::contract::{ColType, IdKind, TableSpec};
 use crate::pseudonymiser::{Domain, Pseudonymiser};
+use crate::raw_fields::RawFields;
 use crate::source_profile::ClientIds;
 use crate::time_parser::{date_from_days, Resolution, TimeParser};
 use crate::value::{digest, Value};
@@ -24,6 +23,8 @@ pub struct RowValidator<'a> {
     enums: Vec<Vec<String>>,
     ints: Vec<Vec<i64>>,
     period: Option<(usize, usize)>,
+    /// The columns that hold BSNs (`is_bsn`).
+    bsn_columns: Vec<usize>,
 }
 
 impl<'a> RowValidator<'a> {
@@ -32,6 +33,13 @@ impl<'a> RowValidator<'a> {
             .period
             .as_ref()
             .and_then(|(from, to)| Some((spec.column_index(from)?, spec.column_index(to)?)));
+        let bsn_columns = (0..spec.columns.len())
+            .filter(|&i| {
+                spec.columns[i]
+                    .identifier
+                    .is_some_and(|kind| is_bsn(kind, client_ids))
+            })
+            .collect();
         RowValidator {
             spec,
             time,
@@ -39,31 +47,30 @@ impl<'a> RowValidator<'a> {
             enums: spec.columns.iter().map(|c| c.enum_values()).collect(),
             ints: spec.columns.iter().map(|c| c.int_values()).collect(),
             period,
+            bsn_columns,
         }
     }
 
     /// The store values of the row (contract columns, then the digest), or the reason it
     /// cannot be stored.
-    /// The fields are taken (left empty), so that text moves into the values uncopied.
     pub fn validate(
         &self,
-        fields: &mut [Option<PlSmallStr>],
+        fields: &RawFields,
         ps: &mut Pseudonymiser,
         stats: &mut TimeStats,
     ) -> Result<Vec<Value>, String> {
         // Room for the digest and for a column the caller adds (the events' pair code).
         let mut values = Vec::with_capacity(fields.len() + 2);
         for (i, col) in self.spec.columns.iter().enumerate() {
-            let Some(owned) = fields.get_mut(i).and_then(Option::take) else {
+            let Some(text) = fields.get(i) else {
                 if col.required {
                     return Err(format!("required field '{}' is empty", col.name));
                 }
                 values.push(Value::Null);
                 continue;
             };
-            let text = owned.as_str();
             let v = match col.ty {
-                ColType::String => Value::Str(owned),
+                ColType::String => Value::Str(text.into()),
                 ColType::Text => Value::Str(redact_bsns(text).into()),
                 ColType::Enum => {
                     if !self.enums[i].iter().any(|e| e == text) {
@@ -73,7 +80,7 @@ impl<'a> RowValidator<'a> {
                             self.enums[i].join(", ")
                         ));
                     }
-                    Value::Str(owned)
+                    Value::Str(text.into())
                 }
                 ColType::Bool if text.eq_ignore_ascii_case("true") => Value::Bool(true),
                 ColType::Bool if text.eq_ignore_ascii_case("false") => Value::Bool(false),
@@ -143,13 +150,10 @@ impl<'a> RowValidator<'a> {
 
     /// Starts fetching the pseudonym caches' entries for the row's BSNs (`Pseudonymiser::
     /// prefetch_bsn`): the checker calls this a few rows ahead of `validate`.
-    pub fn prefetch(&self, fields: &[Option<PlSmallStr>], ps: &Pseudonymiser) {
-        for (col, field) in self.spec.columns.iter().zip(fields) {
-            let is_bsn = col.identifier.is_some_and(|kind| self.is_bsn(kind));
-            if let (true, Some(text)) = (is_bsn, field) {
-                if let Ok(n) = Bsn::parse_number(text) {
-                    ps.prefetch_bsn(n);
-                }
+    pub fn prefetch(&self, fields: &RawFields, ps: &Pseudonymiser) {
+        for &i in &self.bsn_columns {
+            if let Some(Ok(n)) = fields.get(i).map(Bsn::parse_number) {
+                ps.prefetch_bsn(n);
             }
         }
     }
@@ -175,11 +179,16 @@ impl<'a> RowValidator<'a> {
     /// Whether an identifier of this kind is a BSN: an employee's own, or a client's where the
     /// store identifies clients by BSN.
     fn is_bsn(&self, kind: IdKind) -> bool {
-        matches!(
-            (kind, self.client_ids),
-            (IdKind::Bsn, _) | (IdKind::Client, ClientIds::Bsn)
-        )
+        is_bsn(kind, self.client_ids)
     }
+}
+
+/// Whether an identifier of this kind is a BSN where clients are identified by `client_ids`.
+fn is_bsn(kind: IdKind, client_ids: ClientIds) -> bool {
+    matches!(
+        (kind, client_ids),
+        (IdKind::Bsn, _) | (IdKind::Client, ClientIds::Bsn)
+    )
 }
 
 #[cfg(test)]
@@ -188,10 +197,8 @@ mod tests {
     use crate::contract::Contract;
     use crate::key::Key;
 
-    fn fields(v: &[&str]) -> Vec<Option<PlSmallStr>> {
-        v.iter()
-            .map(|s| (!s.is_empty()).then(|| PlSmallStr::from_str(s)))
-            .collect()
+    fn fields(v: &[&str]) -> RawFields {
+        RawFields::from_texts(v.iter().copied().map(Some))
     }
 
     fn check(table: &str, row: &[&str]) -> Result<Vec<Value>, String> {
@@ -201,7 +208,7 @@ mod tests {
         let time = TimeParser::canonical(chrono_tz::Europe::Amsterdam);
         let spec = contract.table(table).unwrap();
         RowValidator::new(spec, &time, ClientIds::Bsn).validate(
-            &mut fields(row),
+            &fields(row),
             &mut ps,
             &mut TimeStats::default(),
         )
