@@ -12,9 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
 
 use crate::background_hashes::BackgroundHashes;
-use crate::contract::{Contract, TableSpec};
+use crate::contract::{ColumnSpec, Contract, TableSpec};
 use crate::csv_input::CsvInput;
-use crate::encoded_writer::EncodedWriter;
+use crate::encoded_writer::{EncodedWriter, ROW_GROUP_ROWS};
 use crate::error::{Error, Result};
 use crate::evidence::hash_file;
 use crate::fhir_input::FhirInput;
@@ -740,6 +740,10 @@ impl<'a> Run<'a> {
 
     /// A reference table: merged by key with what the store holds (a new version of a row
     /// replaces the old one), references to other tables checked, rewritten whole.
+    ///
+    /// Rows go into a columnar buffer as they come; a row replaced later is only marked dead.
+    /// (At 100M events the reference data is millions of rows: as a vector of values each,
+    /// several times the memory.)
     fn reference(
         &mut self,
         table: &'a TableSpec,
@@ -749,17 +753,35 @@ impl<'a> Run<'a> {
     ) -> Result<()> {
         let rel = format!("{}.parquet", table.store);
         let specs: Vec<_> = table.columns.iter().chain(&table.added).cloned().collect();
-        let mut rows = match manifest.tables.get(&table.store) {
-            Some(_) => frame_rows(&store.read(&rel, None)?, &specs)?,
-            None => Vec::new(),
-        };
         let key_idx = table.key_indices();
         let digest_idx = table.columns.len();
-        let mut index: HashMap<u128, usize> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (key_hash(key_idx.iter().map(|&k| &r[k])), i))
-            .collect();
+        // The stored rows, then this run's, by number: their digests, whether each is current,
+        // and the current row of each key.
+        let stored = match manifest.tables.get(&table.store) {
+            Some(_) => Some(store.read(&rel, None)?),
+            None => None,
+        };
+        let mut digests: Vec<u64> = Vec::new();
+        let mut index: HashMap<u128, usize> = HashMap::default();
+        if let Some(df) = &stored {
+            let key_specs: Vec<ColumnSpec> = key_idx
+                .iter()
+                .chain([&digest_idx])
+                .map(|&k| specs[k].clone())
+                .collect();
+            for (i, r) in frame_rows(df, &key_specs)?.iter().enumerate() {
+                let Some((Value::U64(d), key)) = r.split_last() else {
+                    return Err(Error::store(
+                        store.root(),
+                        format!("has a {rel} row {i} without a digest"),
+                    ));
+                };
+                index.insert(key_hash(key), i);
+                digests.push(*d);
+            }
+        }
+        let mut current = vec![true; digests.len()];
+        let mut added = TableBuffer::new(table);
         let checks = self.reference_checks(table)?;
         let mut changed = false;
         for (input, sha) in inputs {
@@ -782,21 +804,25 @@ impl<'a> Run<'a> {
                                 return run.quarantine(record, &table.name, raw, reason);
                             }
                         }
+                        let Value::U64(d) = values[digest_idx] else {
+                            return Err(Error::Invalid("internal: digest missing".into()));
+                        };
                         match index.get(&kh) {
-                            Some(&i) if rows[i][digest_idx] == values[digest_idx] => {
-                                record.rows_duplicate += 1
+                            Some(&i) if digests[i] == d => {
+                                record.rows_duplicate += 1;
+                                return Ok(());
                             }
                             Some(&i) => {
-                                rows[i] = std::mem::take(values);
-                                record.rows_stored += 1;
+                                current[i] = false;
                                 record.rows_replaced += 1;
                             }
-                            None => {
-                                index.insert(kh, rows.len());
-                                rows.push(std::mem::take(values));
-                                record.rows_stored += 1;
-                            }
+                            None => {}
                         }
+                        index.insert(kh, digests.len());
+                        digests.push(d);
+                        current.push(true);
+                        added.push(values)?;
+                        record.rows_stored += 1;
                         Ok(())
                     };
                 self.read_file(input, table, &mut record, |_| Ok(()), accept)?;
@@ -804,39 +830,48 @@ impl<'a> Run<'a> {
             changed |= record.rows_stored > 0;
             self.records.push(record);
         }
+        // The current rows: the stored ones not replaced, and this run's.
+        let mut df = added.take_frame()?;
+        if let Some(old) = stored {
+            df = old.vstack(&df)?;
+        }
+        if current.contains(&false) {
+            df = df.filter(&BooleanChunked::from_slice("current".into(), &current))?;
+        }
         for column in self.referred_columns(table) {
             let i = table.require(column)?;
-            let values: HashSet<Value> = rows.iter().map(|r| r[i].clone()).collect();
+            let values: HashSet<Value> = frame_rows(&df, &specs[i..=i])?
+                .into_iter()
+                .flatten()
+                .collect();
             self.known
                 .insert((table.name.clone(), column.into()), Arc::new(values));
         }
-        // The table is sorted, made a frame, written and synced, and its rows let go of (at
-        // 100M events, millions of rows), on a thread of its own while the next tables are
-        // read; `run` waits for it before the commit.
+        // The table is sorted, written and synced, and let go of (at 100M events, millions of
+        // rows), on a thread of its own while the next tables are read; `run` waits for it
+        // before the commit.
         let write = if changed {
             manifest.tables.insert(
                 table.store.clone(),
                 TableRecord {
-                    rows: rows.len() as u64,
+                    rows: df.height() as u64,
                     files: vec![rel.clone()],
                 },
             );
-            Some((store.stage_path(&rel)?, table.clone()))
+            Some(store.stage_path(&rel)?)
         } else {
             None
         };
+        let key_names: Vec<PlSmallStr> = key_idx
+            .iter()
+            .map(|&k| specs[k].store_name().into())
+            .collect();
         self.table_writes.push(std::thread::spawn(move || {
-            drop(index);
-            let Some((path, table)) = write else {
+            drop((index, digests, current));
+            let Some(path) = write else {
                 return Ok(());
             };
-            sort_by_key(&mut rows, &key_idx);
-            let mut buf = TableBuffer::new(&table);
-            for r in rows.drain(..) {
-                buf.push(&r)?;
-            }
-            let mut df = buf.take_frame()?;
-            write_file(&path, &mut df)
+            write_file(&path, &mut sort_by_key(&df, &key_names)?)
         }));
         Ok(())
     }
@@ -1382,44 +1417,23 @@ fn in_part_order(df: &DataFrame) -> Result<bool> {
     Ok(true)
 }
 
-/// Sorts rows by their key columns (`key_idx`), as a stable `sort_by` on the keys would, but
-/// without reading every row's key from elsewhere in memory at each comparison (3.4 s for the
-/// 2.9 million clients at 100M events): where every first key is text, the rows are ordered by
-/// its first 16 bytes, held side by side with the rows' places, and whole keys are compared only
-/// where those tie. (Text compares byte by byte, so the zero-padded prefixes order as the text
-/// does, or tie.)
-fn sort_by_key(rows: &mut Vec<Vec<Value>>, key_idx: &[usize]) {
-    let by_key = |a: &[Value], b: &[Value]| {
-        key_idx
-            .iter()
-            .map(|&k| a[k].cmp(&b[k]))
-            .find(|o| o.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    };
-    let prefix = |s: &str| {
-        let mut b = [0u8; 16];
-        let n = s.len().min(16);
-        b[..n].copy_from_slice(&s.as_bytes()[..n]);
-        u128::from_be_bytes(b)
-    };
-    let order: Option<Vec<(u128, usize)>> = match key_idx.first() {
-        Some(&first) => rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| r[first].as_str().map(|s| (prefix(s), i)))
-            .collect(),
-        None => None,
-    };
-    let Some(mut order) = order else {
-        rows.sort_by(|a, b| by_key(a, b));
-        return;
-    };
-    order.sort_by(|(pa, a), (pb, b)| pa.cmp(pb).then_with(|| by_key(&rows[*a], &rows[*b])));
-    let mut unsorted = std::mem::take(rows);
-    *rows = order
-        .into_iter()
-        .map(|(_, i)| std::mem::take(&mut unsorted[i]))
-        .collect();
+/// Sorts a frame by its key columns, rows with equal keys in the order they had: as a stable
+/// sort of its rows by their values (`Value`'s order: nulls first, text byte by byte) would.
+///
+/// The sorted frame is in chunks of `ROW_GROUP_ROWS`, each a row group when it is written
+/// (polars' writer writes a frame of one chunk as one row group, however long).
+fn sort_by_key(df: &DataFrame, keys: &[PlSmallStr]) -> Result<DataFrame> {
+    let sorted = df.sort(
+        keys.to_vec(),
+        SortMultipleOptions::default().with_maintain_order(true),
+    )?;
+    let mut chunked = sorted.slice(0, ROW_GROUP_ROWS);
+    let mut offset = ROW_GROUP_ROWS;
+    while offset < sorted.height() {
+        chunked.vstack_mut_owned(sorted.slice(offset as i64, ROW_GROUP_ROWS))?;
+        offset += ROW_GROUP_ROWS;
+    }
+    Ok(chunked)
 }
 
 #[cfg(test)]
@@ -1427,11 +1441,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rows_sort_by_key_as_a_plain_stable_sort_does() {
+    fn a_frame_sorts_by_key_as_a_stable_sort_of_its_rows_by_value_does() {
+        use crate::contract::ColType;
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7513);
-        // Texts that share long prefixes, are prefixes of each other, or hold zero bytes, so
-        // that the 16-byte prefixes tie often; a second key column and a payload column.
+        // Texts that share prefixes, are prefixes of each other, hold zero bytes or are not
+        // ASCII; a second key column (dates, some before 1970); a payload column (the row's
+        // place), so that the order of equal keys shows.
         let texts = [
             "",
             "a",
@@ -1440,37 +1456,56 @@ mod tests {
             "bsn1_00000000000",
             "bsn1_000000000000",
             "bsn1_0000000000001",
-            "bsn1_0000000000002",
             "bsn1_00000000000000000000000000000000",
             "zz",
+            "Z",
             "\u{e9}t\u{e9}",
         ];
-        let text = |rng: &mut rand_chacha::ChaCha8Rng| {
-            Value::Str(texts[rng.random_range(0..texts.len())].into())
+        let spec = |name: &str, ty: ColType| ColumnSpec {
+            name: name.into(),
+            ty,
+            required: false,
+            meaning: String::new(),
+            values: Vec::new(),
+            identifier: None,
+            stored_as: None,
         };
-        for round in 0..50 {
-            let rows: Vec<Vec<Value>> = (0..rng.random_range(0..200))
+        let specs = [
+            spec("t", ColType::String),
+            spec("d", ColType::Date),
+            spec("n", ColType::U64),
+        ];
+        for round in 0..40 {
+            let mut buf = TableBuffer::with_columns(specs.to_vec());
+            let rows: Vec<Vec<Value>> = (0..rng.random_range(0..300))
                 .map(|i| {
-                    let first = if round % 10 == 9 && i % 7 == 3 {
+                    let t = if round % 10 == 9 && i % 7 == 3 {
                         Value::Null
                     } else {
-                        text(&mut rng)
+                        Value::Str(texts[rng.random_range(0..texts.len())].into())
                     };
-                    vec![first, Value::Int(rng.random_range(0..3)), Value::U64(i)]
+                    vec![t, Value::Date(rng.random_range(-2..3)), Value::U64(i)]
                 })
                 .collect();
-            for key_idx in [vec![0], vec![0, 1], vec![1, 0]] {
-                let mut fast = rows.clone();
-                sort_by_key(&mut fast, &key_idx);
+            for r in &rows {
+                buf.push(r).unwrap();
+            }
+            let df = buf.take_frame().unwrap();
+            for keys in [vec!["t"], vec!["t", "d"], vec!["d", "t"]] {
+                let names: Vec<PlSmallStr> = keys.iter().map(|&k| k.into()).collect();
+                let sorted = frame_rows(&sort_by_key(&df, &names).unwrap(), &specs).unwrap();
+                let idx: Vec<usize> = keys
+                    .iter()
+                    .map(|k| specs.iter().position(|s| s.name == *k).unwrap())
+                    .collect();
                 let mut slow = rows.clone();
                 slow.sort_by(|a, b| {
-                    key_idx
-                        .iter()
+                    idx.iter()
                         .map(|&k| a[k].cmp(&b[k]))
                         .find(|o| o.is_ne())
                         .unwrap_or(std::cmp::Ordering::Equal)
                 });
-                assert_eq!(fast, slow, "round {round}, keys {key_idx:?}");
+                assert_eq!(sorted, slow, "round {round}, keys {keys:?}");
             }
         }
     }
