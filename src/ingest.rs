@@ -1420,13 +1420,37 @@ fn in_part_order(df: &DataFrame) -> Result<bool> {
 /// Sorts a frame by its key columns, rows with equal keys in the order they had: as a stable
 /// sort of its rows by their values (`Value`'s order: nulls first, text byte by byte) would.
 ///
+/// Without reading every row's key from elsewhere in memory at each comparison (polars' sort
+/// took twice as long on the 5 million assignments at 100M events): where the first key is
+/// text, rows are ordered by its first 16 bytes, held side by side with the rows' places, and
+/// whole keys are compared only where those tie. (Text compares byte by byte, so zero-padded
+/// prefixes order as the text does, or tie; a missing value, first in the order, ties with "".)
+///
 /// The sorted frame is in chunks of `ROW_GROUP_ROWS`, each a row group when it is written
 /// (polars' writer writes a frame of one chunk as one row group, however long).
 fn sort_by_key(df: &DataFrame, keys: &[PlSmallStr]) -> Result<DataFrame> {
-    let sorted = df.sort(
-        keys.to_vec(),
-        SortMultipleOptions::default().with_maintain_order(true),
-    )?;
+    let mut df = df.clone();
+    df.rechunk_mut();
+    let columns = keys
+        .iter()
+        .map(|k| KeyColumn::new(df.column(k)?.as_materialized_series()))
+        .collect::<Result<Vec<_>>>()?;
+    let by_key = |a: IdxSize, b: IdxSize| {
+        columns
+            .iter()
+            .map(|c| c.cmp(a as usize, b as usize))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    let mut order: Vec<(u128, IdxSize)> = (0..df.height())
+        .map(|i| (columns.first().map_or(0, |c| c.prefix(i)), i as IdxSize))
+        .collect();
+    order.sort_by(|(pa, a), (pb, b)| pa.cmp(pb).then_with(|| by_key(*a, *b)));
+    let order = IdxCa::from_vec(
+        PlSmallStr::EMPTY,
+        order.into_iter().map(|(_, i)| i).collect(),
+    );
+    let sorted = df.take(&order)?;
     let mut chunked = sorted.slice(0, ROW_GROUP_ROWS);
     let mut offset = ROW_GROUP_ROWS;
     while offset < sorted.height() {
@@ -1434,6 +1458,57 @@ fn sort_by_key(df: &DataFrame, keys: &[PlSmallStr]) -> Result<DataFrame> {
         offset += ROW_GROUP_ROWS;
     }
     Ok(chunked)
+}
+
+/// A key column of a frame of one chunk, compared row with row in `Value`'s order.
+enum KeyColumn {
+    Text(StringChunked),
+    Bool(BooleanChunked),
+    I32(Int32Chunked),
+    I64(Int64Chunked),
+    U32(UInt32Chunked),
+    U64(UInt64Chunked),
+}
+
+impl KeyColumn {
+    fn new(s: &Series) -> Result<KeyColumn> {
+        Ok(match s.dtype() {
+            DataType::String => KeyColumn::Text(s.str()?.clone()),
+            DataType::Boolean => KeyColumn::Bool(s.bool()?.clone()),
+            DataType::Int32 => KeyColumn::I32(s.i32()?.clone()),
+            DataType::Date => KeyColumn::I32(s.date()?.physical().clone()),
+            DataType::Datetime(..) => KeyColumn::I64(s.datetime()?.physical().clone()),
+            DataType::UInt32 => KeyColumn::U32(s.u32()?.clone()),
+            DataType::UInt64 => KeyColumn::U64(s.u64()?.clone()),
+            other => {
+                return Err(Error::Invalid(format!(
+                    "internal: key column '{}' of type {other}",
+                    s.name()
+                )))
+            }
+        })
+    }
+
+    fn cmp(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        match self {
+            KeyColumn::Text(c) => c.get(a).cmp(&c.get(b)),
+            KeyColumn::Bool(c) => c.get(a).cmp(&c.get(b)),
+            KeyColumn::I32(c) => c.get(a).cmp(&c.get(b)),
+            KeyColumn::I64(c) => c.get(a).cmp(&c.get(b)),
+            KeyColumn::U32(c) => c.get(a).cmp(&c.get(b)),
+            KeyColumn::U64(c) => c.get(a).cmp(&c.get(b)),
+        }
+    }
+
+    /// The first 16 bytes of row `i`'s text, zero-padded; 0 for anything else.
+    fn prefix(&self, i: usize) -> u128 {
+        let KeyColumn::Text(c) = self else { return 0 };
+        let Some(s) = c.get(i) else { return 0 };
+        let mut b = [0u8; 16];
+        let n = s.len().min(16);
+        b[..n].copy_from_slice(&s.as_bytes()[..n]);
+        u128::from_be_bytes(b)
+    }
 }
 
 #[cfg(test)]

@@ -119,10 +119,32 @@ impl TimeParser {
 
     pub fn date(&self, text: &str) -> Result<i32, String> {
         let text = text.trim();
+        if self.date_format == "%Y-%m-%d" {
+            if let Some(d) = iso_date(text) {
+                return Ok(days_since_epoch(d));
+            }
+        }
         let d = NaiveDate::parse_from_str(text, &self.date_format)
             .map_err(|_| format!("date '{text}' is not in the form {}", self.date_format))?;
         Ok(days_since_epoch(d))
     }
+}
+
+/// A date written `YYYY-MM-DD`, digits only, that exists; else `None` (and the general parser
+/// decides). Millions of reference rows carry dates, and chrono's parser interprets its format
+/// for each.
+fn iso_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(number(&b[..4])?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(&b[5..7])?, number(&b[8..])?)
 }
 
 /// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
@@ -151,6 +173,34 @@ mod tests {
             nonexistent,
             date_format: "%d-%m-%Y".into(),
         }
+    }
+
+    #[test]
+    fn iso_dates_read_as_chrono_reads_them() {
+        let p = TimeParser::canonical(chrono_tz::Europe::Amsterdam);
+        let texts = [
+            "2026-03-02",
+            "1970-01-01",
+            "1969-12-31",
+            "0001-01-01",
+            "2024-02-29",
+            "2025-02-29",
+            "2025-13-01",
+            "2025-00-10",
+            "2025-1-05",
+            "2025-01-5 ",
+            "+2025-01-05",
+            "2025/01/05",
+            "2025-01-0x",
+            "",
+        ];
+        for t in texts {
+            let slow = NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
+                .map(days_since_epoch)
+                .ok();
+            assert_eq!(p.date(t).ok(), slow, "{t:?}");
+        }
+        assert_eq!(p.date("2026-03-02"), Ok(20514));
     }
 
     fn utc(text: &str) -> i64 {
