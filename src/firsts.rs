@@ -18,8 +18,11 @@ use crate::value::{key_hash, Value};
 #[derive(Default)]
 pub struct Firsts {
     pairs: ShaKeyTable<Pair>,
-    /// (user, client) by code, for `into_rows`.
-    names: Vec<(String, String)>,
+    /// The users and clients of the pairs by code, for `rows`: one text, user then client,
+    /// pair after pair, and where each ends (no allocation per name; at 100M events there are
+    /// millions of pairs).
+    names: String,
+    ends: Vec<usize>,
 }
 
 /// A pair as `Firsts::see` leaves it.
@@ -56,7 +59,7 @@ impl Firsts {
 
     /// The next pair's code: how many pairs there are so far.
     pub fn next_code(&self) -> u32 {
-        self.names.len() as u32
+        (self.ends.len() / 2) as u32
     }
 
     /// Notes an access of `user` to `client` at `t`; the pair. `key` is `pair_key(user, client)`.
@@ -86,7 +89,10 @@ impl Firsts {
             known_client: known.client(Some(client)),
         };
         self.pairs.insert(key, pair);
-        self.names.push((user.to_string(), client.to_string()));
+        for name in [user, client] {
+            self.names.push_str(name);
+            self.ends.push(self.names.len());
+        }
         Ok(pair)
     }
 
@@ -96,17 +102,24 @@ impl Firsts {
     }
 
     /// (user, client, first time) of every pair, in the order of their codes.
-    pub fn into_rows(self) -> Result<Vec<(String, String, i64)>> {
-        let mut firsts: Vec<Option<i64>> = vec![None; self.names.len()];
+    pub fn rows(&self) -> Result<Vec<(&str, &str, i64)>> {
+        let mut firsts: Vec<Option<i64>> = vec![None; self.next_code() as usize];
         for pair in self.pairs.values() {
             firsts[pair.code as usize] = Some(pair.first);
         }
-        self.names
+        let mut start = 0;
+        let mut names = self.ends.iter().map(|&end| {
+            let name = &self.names[start..end];
+            start = end;
+            name
+        });
+        firsts
             .into_iter()
-            .zip(firsts)
-            .map(|((u, c), t)| {
-                t.map(|t| (u, c, t))
-                    .ok_or_else(|| Error::Invalid("internal: a pair code without a pair".into()))
+            .map(|t| match (names.next(), names.next(), t) {
+                (Some(u), Some(c), Some(t)) => Ok((u, c, t)),
+                _ => Err(Error::Invalid(
+                    "internal: a pair code without a pair".into(),
+                )),
             })
             .collect()
     }
@@ -151,11 +164,11 @@ mod tests {
         assert_eq!(see(&mut f, "u1", &c1, 99, &k).unwrap().first, 10);
         assert_eq!(f.next_code(), 3);
         assert_eq!(
-            f.into_rows().unwrap(),
-            vec![
-                ("u1".to_string(), c1.clone(), 10),
-                ("u2".to_string(), c1, 40),
-                ("u1".to_string(), c2, 60),
+            f.rows().unwrap(),
+            [
+                ("u1", c1.as_str(), 10),
+                ("u2", c1.as_str(), 40),
+                ("u1", c2.as_str(), 60)
             ]
         );
     }

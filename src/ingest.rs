@@ -1255,7 +1255,7 @@ impl<'a> Run<'a> {
     ) -> Result<()> {
         let spec = &self.contract.first_access;
         let file = spec.file();
-        let rows = firsts.into_rows()?;
+        let rows = firsts.rows()?;
         let n = rows.len();
         let (mut users, mut clients, mut times) = (
             Vec::with_capacity(n),
