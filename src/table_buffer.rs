@@ -1,6 +1,7 @@
 //! Columnar buffers that turn validated rows into a Polars frame of the contract's store schema.
 
 use polars::prelude::*;
+use polars_arrow::array::{MutableBinaryViewArray, View};
 
 use crate::contract::{ColType, ColumnSpec, TableSpec};
 use crate::error::{Error, Result};
@@ -8,7 +9,7 @@ use crate::value::Value;
 
 enum Builder {
     /// Strings go straight into Arrow's view buffers (no allocation per value).
-    Str(StringChunkedBuilder),
+    Str(TextColumn),
     /// Values and a validity bitmap made only once a value is missing.
     Bool(BooleanChunkedBuilder),
     Int(PrimitiveChunkedBuilder<Int32Type>),
@@ -23,7 +24,7 @@ impl Builder {
         let name = PlSmallStr::EMPTY;
         match ty {
             ColType::String | ColType::Text | ColType::Enum | ColType::Identifier => {
-                Builder::Str(StringChunkedBuilder::new(name, rows))
+                Builder::Str(TextColumn::with_capacity(rows))
             }
             ColType::Bool => Builder::Bool(BooleanChunkedBuilder::new(name, rows)),
             ColType::Int => Builder::Int(PrimitiveChunkedBuilder::new(name, rows)),
@@ -36,14 +37,14 @@ impl Builder {
 
     fn push(&mut self, v: &Value) -> bool {
         match (self, v) {
-            (Builder::Str(b), Value::Str(s)) => b.append_value(s),
+            (Builder::Str(b), Value::Str(s)) => b.push(s),
             (Builder::Bool(b), Value::Bool(x)) => b.append_value(*x),
             (Builder::Int(b), Value::Int(x)) => b.append_value(*x),
             (Builder::Date(b), Value::Date(x)) => b.append_value(*x),
             (Builder::Timestamp(b), Value::Timestamp(x)) => b.append_value(*x),
             (Builder::U32(b), Value::U32(x)) => b.append_value(*x),
             (Builder::U64(b), Value::U64(x)) => b.append_value(*x),
-            (Builder::Str(b), Value::Null) => b.append_null(),
+            (Builder::Str(b), Value::Null) => b.array.push_null(),
             (Builder::Bool(b), Value::Null) => b.append_null(),
             (Builder::Int(b) | Builder::Date(b), Value::Null) => b.append_null(),
             (Builder::Timestamp(b), Value::Null) => b.append_null(),
@@ -57,7 +58,7 @@ impl Builder {
     fn into_column(self, name: &str) -> Result<Column> {
         let name = PlSmallStr::from(name);
         let series = match self {
-            Builder::Str(b) => b.finish().with_name(name).into_series(),
+            Builder::Str(b) => b.finish(name).into_series(),
             Builder::Bool(b) => b.finish().with_name(name).into_series(),
             Builder::Int(b) => b.finish().with_name(name).into_series(),
             Builder::U32(b) => b.finish().with_name(name).into_series(),
@@ -70,6 +71,58 @@ impl Builder {
                 .into_series(),
         };
         Ok(series.into())
+    }
+}
+
+/// A text column being built. A long text (one not held inline in its view) equal to the last
+/// long text takes that one's view, pointing at the same bytes, instead of a copy of its own: a
+/// log repeats its source system, say, row after row. (The Parquet writer then also knows the
+/// repeat by its view, without hashing the text: `encoded_writer::text_dictionary`.)
+struct TextColumn {
+    array: MutableBinaryViewArray<str>,
+    /// The view of the last long text pushed.
+    last_long: Option<View>,
+    /// Bytes of the texts that took another's view (not counted by `array`).
+    repeated: usize,
+}
+
+impl TextColumn {
+    fn with_capacity(rows: usize) -> TextColumn {
+        TextColumn {
+            array: MutableBinaryViewArray::with_capacity(rows),
+            last_long: None,
+            repeated: 0,
+        }
+    }
+
+    fn push(&mut self, text: &str) {
+        if text.len() <= View::MAX_INLINE_SIZE as usize {
+            self.array.push_value(text);
+            return;
+        }
+        if let Some(view) = self.last_long {
+            // SAFETY: `view` is a view this array made (`last_long`).
+            let last = unsafe { self.array.value_from_view_unchecked(&view) };
+            if last == text {
+                // SAFETY: the view is one of this array's, so its buffer and offset are valid;
+                // the total of the texts' lengths is set right in `finish`.
+                unsafe { self.array.views_mut().push(view) };
+                if let Some(validity) = self.array.validity() {
+                    validity.push(true);
+                }
+                self.repeated += text.len();
+                return;
+            }
+        }
+        self.array.push_value(text);
+        self.last_long = self.array.views().last().copied();
+    }
+
+    fn finish(mut self, name: PlSmallStr) -> StringChunked {
+        let total = self.array.total_bytes_len() + self.repeated;
+        // SAFETY: the total of the texts' lengths, those pushed and those that took a view.
+        unsafe { self.array.set_total_bytes_len(total) };
+        StringChunked::with_chunk(name, self.array.freeze())
     }
 }
 
@@ -245,6 +298,38 @@ pub fn frame_rows(df: &DataFrame, specs: &[ColumnSpec]) -> Result<Vec<Vec<Value>
 mod tests {
     use super::*;
     use crate::contract::Contract;
+
+    #[test]
+    fn a_long_text_like_the_last_takes_its_view_and_reads_back_the_same() {
+        let (a, b) = ("suite4sd-voorbeeldstad", "suite4sd-voorbeeldstae");
+        let rows = [
+            Some(a),
+            Some(a),
+            None,
+            Some(a),
+            Some(b),
+            Some(b),
+            Some("x"),
+            Some(b),
+            Some(a),
+        ];
+        let mut column = TextColumn::with_capacity(4);
+        for r in rows {
+            match r {
+                Some(t) => column.push(t),
+                None => column.array.push_null(),
+            }
+        }
+        let ca = column.finish("t".into());
+        assert_eq!(ca.iter().collect::<Vec<_>>(), rows);
+        let array = ca.downcast_iter().next().unwrap();
+        // Three copies (a, b, a again after b); the other long texts point at them.
+        assert_eq!(array.total_buffer_len(), 3 * a.len());
+        assert_eq!(array.total_bytes_len(), 7 * a.len() + 1);
+        assert_eq!(array.views()[0], array.views()[3]);
+        assert_eq!(array.views()[4], array.views()[7]);
+        assert_ne!(array.views()[0], array.views()[8]);
+    }
 
     #[test]
     fn rows_survive_a_round_trip_through_a_frame() {
