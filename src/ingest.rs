@@ -1309,10 +1309,9 @@ fn local_time(t: i64, zone: Tz) -> std::result::Result<chrono::DateTime<Tz>, Str
 /// log holds millions.
 type Keys = ShaKeyTable<u64>;
 
-/// (source, event_id) hashes and digests of the events in a month's part files: committed ones
-/// and ones this run staged.
-/// The keys and digests of a month's events, in `keys` (empty, a month's table let go of
-/// and kept for its slots: `Run::events`).
+/// (source, event_id) hashes and digests of the events in a month's part files, committed ones
+/// and ones this run staged, put in `keys`: an empty table, maybe another month's let go of and
+/// kept for its slots (`Run::events`).
 fn load_keys(
     mut keys: Keys,
     store: &Store,
@@ -1429,11 +1428,13 @@ fn in_part_order(df: &DataFrame) -> Result<bool> {
 /// The sorted frame is in chunks of `ROW_GROUP_ROWS`, each a row group when it is written
 /// (polars' writer writes a frame of one chunk as one row group, however long).
 fn sort_by_key(df: &DataFrame, keys: &[PlSmallStr]) -> Result<DataFrame> {
-    let mut df = df.clone();
-    df.rechunk_mut();
-    let columns = keys
+    // The key columns in one chunk each, for reads by row.
+    let mut key_frame = df.select(keys.iter().cloned())?;
+    key_frame.rechunk_mut();
+    let columns = key_frame
+        .columns()
         .iter()
-        .map(|k| KeyColumn::new(df.column(k)?.as_materialized_series()))
+        .map(|c| KeyColumn::new(c.as_materialized_series()))
         .collect::<Result<Vec<_>>>()?;
     let by_key = |a: IdxSize, b: IdxSize| {
         columns
