@@ -187,16 +187,13 @@ impl FhirInput {
                 _ => None,
             }
         };
+        let mut fields = RawFields::default();
+        for c in &self.columns {
+            fields.push(get(c).as_deref().filter(|v| !v.trim().is_empty()));
+        }
         RawRow {
             line,
-            fields: RawFields::from_texts(
-                self.columns
-                    .iter()
-                    .map(|c| get(c).filter(|v| !v.trim().is_empty()))
-                    .collect::<Vec<_>>()
-                    .iter()
-                    .map(Option::as_deref),
-            ),
+            fields,
             raw: RawText::Text(redact_bsns(&raw)),
             problem: None,
         }

@@ -421,7 +421,7 @@ struct Run<'a> {
     zone: Tz,
     run_no: u32,
     /// One per checker thread (each with its cache), kept from file to file.
-    ps: Vec<Pseudonymiser<'a>>,
+    ps: Vec<Pseudonymiser>,
     quarantine: TableBuffer,
     /// Quarantine rows of a file being hashed as it is read, until its hash is known.
     unhashed_quarantine: Vec<[Value; 6]>,

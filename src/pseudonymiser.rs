@@ -2,8 +2,6 @@
 
 use polars::prelude::PlHashMap;
 
-use std::marker::PhantomData;
-
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -63,11 +61,10 @@ impl Domain {
 
 /// Turns identifiers into pseudonyms, caching the ones it has seen (a log names the same
 /// client thousands of times).
-pub struct Pseudonymiser<'k> {
+pub struct Pseudonymiser {
     /// HMAC-SHA-256 with the key already taken in (two of the four SHA-256 blocks of a MAC of a
     /// short value), cloned for each MAC.
     keyed: Hmac<Sha256>,
-    key: PhantomData<&'k Key>,
     /// Per domain (`Domain as usize`): value as given -> pseudonym. Keyed by the value before
     /// it is normalised, so that a value seen before costs one look-up and no allocation.
     cache: [PlHashMap<String, String>; 4],
@@ -75,11 +72,10 @@ pub struct Pseudonymiser<'k> {
     bsns: BsnMacs,
 }
 
-impl<'k> Pseudonymiser<'k> {
-    pub fn new(key: &'k Key) -> Self {
+impl Pseudonymiser {
+    pub fn new(key: &Key) -> Self {
         Pseudonymiser {
             keyed: key.mac(),
-            key: PhantomData,
             cache: Default::default(),
             bsns: BsnMacs::default(),
         }

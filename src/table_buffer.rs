@@ -44,7 +44,7 @@ impl Builder {
             (Builder::Timestamp(b), Value::Timestamp(x)) => b.append_value(*x),
             (Builder::U32(b), Value::U32(x)) => b.append_value(*x),
             (Builder::U64(b), Value::U64(x)) => b.append_value(*x),
-            (Builder::Str(b), Value::Null) => b.array.push_null(),
+            (Builder::Str(b), Value::Null) => b.push_null(),
             (Builder::Bool(b), Value::Null) => b.append_null(),
             (Builder::Int(b) | Builder::Date(b), Value::Null) => b.append_null(),
             (Builder::Timestamp(b), Value::Null) => b.append_null(),
@@ -116,6 +116,10 @@ impl TextColumn {
         }
         self.array.push_value(text);
         self.last_long = self.array.views().last().copied();
+    }
+
+    fn push_null(&mut self) {
+        self.array.push_null();
     }
 
     fn finish(mut self, name: PlSmallStr) -> StringChunked {
@@ -317,7 +321,7 @@ mod tests {
         for r in rows {
             match r {
                 Some(t) => column.push(t),
-                None => column.array.push_null(),
+                None => column.push_null(),
             }
         }
         let ca = column.finish("t".into());
