@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
-use wmo_audit::audit_run::{load_tables, near, History};
+use wmo_audit::audit::load::{load_tables, near, History};
 use wmo_audit::engine::Engine;
 use wmo_audit::period::Period;
 use wmo_audit::policy::Policy;

@@ -48,8 +48,9 @@ pub fn write_frame(df: &DataFrame, w: &mut dyn Write, name: &str) -> Result<()> 
         .map_err(|e| Error::Invalid(format!("writing {name}: {e}")))
 }
 
-/// For tests: the header serde would write for a row, to check `COLUMNS` against.
-pub fn serde_header<T: Serialize>(row: &T) -> Vec<String> {
+/// The header serde would write for a row, for tests to check `COLUMNS` against.
+#[cfg(test)]
+pub(crate) fn serde_header<T: Serialize>(row: &T) -> Vec<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let _ = out.serialize(row);
     let bytes = out.into_inner().unwrap_or_default();
@@ -65,27 +66,24 @@ pub fn serde_header<T: Serialize>(row: &T) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emergency_logins::EmergencyLogin;
-    use crate::outliers::VolumeOutlier;
-    use crate::review_cases::ReviewCase;
 
-    fn check<T: CsvRow + Default>() {
-        assert_eq!(serde_header(&T::default()), T::COLUMNS);
+    #[derive(Serialize, Default)]
+    struct Row {
+        event_id: String,
+        local_time: String,
     }
 
-    #[test]
-    fn declared_columns_are_the_serialised_fields() {
-        check::<ReviewCase>();
-        check::<EmergencyLogin>();
-        check::<VolumeOutlier>();
+    impl CsvRow for Row {
+        const COLUMNS: &'static [&'static str] = &["event_id", "local_time"];
     }
 
     #[test]
     fn an_empty_list_still_has_its_header() {
         let mut out = Vec::new();
-        write_rows::<EmergencyLogin>(&[], &mut out, "x.csv").unwrap();
+        write_rows::<Row>(&[], &mut out, "x.csv").unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.lines().count(), 1);
-        assert!(text.starts_with("event_id,local_time,"));
+        assert!(text.starts_with("event_id,local_time"));
+        assert_eq!(serde_header(&Row::default()), Row::COLUMNS);
     }
 }

@@ -2,7 +2,6 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::audit_tables::DayRange;
 use crate::error::{Error, Result};
 
 /// A named run of calendar days.
@@ -143,3 +142,31 @@ mod tests {
         }
     }
 }
+
+pub fn days_since_epoch(d: NaiveDate) -> i32 {
+    d.num_days_from_ce() - EPOCH_FROM_CE
+}
+
+/// The date `days` after 1970-01-01; a count beyond chrono's range gives its last date.
+pub fn date_from_days(days: i32) -> NaiveDate {
+    days.checked_add(EPOCH_FROM_CE)
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// The calendar days (in the policy's time zone) an audit covers, both included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayRange {
+    pub first: chrono::NaiveDate,
+    pub last: chrono::NaiveDate,
+}
+
+impl DayRange {
+    /// The range as days since 1970-01-01, as polars stores a `Date`.
+    pub fn epoch_days(&self) -> (i32, i32) {
+        (days_since_epoch(self.first), days_since_epoch(self.last))
+    }
+}
+
+/// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
+const EPOCH_FROM_CE: i32 = 719_163;

@@ -9,7 +9,7 @@ use common::random_world::world;
 use common::root;
 use common::world::*;
 use proptest::prelude::*;
-use wmo_audit::audit_tables::DayRange;
+use wmo_audit::period::DayRange;
 use wmo_audit::policy::Policy;
 
 fn policies() -> Vec<Policy> {

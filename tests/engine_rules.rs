@@ -5,7 +5,7 @@ mod common;
 
 use common::root;
 use common::world::*;
-use wmo_audit::audit_tables::DayRange;
+use wmo_audit::period::DayRange;
 use wmo_audit::policy::Policy;
 
 /// The sample's policy: every rule, BIG for medical, complaint sections restricted.

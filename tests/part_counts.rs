@@ -11,15 +11,16 @@ use common::world::day;
 use common::{as_text, root, sample_store};
 use polars::prelude::*;
 use proptest::prelude::*;
-use wmo_audit::audit_run::{load_tables, History};
-use wmo_audit::audit_summary::Tally;
-use wmo_audit::audit_tables::{AuditTables, DayRange};
+use wmo_audit::audit::load::{load_tables, History};
+use wmo_audit::audit::outliers;
+use wmo_audit::audit::part_counts::PartCounts;
+use wmo_audit::audit::summary::Tally;
+use wmo_audit::audit::verdict_file::VerdictFile;
+use wmo_audit::engine::input::AuditTables;
 use wmo_audit::engine::{self, Engine, VERDICT_COLUMNS};
-use wmo_audit::outliers;
-use wmo_audit::part_counts::PartCounts;
+use wmo_audit::period::DayRange;
 use wmo_audit::policy::Policy;
 use wmo_audit::store::Store;
-use wmo_audit::verdict_file::VerdictFile;
 
 /// `df` with its rows sorted by every column (the counts' row order is not part of them).
 fn sorted(df: &DataFrame) -> DataFrame {

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use common::tiny_org::{Team, TinyOrg};
 use common::*;
-use wmo_audit::disclosure::{recoverable, CellKey, Line};
+use wmo_audit::stats::disclosure::{recoverable, CellKey, Line};
 
 const PERIOD: &str = "2026-Q1";
 

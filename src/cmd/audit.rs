@@ -1,7 +1,7 @@
 //! `audit`: check the arguments into a `PeriodConfig`, run the audit, print where the report is.
 
 use super::period_args::PeriodArgs;
-use crate::audit_run;
+use crate::app::audit;
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
@@ -14,7 +14,7 @@ pub struct AuditArgs {
 
 pub fn run(args: AuditArgs) -> anyhow::Result<i32> {
     let config = args.run.check("audit")?;
-    let o = audit_run::run(&config)?;
+    let o = audit::run(&config)?;
     println!(
         "audit {} {}: {} accesses, {} justified, {} unjustified, {} emergency logins",
         config.policy.id, config.period.label, o.events, o.justified, o.unjustified, o.emergency

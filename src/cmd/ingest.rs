@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::contract::Contract;
+use crate::ingest::read::source_profile::{ClientIds, SourceProfile};
 use crate::ingest::{self, IngestConfig, IngestReport};
-use crate::key::Key;
-use crate::source_profile::{ClientIds, SourceProfile};
+use crate::privacy::key::Key;
+use crate::store::contract::Contract;
 
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {

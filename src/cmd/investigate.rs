@@ -6,14 +6,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use chrono::NaiveDate;
 
-use crate::audit_tables::DayRange;
-use crate::bsn::Bsn;
-use crate::investigation::{self, InvestigationConfig, Search, Subject};
-use crate::key::Key;
+use crate::app::investigate::{self, InvestigationConfig};
+use crate::i18n::Lang;
+use crate::investigate::model::{Search, Subject};
+use crate::period::DayRange;
 use crate::period::Period;
 use crate::policy::Policy;
-use crate::pseudonymiser::{Domain, Pseudonymiser};
-use crate::report::Lang;
+use crate::privacy::bsn::Bsn;
+use crate::privacy::key::Key;
+use crate::privacy::pseudonymiser::{Domain, Pseudonymiser};
 
 /// Arguments every investigation shares.
 #[derive(Debug, Clone, clap::Args)]
@@ -110,7 +111,7 @@ fn day(flag: &str, text: &str) -> anyhow::Result<NaiveDate> {
 }
 
 fn range(common: &Common) -> anyhow::Result<DayRange> {
-    let all = investigation::all_days();
+    let all = crate::investigate::model::all_days();
     let first = common
         .from
         .as_deref()
@@ -128,7 +129,7 @@ fn range(common: &Common) -> anyhow::Result<DayRange> {
 }
 
 fn label(r: DayRange) -> String {
-    if r == investigation::all_days() {
+    if r == crate::investigate::model::all_days() {
         "all".into()
     } else {
         format!("{}_{}", r.first, r.last)
@@ -214,7 +215,7 @@ fn short(pid: &str) -> String {
 }
 
 fn finish(config: InvestigationConfig) -> anyhow::Result<i32> {
-    let o = investigation::run(&config)?;
+    let o = investigate::run(&config)?;
     let count = |v: &str| o.lines.iter().filter(|l| l.verdict == v).count();
     println!(
         "{} accesses: {} justified, {} unjustified, {} emergency logins",

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::key::Key;
+use crate::privacy::key::Key;
 
 #[derive(Debug, clap::Args)]
 pub struct KeygenArgs {

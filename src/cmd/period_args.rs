@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-use crate::audit_run::PeriodConfig;
+use crate::app::audit::PeriodConfig;
+use crate::i18n::Lang;
 use crate::period::Period;
 use crate::policy::Policy;
-use crate::report::Lang;
 
 #[derive(Debug, clap::Args)]
 pub struct PeriodArgs {

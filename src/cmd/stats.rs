@@ -1,7 +1,7 @@
 //! `stats`: check the arguments into a `PeriodConfig`, write the management release.
 
 use super::period_args::PeriodArgs;
-use crate::stats_run;
+use crate::app::stats;
 
 #[derive(Debug, clap::Args)]
 pub struct StatsArgs {
@@ -11,7 +11,7 @@ pub struct StatsArgs {
 
 pub fn run(args: StatsArgs) -> anyhow::Result<i32> {
     let config = args.run.check("stats")?;
-    let (release, manifest_sha256) = stats_run::run(&config)?;
+    let (release, manifest_sha256) = stats::run(&config)?;
     println!(
         "stats {} {}: {} team cells, {} role cells, {} suppressions",
         config.policy.id,

@@ -12,15 +12,18 @@ use chrono_tz::Europe::Amsterdam;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::contract::Contract;
 use crate::error::{Error, Result};
-use crate::source_profile::SourceProfile;
+use crate::ingest::read::source_profile::SourceProfile;
+use crate::store::contract::Contract;
 use activity::Access;
 use org::Org;
 
 /// The profile the Dutch export is written in: the generator inverts its mappings, so the
 /// export and the profile cannot drift apart.
-pub const EXPORT_PROFILE: &str = include_str!("../../schemas/profiles/zaaksysteem-nl.toml");
+pub const EXPORT_PROFILE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/schemas/profiles/zaaksysteem-nl.toml"
+));
 const SOURCE: &str = "suite4sd-voorbeeldstad";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

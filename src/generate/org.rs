@@ -5,7 +5,7 @@ use rand::seq::IndexedRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::bsn::Bsn;
+use crate::privacy::bsn::Bsn;
 
 pub const ORGANISATION: &str = "Gemeente Voorbeeldstad";
 

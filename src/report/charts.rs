@@ -4,10 +4,10 @@
 use plotters::prelude::*;
 use serde::Serialize;
 
-use crate::audit_summary::AuditSummary;
+use crate::audit::summary::AuditSummary;
 use crate::error::{Error, Result};
+use crate::i18n::{text, Lang};
 use crate::policy::Policy;
-use crate::report::{text, Lang};
 
 const W: u32 = 520;
 const H: u32 = 260;

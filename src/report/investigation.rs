@@ -6,14 +6,19 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
-use crate::audit_tables::DayRange;
 use crate::engine::{EMERGENCY, UNJUSTIFIED};
 use crate::error::Result;
-use crate::investigation::{timeline, EventLine, Subject, UserPattern};
+use crate::i18n::{all_texts, text, Lang};
+use crate::investigate::model::{timeline, EventLine, Subject, UserPattern};
+use crate::period::DayRange;
 use crate::policy::Policy;
-use crate::report::{all_texts, charts, render, text, Lang};
+use crate::report::charts;
+use crate::report::page::render;
 
-const TEMPLATE: &str = include_str!("../../templates/investigation.html");
+const TEMPLATE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/templates/investigation.html"
+));
 
 pub struct Page<'a> {
     pub subject: &'a Subject,

@@ -8,15 +8,20 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit_tables::{AuditTables, DayRange};
+use crate::audit::verdict_row::VerdictRow;
 use crate::csv_output::CsvRow;
+use crate::engine::input::AuditTables;
 use crate::engine::{EMERGENCY, UNJUSTIFIED};
 use crate::error::{Error, Result};
+use crate::i18n::{all_texts, text, Lang};
+use crate::period::DayRange;
 use crate::policy::Policy;
-use crate::report::{all_texts, render, text, Lang};
-use crate::verdict_row::VerdictRow;
+use crate::report::page::render;
 
-const TEMPLATE: &str = include_str!("../../templates/letter.html");
+const TEMPLATE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/templates/letter.html"
+));
 
 /// One access as the resident reads it.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -79,7 +84,7 @@ impl Letter {
                 team_info.insert(id, (n, o));
             }
         }
-        let people = crate::audit_run::display_names(&tables.staff)?;
+        let people = crate::audit::findings::display_names(&tables.staff)?;
         let lines = rows
             .iter()
             .map(|r| {
@@ -120,7 +125,7 @@ impl Letter {
             })
             .collect();
         // Without --from/--to the letter covers the first to the last access.
-        let range = if range == crate::investigation::all_days() {
+        let range = if range == crate::investigate::model::all_days() {
             let days: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.local_date).collect();
             match (days.iter().min(), days.iter().max()) {
                 (Some(&first), Some(&last)) => DayRange { first, last },

@@ -6,12 +6,14 @@ use std::io::Write;
 use serde_json::json;
 
 use crate::error::Result;
+use crate::i18n::{all_texts, text, Lang};
 use crate::period::Period;
 use crate::policy::Policy;
-use crate::report::{all_texts, charts, render, text, Lang};
-use crate::stats_run::{Release, StatRow, ALL, ORG};
+use crate::report::charts;
+use crate::report::page::render;
+use crate::stats::release::{Release, StatRow, ALL, ORG};
 
-const TEMPLATE: &str = include_str!("../../templates/stats.html");
+const TEMPLATE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/stats.html"));
 
 pub fn write_html(
     release: &Release,

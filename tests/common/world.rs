@@ -5,7 +5,8 @@
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone as _, Timelike, Utc};
 use polars::prelude::*;
 
-use wmo_audit::audit_tables::{AuditTables, DayRange};
+use wmo_audit::engine::input::AuditTables;
+use wmo_audit::period::DayRange;
 use wmo_audit::policy::Policy;
 
 pub fn day(n: i64) -> NaiveDate {
@@ -407,7 +408,7 @@ pub fn engine(world: &World, p: &Policy, range: DayRange) -> Vec<Expected> {
         .unwrap()
         .collect()
         .unwrap();
-    wmo_audit::verdict_row::VerdictRow::read_all(&df)
+    wmo_audit::audit::verdict_row::VerdictRow::read_all(&df)
         .unwrap()
         .into_iter()
         .map(|r| Expected {
