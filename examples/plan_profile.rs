@@ -25,7 +25,7 @@ fn main() -> Result<()> {
     let store = Store::open_read(Path::new(store))?;
     let policy = Policy::load(Path::new(policy))?;
     let period = Period::parse(period).context("period")?;
-    let tables = load_tables(&store, period.range, &policy.time_zone, History::Period)?;
+    let tables = load_tables(&store, period.range, policy.time_zone, History::Period)?;
 
     let t0 = Instant::now();
     let engine = Engine::new(&tables, &policy)?;

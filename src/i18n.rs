@@ -63,16 +63,13 @@ mod tests {
         let nl: Vec<_> = t["nl"].keys().collect();
         let en: Vec<_> = t["en"].keys().collect();
         assert_eq!(nl, en);
-        for key in crate::engine::REASONS {
+        for key in crate::engine::vocab::Reason::names() {
             assert!(t["nl"].contains_key(&format!("reason_{key}")), "{key}");
         }
-        for key in crate::engine::SIGNALS {
+        for key in crate::engine::vocab::Signal::names() {
             assert!(t["nl"].contains_key(&format!("signal_{key}")), "{key}");
         }
-        for key in crate::policy::STRUCTURAL_RULES
-            .iter()
-            .chain(crate::policy::ROLE_RULES.iter())
-        {
+        for key in crate::policy::rule::RuleKind::all().map(|k| k.name()) {
             assert!(t["nl"].contains_key(&format!("rule_{key}")), "{key}");
         }
     }

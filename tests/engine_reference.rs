@@ -75,17 +75,18 @@ fn random_worlds_reach_every_outcome() {
         .map(|v| format!("verdict:{v}"))
         .collect();
     want.extend(
-        wmo_audit::engine::REASONS
+        wmo_audit::engine::vocab::Reason::names()
             .iter()
             .map(|r| format!("reason:{r}")),
     );
     want.extend(
-        wmo_audit::engine::SIGNALS
+        wmo_audit::engine::vocab::Signal::names()
             .iter()
             .map(|r| format!("signal:{r}")),
     );
     want.extend(
-        wmo_audit::policy::STRUCTURAL_RULES
+        wmo_audit::policy::rule::RuleKind::STRUCTURAL
+            .map(|k| k.name())
             .iter()
             .chain(["coordinator", "auditor", "policy_adviser"].iter())
             .map(|r| format!("rule:{r}")),

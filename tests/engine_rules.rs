@@ -436,7 +436,7 @@ fn every_shipped_policy_loads_and_cites_an_article_for_every_rule() {
         if path.extension().is_some_and(|x| x == "toml") {
             let p = Policy::load(&path).unwrap();
             assert!(p.rules.iter().all(|r| !r.article.trim().is_empty()));
-            assert!(p.rules[0].id == "direct_worker", "{}", p.id);
+            assert!(p.rules[0].kind.name() == "direct_worker", "{}", p.id);
             n += 1;
         }
     }

@@ -17,7 +17,7 @@ use wmo_audit::audit::part_counts::PartCounts;
 use wmo_audit::audit::summary::Tally;
 use wmo_audit::audit::verdict_file::VerdictFile;
 use wmo_audit::engine::input::AuditTables;
-use wmo_audit::engine::{self, Engine, VERDICT_COLUMNS};
+use wmo_audit::engine::{Engine, VERDICT_COLUMNS};
 use wmo_audit::period::DayRange;
 use wmo_audit::policy::Policy;
 use wmo_audit::store::Store;
@@ -76,7 +76,7 @@ fn check(tables: &AuditTables, policy: &Policy, range: DayRange) -> usize {
     let review = text
         .clone()
         .lazy()
-        .filter(engine::needs_review())
+        .filter(wmo_audit::engine::vocab::needs_review())
         .collect()
         .unwrap();
     assert!(fast.review.equals_missing(&review), "review rows differ");
@@ -102,7 +102,7 @@ fn coded_counts_equal_text_counts_on_the_sample_store() {
     }
     for path in policies {
         let policy = Policy::load(&path).unwrap();
-        let tables = load_tables(&store, range, &policy.time_zone, History::Period).unwrap();
+        let tables = load_tables(&store, range, policy.time_zone, History::Period).unwrap();
         let rows = check(&tables, &policy, range);
         assert!(rows > 1000, "the sample's year has {rows} verdicts");
     }
@@ -119,7 +119,7 @@ fn the_verdict_file_writes_coded_text_as_enums() {
         first: "2026-03-01".parse().unwrap(),
         last: "2026-03-31".parse().unwrap(),
     };
-    let tables = load_tables(&store, range, &policy.time_zone, History::Period).unwrap();
+    let tables = load_tables(&store, range, policy.time_zone, History::Period).unwrap();
     let engine = Engine::new(&tables, &policy).unwrap();
     let coded = engine
         .coded_verdicts(tables.events.clone(), range)

@@ -72,7 +72,7 @@ impl AuditOutcome {
 pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     let mut timings = PhaseTimings::start();
     let store = Store::open_read(&config.store)?;
-    let zone = config.policy.time_zone.as_str();
+    let zone = config.policy.time_zone;
     let range = config.period.range;
     // The store files the audit reads, hashed for the manifest while it runs.
     let store_hashes = BackgroundHashes::start(evidence::store_paths(
@@ -114,8 +114,10 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
                 timings.end("parts: verdicts");
                 let frame = verdict_file.frame(&chunk)?;
                 timings.end("parts: verdict columns");
-                tx.send(frame)
-                    .map_err(|_| Error::Invalid("internal: the verdict writer stopped".into()))?;
+                // The writer stops only on an error of its own, which is reported instead.
+                tx.send(frame).map_err(|_| {
+                    Error::Invalid("the verdicts file's writer stopped before the last part".into())
+                })?;
                 timings.end("parts: waiting for the verdict writer");
                 kept.add(&chunk, &labels)?;
                 if i == 0 {
@@ -132,7 +134,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
         drop(tx);
         let written = writer
             .join()
-            .map_err(|_| Error::Invalid("internal: the verdict writer failed".into()))?;
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         // A writer's error explains a computation stopped by it.
         written?;
         computed

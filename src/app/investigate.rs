@@ -4,9 +4,7 @@
 //! events, an HTML page and an evidence manifest.
 
 use crate::app::output::write_file;
-use crate::investigate::model::{
-    matches_search, tz, user_pattern, EventLine, Subject, UserPattern,
-};
+use crate::investigate::model::{matches_search, user_pattern, EventLine, Subject, UserPattern};
 use std::path::PathBuf;
 
 use polars::prelude::*;
@@ -48,7 +46,7 @@ pub struct InvestigationOutcome {
 /// Runs an investigation and writes its folder.
 pub fn run(config: &InvestigationConfig) -> Result<InvestigationOutcome> {
     let store = Store::open_read(&config.store)?;
-    let policy_zone = config.policy.time_zone.as_str();
+    let policy_zone = config.policy.time_zone;
     let tables = load_tables(&store, config.range, policy_zone, History::Full)?;
     let policy = &config.policy;
     // Per-(user, client) signals stay exact when the events are narrowed to a user or client.
@@ -76,7 +74,7 @@ pub fn run(config: &InvestigationConfig) -> Result<InvestigationOutcome> {
         })
         .collect();
     let names = display_names(&tables.staff)?;
-    let zone = tz(policy)?;
+    let zone = policy.time_zone;
     let lines: Vec<EventLine> = rows
         .iter()
         .map(|r| EventLine::new(r, &names, zone))

@@ -10,7 +10,7 @@ use polars::prelude::*;
 use crate::app::audit::PeriodConfig;
 use crate::audit::load::{files_to_read, load_tables, History};
 use crate::csv_output::write_rows;
-use crate::engine::{self};
+use crate::engine;
 use crate::error::{Error, Result};
 use crate::evidence::{self, EvidenceManifest};
 use crate::period::DayRange;
@@ -25,7 +25,7 @@ pub fn run(config: &PeriodConfig) -> Result<(Release, String)> {
         first: before.first,
         last: config.period.range.last,
     };
-    let zone = config.policy.time_zone.as_str();
+    let zone = config.policy.time_zone;
     let tables = load_tables(&store, range, zone, History::Period)?;
     let all = engine::verdicts(&tables, &config.policy, range)?.collect()?;
     let first = config.period.range.first;

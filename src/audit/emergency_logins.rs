@@ -9,8 +9,8 @@ use serde::Serialize;
 use crate::audit::verdict_row::VerdictRow;
 use crate::csv_output::CsvRow;
 use crate::engine::input::AuditTables;
-use crate::engine::EMERGENCY;
-use crate::error::{Error, Result};
+use crate::engine::vocab::Verdict;
+use crate::error::Result;
 use crate::period::days_since_epoch;
 use crate::policy::Policy;
 
@@ -42,7 +42,7 @@ impl EmergencyLogin {
             &verdicts
                 .clone()
                 .lazy()
-                .filter(col("verdict").eq(lit(EMERGENCY)))
+                .filter(col("verdict").eq(lit(Verdict::Emergency.name())))
                 .collect()?,
         )?;
         // (user, client) -> first days of their assignments, for the clients of these rows only
@@ -97,10 +97,7 @@ impl EmergencyLogin {
         for r in &rows {
             *per_user.entry(r.user_id.as_str()).or_default() += 1;
         }
-        let tz: chrono_tz::Tz = policy
-            .time_zone
-            .parse()
-            .map_err(|_| Error::Invalid(format!("time zone '{}' is unknown", policy.time_zone)))?;
+        let tz = policy.time_zone;
         Ok(rows
             .iter()
             .map(|r| {

@@ -4,6 +4,7 @@
 use crate::audit::part_counts::PartCounts;
 use crate::audit::summary::Tally;
 use crate::engine;
+use crate::engine::vocab::Verdict;
 use crate::error::Result;
 use crate::policy::Policy;
 use polars::prelude::*;
@@ -86,10 +87,10 @@ pub fn findings(
     names: &std::collections::BTreeMap<String, String>,
     policy: &Policy,
 ) -> Result<DataFrame> {
-    let tz = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
-    let priority = when(col("verdict").eq(lit(engine::UNJUSTIFIED)))
+    let tz = policy.polars_zone();
+    let priority = when(col("verdict").eq(lit(Verdict::Unjustified.name())))
         .then(lit(1))
-        .when(col("verdict").eq(lit(engine::EMERGENCY)))
+        .when(col("verdict").eq(lit(Verdict::Emergency.name())))
         .then(lit(2))
         .otherwise(lit(3));
     let ids: Vec<String> = names.keys().cloned().collect();
@@ -98,7 +99,7 @@ pub fn findings(
     let df = verdicts
         .clone()
         .lazy()
-        .filter(engine::needs_review())
+        .filter(crate::engine::vocab::needs_review())
         .join(
             name_df.lazy(),
             [col("user_id")],

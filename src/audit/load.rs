@@ -34,7 +34,7 @@ pub enum History {
 pub fn files_to_read(
     store: &Store,
     range: DayRange,
-    policy_zone: &str,
+    policy_zone: chrono_tz::Tz,
     history: History,
 ) -> Result<Vec<String>> {
     let manifest = store
@@ -44,7 +44,7 @@ pub fn files_to_read(
     let derived = &contract.first_access;
     let indexed = manifest.tables.contains_key(&derived.store);
     let month = |d: chrono::NaiveDate| format!("{:04}-{:02}", d.year(), d.month());
-    let pad = Months::new(u32::from(manifest.time_zone != policy_zone));
+    let pad = Months::new(u32::from(manifest.time_zone != policy_zone.name()));
     let first = range.first.checked_sub_months(pad).unwrap_or(range.first);
     let last = range.last.checked_add_months(pad).unwrap_or(range.last);
     let (from, to) = if history == History::Full || !indexed {
@@ -84,7 +84,7 @@ pub fn files_to_read(
 pub fn load_tables(
     store: &Store,
     range: DayRange,
-    policy_zone: &str,
+    policy_zone: chrono_tz::Tz,
     history: History,
 ) -> Result<AuditTables> {
     let contract = Contract::load()?;

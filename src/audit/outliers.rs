@@ -72,7 +72,7 @@ pub fn daily_activity(
     first: Option<i32>,
     last: i32,
 ) -> Result<DataFrame> {
-    let zone = TimeZone::opt_try_new(Some(policy.time_zone.as_str()))?.unwrap_or(TimeZone::UTC);
+    let zone = policy.polars_zone();
     Ok(tables
         .events
         .clone()

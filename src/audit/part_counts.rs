@@ -10,10 +10,9 @@ use polars::prelude::*;
 
 use crate::audit::summary::Tally;
 use crate::engine::column_values::{flags, options, values_or};
-use crate::engine::{
-    self, CodeLabels, JUSTIFIED, REVIEW_SIGNALS, SIGNALS, UNJUSTIFIED, VERDICT_COLUMNS,
-};
-use crate::error::{Error, Result};
+use crate::engine::vocab::{Signal, Verdict};
+use crate::engine::{CodeLabels, VERDICT_COLUMNS};
+use crate::error::Result;
 
 /// The rows for review and the counts of one part.
 pub struct PartCounts {
@@ -69,9 +68,9 @@ fn has_signal(mask: &[u32], bits: u32) -> BooleanChunked {
     mask.iter().map(|&m| m != NONE && m & bits != 0).collect()
 }
 
-/// A verdict's code: its place in `engine::VERDICTS`.
+/// A verdict's code: its place in `Verdict::names()`.
 fn verdict_code(verdict: &str) -> u32 {
-    engine::VERDICTS
+    Verdict::names()
         .iter()
         .position(|v| *v == verdict)
         .map_or(NONE, |p| p as u32)
@@ -80,7 +79,7 @@ fn verdict_code(verdict: &str) -> u32 {
 fn bit(names: &[&str]) -> u32 {
     names
         .iter()
-        .filter_map(|n| SIGNALS.iter().position(|s| s == n))
+        .filter_map(|n| Signal::names().iter().position(|s| s == n))
         .fold(0, |m, i| m | (1 << i))
 }
 
@@ -90,11 +89,11 @@ impl PartCounts {
         // Every verdict row has its user's and client's codes: the engine refuses events
         // without a user, a client or a known pair.
         for code in ["u", "c"] {
-            if chunk.column(code)?.null_count() > 0 {
-                return Err(Error::Invalid(format!(
-                    "internal: verdict rows without their '{code}' code"
-                )));
-            }
+            assert_eq!(
+                chunk.column(code)?.null_count(),
+                0,
+                "every verdict row has its '{code}' code"
+            );
         }
         let u = codes(chunk, "u")?;
         let c = codes(chunk, "c")?;
@@ -116,8 +115,10 @@ impl PartCounts {
         let hour = options(chunk.column("local_hour")?.i32()?);
         let weekday = options(chunk.column("weekday")?.i32()?);
         let first = bit(&["first_access"]);
-        let (justified_code, unjustified_code) =
-            (verdict_code(JUSTIFIED), verdict_code(UNJUSTIFIED));
+        let (justified_code, unjustified_code) = (
+            verdict_code(Verdict::Justified.name()),
+            verdict_code(Verdict::Unjustified.name()),
+        );
 
         // (team, rule, day, verdict and first access) per row (`key4`).
         let mut by_verdict: PlHashMap<u128, u64> = PlHashMap::default();
@@ -179,8 +180,8 @@ impl PartCounts {
         let label = |labels: &[String], code: Option<u32>| -> Option<String> {
             code.and_then(|k| labels.get(k as usize)).cloned()
         };
-        let verdict_labels = engine::VERDICTS.map(String::from);
-        let signal_labels = engine::mask_labels(&SIGNALS);
+        let verdict_labels = Verdict::names().map(String::from);
+        let signal_labels = crate::engine::vocab::mask_labels(&Signal::names());
 
         let rows = sorted(by_verdict);
         let verdicts = DataFrame::new(
@@ -283,7 +284,7 @@ impl PartCounts {
                 .column("verdict_code")?
                 .u32()?
                 .not_equal(justified_code)
-                | has_signal(&mask, bit(&REVIEW_SIGNALS))),
+                | has_signal(&mask, bit(&Signal::REVIEW.map(Signal::name)))),
         )?;
         Ok(PartCounts {
             tally: Tally {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::audit::verdict_row::VerdictRow;
 use crate::csv_output::CsvRow;
-use crate::engine::{EMERGENCY, UNJUSTIFIED};
+use crate::engine::vocab::Verdict;
 use crate::error::Result;
 use crate::i18n::{text, Lang};
 
@@ -61,7 +61,7 @@ impl ReviewCase {
         let review = verdicts
             .clone()
             .lazy()
-            .filter(crate::engine::needs_review())
+            .filter(crate::engine::vocab::needs_review())
             .collect()?;
         let rows = VerdictRow::read_all(&review)?;
         let mut by_user: BTreeMap<&str, Vec<&VerdictRow>> = BTreeMap::new();
@@ -85,8 +85,14 @@ impl ReviewCase {
         names: &BTreeMap<String, String>,
         lang: Lang,
     ) -> ReviewCase {
-        let unj: Vec<_> = rows.iter().filter(|r| r.verdict == UNJUSTIFIED).collect();
-        let emg: Vec<_> = rows.iter().filter(|r| r.verdict == EMERGENCY).collect();
+        let unj: Vec<_> = rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Unjustified.name())
+            .collect();
+        let emg: Vec<_> = rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Emergency.name())
+            .collect();
         let clients: BTreeSet<_> = unj.iter().map(|r| r.client_pid.as_str()).collect();
         let days: BTreeSet<_> = unj.iter().map(|r| r.local_date).collect();
         let no_reason = emg.iter().filter(|r| !r.emergency_reason_given).count();

@@ -5,7 +5,7 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::engine::{EMERGENCY, JUSTIFIED, SIGNALS, UNJUSTIFIED};
+use crate::engine::vocab::{Signal, Verdict};
 use crate::error::Result;
 use crate::policy::Policy;
 
@@ -99,16 +99,27 @@ fn coverage_aggs() -> Vec<Expr> {
     let first = col("first");
     vec![
         col("n").sum().alias("events"),
-        weighted("justified", col("verdict").eq(lit(JUSTIFIED))),
-        weighted("unjustified", col("verdict").eq(lit(UNJUSTIFIED))),
-        weighted("emergency", col("verdict").eq(lit(EMERGENCY))),
+        weighted(
+            "justified",
+            col("verdict").eq(lit(Verdict::Justified.name())),
+        ),
+        weighted(
+            "unjustified",
+            col("verdict").eq(lit(Verdict::Unjustified.name())),
+        ),
+        weighted(
+            "emergency",
+            col("verdict").eq(lit(Verdict::Emergency.name())),
+        ),
         weighted(
             "first_events",
-            first.clone().and(col("verdict").neq(lit(EMERGENCY))),
+            first
+                .clone()
+                .and(col("verdict").neq(lit(Verdict::Emergency.name()))),
         ),
         weighted(
             "first_justified",
-            first.and(col("verdict").eq(lit(JUSTIFIED))),
+            first.and(col("verdict").eq(lit(Verdict::Justified.name()))),
         ),
     ]
 }
@@ -157,7 +168,7 @@ impl Tally {
                 vec![col("local_hour"), col("weekday")],
             )?,
             unjustified: v
-                .filter(col("verdict").eq(lit(UNJUSTIFIED)))
+                .filter(col("verdict").eq(lit(Verdict::Unjustified.name())))
                 .select([col("reason"), col("user_id"), col("client_pid")])
                 .collect()?,
         })
@@ -256,7 +267,7 @@ impl AuditSummary {
 
         let rules = v
             .clone()
-            .filter(col("verdict").eq(lit(JUSTIFIED)))
+            .filter(col("verdict").eq(lit(Verdict::Justified.name())))
             .group_by([col("rule")])
             .agg([col("n").sum().alias("events")])
             .collect()?;
@@ -266,11 +277,11 @@ impl AuditSummary {
             .rules
             .iter()
             .map(|r| RuleCount {
-                rule: r.id.clone(),
+                rule: r.kind.name().to_string(),
                 article: r.article.clone(),
                 events: rr
                     .iter()
-                    .position(|x| x == &r.id)
+                    .position(|x| x == r.kind.name())
                     .map(|i| rev[i])
                     .unwrap_or(0),
             })
@@ -281,9 +292,18 @@ impl AuditSummary {
             .with_column(col("local_date").dt().to_string("%Y-%m").alias("month"))
             .group_by([col("month")])
             .agg([
-                count_if("justified", col("verdict").eq(lit(JUSTIFIED))),
-                count_if("unjustified", col("verdict").eq(lit(UNJUSTIFIED))),
-                count_if("emergency", col("verdict").eq(lit(EMERGENCY))),
+                count_if(
+                    "justified",
+                    col("verdict").eq(lit(Verdict::Justified.name())),
+                ),
+                count_if(
+                    "unjustified",
+                    col("verdict").eq(lit(Verdict::Unjustified.name())),
+                ),
+                count_if(
+                    "emergency",
+                    col("verdict").eq(lit(Verdict::Emergency.name())),
+                ),
             ])
             .sort(["month"], SortMultipleOptions::default())
             .collect()?;
@@ -303,7 +323,7 @@ impl AuditSummary {
             .collect();
 
         let mut sig_aggs = Vec::new();
-        for s in SIGNALS {
+        for s in Signal::names() {
             let has = col("signals").str().contains_literal(lit(s));
             sig_aggs.push(count_if(&format!("{s}_events"), has.clone()));
             sig_aggs.push(
@@ -315,7 +335,7 @@ impl AuditSummary {
         }
         let sig = tally.signals.clone().lazy().select(sig_aggs).collect()?;
         let mut signals = Vec::new();
-        for s in SIGNALS {
+        for s in Signal::names() {
             signals.push(SignalCount {
                 signal: s.to_string(),
                 events: usize_col(&sig, &format!("{s}_events"))?
@@ -375,7 +395,7 @@ mod tests {
         let n = range.len();
         df!(
             "user_team" => pick(["A", "A", "B", "A", "A", "B"]),
-            "verdict" => pick([JUSTIFIED, UNJUSTIFIED, EMERGENCY, JUSTIFIED, UNJUSTIFIED, JUSTIFIED]),
+            "verdict" => pick([Verdict::Justified.name(), Verdict::Unjustified.name(), Verdict::Emergency.name(), Verdict::Justified.name(), Verdict::Unjustified.name(), Verdict::Justified.name()]),
             "rule" => pick(["direct_worker", "", "", "direct_worker", "", "direct_worker"])
                 .into_iter()
                 .map(|r| (!r.is_empty()).then_some(r))

@@ -22,8 +22,9 @@ use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_arrow::record_batch::RecordBatch;
 use polars_parquet::write::Encoding;
 
-use crate::engine::{self, CodeLabels, REASONS, SIGNALS, VERDICTS};
-use crate::error::{Error, Result};
+use crate::engine::vocab::{Reason, Signal, Verdict};
+use crate::engine::{self, CodeLabels};
+use crate::error::Result;
 use crate::store::encoded_writer::EncodedWriter;
 
 /// A verdict column written from a code column: `text` from `code` (through `remap` where the
@@ -75,7 +76,7 @@ impl VerdictFile {
                 "verdict",
                 "verdict_code",
                 None,
-                VERDICTS.map(String::from).to_vec(),
+                Verdict::names().map(String::from).to_vec(),
             ),
             ("rule", "rule_code", None, labels.rules.clone()),
             ("article", "rule_code", Some(article_of_rule), articles),
@@ -83,19 +84,19 @@ impl VerdictFile {
                 "reason",
                 "reason_code",
                 None,
-                REASONS.map(String::from).to_vec(),
+                Reason::names().map(String::from).to_vec(),
             ),
             (
                 "also_explained_by",
                 "explained_mask",
                 None,
-                engine::mask_labels(&rules),
+                crate::engine::vocab::mask_labels(&rules),
             ),
             (
                 "signals",
                 "signal_mask",
                 None,
-                engine::mask_labels(&SIGNALS),
+                crate::engine::vocab::mask_labels(&Signal::names()),
             ),
         ];
         let coded = columns
@@ -132,12 +133,11 @@ impl VerdictFile {
             };
             let text = out.column(c.text)?;
             let fits = codes.max().is_none_or(|m| (m as usize) < c.labels);
-            if !fits || codes.null_count() != text.null_count() {
-                return Err(Error::Invalid(format!(
-                    "internal: the codes of verdict column '{}' do not match its text",
-                    c.text
-                )));
-            }
+            assert!(
+                fits && codes.null_count() == text.null_count(),
+                "the codes of verdict column '{}' decode to its text: both come from the engine's labels",
+                c.text
+            );
             let physical = codes.cast(&c.physical)?;
             // SAFETY: every code is below the number of labels (`fits`).
             let column = unsafe { physical.from_physical_unchecked(&c.dtype)? };
@@ -265,13 +265,13 @@ impl<'a> ClientDictionary<'a> {
             .as_any()
             .downcast_ref::<PrimitiveArray<u32>>()
             .filter(|c| c.null_count() == 0)
-            .ok_or_else(|| internal("the client codes are not all there"))?;
+            .expect("every verdict row has its client's code (`PartCounts::of` checks the same)");
         let mut used: Vec<u32> = Vec::new();
         for &c in codes.values().iter() {
             let place = self
                 .place
                 .get_mut(c as usize)
-                .ok_or_else(|| internal("a client code is beyond the clients"))?;
+                .expect("client codes count the engine's clients");
             if *place == u32::MAX {
                 *place = 0;
                 used.push(c);
@@ -302,10 +302,6 @@ impl<'a> ClientDictionary<'a> {
             values,
         )?)
     }
-}
-
-fn internal(what: &str) -> Error {
-    Error::Invalid(format!("internal: writing the verdicts: {what}"))
 }
 
 #[cfg(test)]

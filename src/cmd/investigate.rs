@@ -1,6 +1,9 @@
 //! `investigate` and `subject-access`: check the arguments into an `InvestigationConfig`
 //! (turning a BSN or client number into its pseudonym with the key), run, print the folder.
 
+use crate::engine::vocab::Reason;
+use crate::engine::vocab::Signal;
+use crate::engine::vocab::Verdict;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -220,9 +223,9 @@ fn finish(config: InvestigationConfig) -> anyhow::Result<i32> {
     println!(
         "{} accesses: {} justified, {} unjustified, {} emergency logins",
         o.lines.len(),
-        count(crate::engine::JUSTIFIED),
-        count(crate::engine::UNJUSTIFIED),
-        count(crate::engine::EMERGENCY)
+        count(Verdict::Justified.name()),
+        count(Verdict::Unjustified.name()),
+        count(Verdict::Emergency.name())
     );
     println!("  folder: {}", o.out_dir.display());
     println!("  evidence: manifest.json sha256 {}", o.manifest_sha256);
@@ -261,8 +264,8 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<i32> {
                 &search.verdict,
                 &["justified", "unjustified", "emergency"],
             )?;
-            check_one_of("--signal", &search.signal, &crate::engine::SIGNALS)?;
-            check_one_of("--reason", &search.reason, &crate::engine::REASONS)?;
+            check_one_of("--signal", &search.signal, &Signal::names())?;
+            check_one_of("--reason", &search.reason, &Reason::names())?;
             config(
                 &common,
                 Subject::Search(search),

@@ -2,7 +2,7 @@
 
 use polars::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Codes of user ids, client pseudonyms and (user, client) pairs, built once per run from the
 /// sorted dictionaries and the pair table. An event's codes are then a hash lookup per string and
@@ -50,15 +50,12 @@ impl Codebook {
         let mut last: Option<(u32, u32)> = None;
         for ((u, c), p) in u.iter().zip(c.iter()).zip(p.iter()) {
             let (Some(u), Some(c), Some(p)) = (u, c, p) else {
-                return Err(Error::Invalid(
-                    "internal: a (user, client) pair without codes".into(),
-                ));
+                panic!("the engine codes every pair's user and client before the codebook");
             };
-            if last.is_some_and(|l| l >= (u, c)) || u as usize >= n_users {
-                return Err(Error::Invalid(format!(
-                    "internal: pair ({u}, {c}) twice or out of range"
-                )));
-            }
+            assert!(
+                last.is_none_or(|l| l < (u, c)) && (u as usize) < n_users,
+                "pairs come sorted by (user, client) codes, once each: ({u}, {c}) is not"
+            );
             last = Some((u, c));
             user_start[u as usize + 1] += 1;
             pair_c.push(c);

@@ -11,8 +11,9 @@ use polars::prelude::*;
 
 use crate::engine::offsets::Offsets;
 use crate::engine::rules::{EventMarks, Facts, Judgement, RuleTable};
-use crate::error::{Error, Result};
-use crate::policy::ROLE_RULES;
+use crate::engine::vocab::Reason;
+use crate::error::Result;
+use crate::policy::rule::Role;
 
 /// A day that no event reaches: a missing start (the period never began) or a missing retention
 /// day (kept without end).
@@ -20,9 +21,9 @@ const NEVER: i64 = i64::MAX;
 
 /// The roles the per-event facts name (`role_<name>`).
 pub(crate) fn role_names() -> Vec<&'static str> {
-    ROLE_RULES
-        .iter()
-        .copied()
+    Role::ALL
+        .map(Role::name)
+        .into_iter()
         .chain(["veilig_thuis", "complaints_handler"])
         .collect()
 }
@@ -113,27 +114,49 @@ pub(crate) struct EventKeys {
     pub marks: Vec<EventMarks>,
 }
 
-/// An event's judgement with its user's team and role on the day, compactly (32 bytes; a part
-/// holds millions): the verdict, rule, reason, signals, explaining rules, dossier team, user
-/// team and user role codes, `NONE` for a missing one.
-type Judged = [u32; 8];
+/// An event's judgement with its user's team and role on the day, as codes (32 bytes; a part
+/// holds millions), `NONE` for a missing one.
+#[derive(Clone, Copy)]
+struct Judged {
+    verdict: u32,
+    rule: u32,
+    reason: u32,
+    signals: u32,
+    explained: u32,
+    dossier_team: u32,
+    user_team: u32,
+    user_role: u32,
+}
 
 /// A missing code in `Judged` (codes count rows of small tables, so never reach it).
 const NONE: u32 = u32::MAX;
 
-/// The judgement `j` of an event with facts `f`, as a `Judged` row.
-fn judged(j: &Judgement, f: &Facts) -> Judged {
-    let code = |c: Option<u32>| c.unwrap_or(NONE);
-    [
-        j.verdict,
-        code(j.rule),
-        code(j.reason),
-        j.signals,
-        code(j.explained),
-        code(j.dossier_team),
-        code(f.user_team),
-        code(f.user_role),
-    ]
+impl Judged {
+    const EMPTY: Judged = Judged {
+        verdict: NONE,
+        rule: NONE,
+        reason: NONE,
+        signals: NONE,
+        explained: NONE,
+        dossier_team: NONE,
+        user_team: NONE,
+        user_role: NONE,
+    };
+
+    /// The judgement `j` of an event with facts `f`, as codes.
+    fn new(j: &Judgement, f: &Facts) -> Judged {
+        let code = |c: Option<u32>| c.unwrap_or(NONE);
+        Judged {
+            verdict: j.verdict.code(),
+            rule: code(j.rule),
+            reason: code(j.reason.map(Reason::code)),
+            signals: j.signals,
+            explained: code(j.explained),
+            dossier_team: code(j.dossier_team),
+            user_team: code(f.user_team),
+            user_role: code(f.user_role),
+        }
+    }
 }
 
 fn u32s(df: &DataFrame, name: &str) -> Result<Vec<Option<u32>>> {
@@ -435,10 +458,10 @@ impl Relations {
     /// `engine::CODE_COLUMNS`). Computed on every core, in chunks.
     pub(crate) fn judge(&self, keys: &EventKeys, rules: &RuleTable) -> Result<DataFrame> {
         let n = keys.d.len();
-        let mut out: Vec<Judged> = vec![[NONE; 8]; n];
+        let mut out: Vec<Judged> = vec![Judged::EMPTY; n];
         let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
         let chunk = n.div_ceil(threads.max(1)).max(1);
-        let finished = std::thread::scope(|s| {
+        std::thread::scope(|s| {
             let handles: Vec<_> = out
                 .chunks_mut(chunk)
                 .enumerate()
@@ -461,42 +484,40 @@ impl Relations {
                             for ((i, r), o) in events.zip(&rows).zip(out.iter_mut()) {
                                 let f =
                                     self.facts(keys.u[i], keys.c[i], r, keys.d[i], keys.keep[i]);
-                                *o = judged(&rules.judge(&f, &keys.marks[i]), &f);
+                                *o = Judged::new(&rules.judge(&f, &keys.marks[i]), &f);
                             }
                         }
                     })
                 })
                 .collect();
-            handles.into_iter().all(|h| h.join().is_ok())
+            for h in handles {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            }
         });
-        if !finished {
-            return Err(Error::Invalid(
-                "internal: a thread judging the events failed".into(),
-            ));
-        }
-        let values = |name: &str, k: usize| {
-            UInt32Chunked::from_vec(name.into(), out.iter().map(|j| j[k]).collect()).into_column()
+        let values = |name: &str, field: fn(&Judged) -> u32| {
+            UInt32Chunked::from_vec(name.into(), out.iter().map(field).collect()).into_column()
         };
-        let codes = |name: &str, k: usize| {
+        let codes = |name: &str, field: fn(&Judged) -> u32| {
             UInt32Chunked::from_iter_options(
                 name.into(),
-                out.iter().map(|j| (j[k] != NONE).then_some(j[k])),
+                out.iter().map(|j| Some(field(j)).filter(|c| *c != NONE)),
             )
             .into_column()
         };
-        let count: Vec<i32> = out.iter().map(|j| j[3].count_ones() as i32).collect();
+        let count: Vec<i32> = out.iter().map(|j| j.signals.count_ones() as i32).collect();
         Ok(DataFrame::new(
             n,
             vec![
-                values("verdict_code", 0),
-                codes("rule_code", 1),
-                codes("reason_code", 2),
-                values("signal_mask", 3),
+                values("verdict_code", |j| j.verdict),
+                codes("rule_code", |j| j.rule),
+                codes("reason_code", |j| j.reason),
+                values("signal_mask", |j| j.signals),
                 Column::new("signal_count".into(), count),
-                codes("explained_mask", 4),
-                codes("dossier_team_code", 5),
-                codes("user_team_code", 6),
-                codes("user_role_code", 7),
+                codes("explained_mask", |j| j.explained),
+                codes("dossier_team_code", |j| j.dossier_team),
+                codes("user_team_code", |j| j.user_team),
+                codes("user_role_code", |j| j.user_role),
             ],
         )?)
     }

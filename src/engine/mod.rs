@@ -13,7 +13,11 @@ pub mod facts;
 pub mod input;
 pub mod offsets;
 pub mod rules;
+pub mod vocab;
 
+use crate::engine::vocab::Reason;
+use crate::engine::vocab::Signal;
+use crate::engine::vocab::Verdict;
 use polars::prelude::*;
 
 use crate::engine::codebook::Codebook;
@@ -24,58 +28,8 @@ use crate::engine::rules::{EventMarks, RuleTable};
 use crate::error::Result;
 use crate::period::days_since_epoch;
 use crate::period::DayRange;
+use crate::policy::rule::RuleKind;
 use crate::policy::Policy;
-
-/// Verdicts.
-pub const EMERGENCY: &str = "emergency";
-pub const JUSTIFIED: &str = "justified";
-pub const UNJUSTIFIED: &str = "unjustified";
-/// The verdicts by verdict code (`verdict_code`).
-pub const VERDICTS: [&str; 3] = [EMERGENCY, JUSTIFIED, UNJUSTIFIED];
-
-/// Reasons for an unjustified access, in the order they are tried (most telling first).
-pub const REASONS: [&str; 6] = [
-    "section_not_allowed",
-    "no_open_complaint",
-    "relation_ended",
-    "case_closed",
-    "other_team",
-    "no_relation",
-];
-
-/// Signals, in the order they are listed in an event's `signals`.
-pub const SIGNALS: [&str; 9] = [
-    "self_access",
-    "same_surname",
-    "same_address",
-    "restricted_client",
-    "after_hours",
-    "past_retention",
-    "first_access",
-    "failed_outcome",
-    "no_emergency_reason",
-];
-
-/// Signals that make even a justified access a finding for review. The others
-/// (`same_surname`, `restricted_client`, `first_access`, `failed_outcome`) are ordinary on a
-/// justified access: the report counts them, and they sharpen a case's narrative.
-pub const REVIEW_SIGNALS: [&str; 5] = [
-    "self_access",
-    "same_address",
-    "after_hours",
-    "past_retention",
-    "no_emergency_reason",
-];
-
-/// True for verdict rows that need a person's review: unjustified, emergency, or carrying a
-/// review signal.
-pub fn needs_review() -> Expr {
-    let mut e = col("verdict").neq(lit(JUSTIFIED));
-    for s in REVIEW_SIGNALS {
-        e = e.or(col("signals").str().contains_literal(lit(s)));
-    }
-    e
-}
 
 /// The columns of a verdict row, in order.
 pub const VERDICT_COLUMNS: [&str; 24] = [
@@ -109,8 +63,8 @@ pub const VERDICT_COLUMNS: [&str; 24] = [
 /// the user (`u`, labels `CodeLabels::users`), the client (`c`, coded in the order of the
 /// pseudonyms), the local day (`d`), the user's team and role (`user_team_code`,
 /// `user_role_code`), the verdict (0 emergency, 1 justified, 2 unjustified), the explaining rule
-/// (`rule_code`, in the policy's order), the signals (`signal_mask`, bit i for `SIGNALS[i]`),
-/// the reason (`reason_code`, index in `REASONS`), the rules that held at an emergency login
+/// (`rule_code`, in the policy's order), the signals (`signal_mask`, bit i for `Signal::names()[i]`),
+/// the reason (`reason_code`, index in `Reason::names()`), the rules that held at an emergency login
 /// (`explained_mask`, bit i for rule i; `also_explained_by`) and the dossier's team
 /// (`dossier_team_code`, labels `CodeLabels::teams`). `d` is an `Int32`, the others `UInt32`.
 pub const CODE_COLUMNS: [&str; 11] = [
@@ -240,31 +194,12 @@ fn decode(code: Expr, labels: Vec<String>) -> Expr {
     lit(Series::new("labels".into(), labels)).gather(code, true)
 }
 
-/// The labels of every subset of `names`, indexed by bit mask (bit i for `names[i]`), joined
-/// with `;` in the order of `names`.
-pub(crate) fn mask_labels(names: &[&str]) -> Vec<String> {
-    (0..1u32 << names.len())
-        .map(|m| {
-            names
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| m & (1 << i) != 0)
-                .map(|(_, n)| *n)
-                .collect::<Vec<_>>()
-                .join(";")
-        })
-        .collect()
-}
-
 /// The events' time on the local clock of `zone`, as microseconds since the epoch: `event_time`
 /// plus the zone's offset, by integer arithmetic (a time zone conversion per event is slow). The offsets in force from two days before the
 /// range to two days after it are looked up once (a quarter hour apart, which finds every
 /// transition); events further out are outside the range whatever their offset.
-fn local_micros(zone: &str, range: DayRange) -> Result<Expr> {
+fn local_micros(tz: chrono_tz::Tz, range: DayRange) -> Result<Expr> {
     use chrono::{Offset, TimeZone as _};
-    let tz: chrono_tz::Tz = zone
-        .parse()
-        .map_err(|_| crate::error::Error::Invalid(format!("unknown time zone '{zone}'")))?;
     let start = (range.first - chrono::Days::new(2)).and_time(chrono::NaiveTime::MIN);
     let end = (range.last + chrono::Days::new(3)).and_time(chrono::NaiveTime::MIN);
     let offset = |t: chrono::NaiveDateTime| {
@@ -405,7 +340,6 @@ impl<'p> Engine<'p> {
     /// Codes the reference tables of `tables` (and, without the store's first accesses, finds
     /// them among all of `tables.events`).
     pub fn new(tables: &AuditTables, policy: &'p Policy) -> Result<Engine<'p>> {
-        let grace = |id: &str| policy.rule(id).map(|r| r.grace_days).unwrap_or(0);
         // The (user, client) pairs with their first access: the store's table, or found among all
         // given events. Codes for users, clients, teams and people's pseudonyms.
         let firsts = match &tables.first_seen {
@@ -501,7 +435,7 @@ impl<'p> Engine<'p> {
             lit(0i32).alias("kind"),
             days("valid_from").alias("p_from"),
             days_or_open("valid_to").alias("p_to"),
-            lit(grace("direct_worker")).alias("grace"),
+            lit(policy.grace(RuleKind::DirectWorker)).alias("grace"),
         ]);
         let complaints = paired(
             encode(
@@ -517,7 +451,7 @@ impl<'p> Engine<'p> {
             lit(1i32).alias("kind"),
             days("opened").alias("p_from"),
             days_or_open("closed").alias("p_to"),
-            lit(grace("complaints_handler")).alias("grace"),
+            lit(policy.grace(RuleKind::ComplaintsHandler)).alias("grace"),
         ]);
         let periods = concat([assign, complaints], UnionArgs::default())?.collect()?;
         // (B) the client's cases, with the user's roles in each case's team.
@@ -539,7 +473,7 @@ impl<'p> Engine<'p> {
             col("big_registered"),
         ]);
         let kinds = policy
-            .rule("replacement")
+            .rule(RuleKind::Replacement)
             .map(|r| r.any_team_kinds.clone())
             .unwrap_or_default();
         let mut in_kind = lit(false);
@@ -632,13 +566,13 @@ impl<'p> Engine<'p> {
             &case_rows,
             clients.height(),
             policy.retention.sections.keys().cloned().collect(),
-            grace("team_coach"),
+            policy.grace(RuleKind::TeamCoach),
             &staff_rows,
             &people,
             users.height(),
             &client_rows,
         )?;
-        let rules = RuleTable::new(policy, &crate::engine::facts::role_names())?;
+        let rules = RuleTable::new(policy, &crate::engine::facts::role_names());
 
         let teams = dictionary_values(&teams)?;
         let user_labels = users.column("value")?.str()?.rechunk().into_owned();
@@ -667,7 +601,7 @@ impl<'p> Engine<'p> {
         let policy = self.policy;
         let (first, last) = range.epoch_days();
         // The period's events with their local calendar day, hour and weekday, and their codes.
-        let local = local_micros(&policy.time_zone, range)?;
+        let local = local_micros(policy.time_zone, range)?;
         let reason_missing = col("emergency_reason").is_null().or(col("emergency_reason")
             .str()
             .strip_chars(lit(NULL))
@@ -705,26 +639,28 @@ impl<'p> Engine<'p> {
         // Each event judged by the rules on its facts (`RuleTable`), as codes; their text
         // decoded from small label lists.
         let judged = self.relations.judge(&keys, &self.rules)?;
-        let rule_ids: Vec<&str> = policy.rules.iter().map(|r| r.id.as_str()).collect();
+        let rule_ids: Vec<&str> = policy.rules.iter().map(|r| r.kind.name()).collect();
         let rule_labels: Vec<String> = rule_ids.iter().map(|s| s.to_string()).collect();
-        let article_labels: Vec<String> = rule_ids
-            .iter()
-            .map(|id| policy.article(id).to_string())
-            .collect();
+        let article_labels: Vec<String> = policy.rules.iter().map(|r| r.article.clone()).collect();
         let out = ev
             .hstack(judged.columns())?
             .lazy()
             .with_columns([
-                decode(col("verdict_code"), VERDICTS.map(String::from).to_vec()).alias("verdict"),
+                decode(
+                    col("verdict_code"),
+                    Verdict::names().map(String::from).to_vec(),
+                )
+                .alias("verdict"),
                 decode(col("rule_code"), rule_labels).alias("rule"),
                 decode(col("rule_code"), article_labels).alias("article"),
                 decode(
                     col("reason_code"),
-                    REASONS.iter().map(|s| s.to_string()).collect(),
+                    Reason::names().iter().map(|s| s.to_string()).collect(),
                 )
                 .alias("reason"),
-                decode(col("explained_mask"), mask_labels(&rule_ids)).alias("also_explained_by"),
-                decode(col("signal_mask"), mask_labels(&SIGNALS)).alias("signals"),
+                decode(col("explained_mask"), vocab::mask_labels(&rule_ids))
+                    .alias("also_explained_by"),
+                decode(col("signal_mask"), vocab::mask_labels(&Signal::names())).alias("signals"),
                 col("reason_missing").not().alias("emergency_reason_given"),
                 col("d").cast(DataType::Date).alias("local_date"),
                 decode(col("user_team_code"), self.teams.clone()).alias("user_team"),
@@ -858,12 +794,17 @@ impl<'p> Engine<'p> {
             clients: self.client_labels.clone(),
             teams: self.teams.clone(),
             roles: self.relations.role_labels().to_vec(),
-            rules: self.policy.rules.iter().map(|r| r.id.clone()).collect(),
+            rules: self
+                .policy
+                .rules
+                .iter()
+                .map(|r| r.kind.name().to_string())
+                .collect(),
             articles: self
                 .policy
                 .rules
                 .iter()
-                .map(|r| self.policy.article(&r.id).to_string())
+                .map(|r| r.article.clone())
                 .collect(),
         }
     }
@@ -1068,7 +1009,7 @@ mod tests {
                         Some(TimeZone::UTC),
                     ))
                     .alias("event_time")])
-                .select([local_micros(zone, range).unwrap().alias("local")])
+                .select([local_micros(tz, range).unwrap().alias("local")])
                 .collect()
                 .unwrap();
             let got = df.column("local").unwrap().i64().unwrap();

@@ -1,7 +1,7 @@
 //! Rows grouped by a dense integer code (`Offsets`): where each code's rows are, so that an
 //! event's rows in a reference table are two array reads instead of a hash join.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Rows grouped by a dense code: code k's rows are `start[k]..start[k + 1]` of the arrays.
 pub(crate) struct Offsets(Vec<usize>);
@@ -16,11 +16,10 @@ impl Offsets {
         let mut start = vec![0usize; n + 1];
         for code in codes.iter().flatten() {
             let k = *code as usize;
-            if k >= n {
-                return Err(Error::Invalid(format!(
-                    "internal: code {code} of {what} is not below {n}"
-                )));
-            }
+            assert!(
+                k < n,
+                "code {code} of {what} is not below {n}: codes count the {what}s"
+            );
             start[k + 1] += 1;
         }
         for k in 0..n {

@@ -1,33 +1,17 @@
-//! The policy compiled for judging one event at a time (`RuleTable`): which fact each rule
-//! reads, which rules each section allows, and the office hours, as small integers and bit
-//! masks. `judge` turns an event's facts (`relations.rs`) into its verdict, explaining rule,
-//! reason and signals, as codes. Pure: no file access, no clock.
+//! The policy compiled for judging one event at a time (`RuleTable`): when each rule holds
+//! (`holds`), which rules each section allows, the reason of an unjustified access (`reason`),
+//! the signals (`signals`) and the office hours, as small integers and bit masks. `judge` turns
+//! an event's facts (`facts.rs`) into its verdict, explaining rule, reason and signals. Pure:
+//! no file access, no clock.
 //!
-//! The semantics are the engine's (`engine.rs`); the reference model in
-//! `tests/engine_reference.rs` spells them out slowly and checks them.
+//! The reference model in `tests/common/world.rs` spells the same semantics out slowly, and
+//! `tests/engine_reference.rs` checks the two agree.
 
 use chrono::Timelike;
 
-use crate::error::{Error, Result};
+use crate::engine::vocab::{Reason, Signal, Verdict};
+use crate::policy::rule::{Role, RuleKind};
 use crate::policy::Policy;
-
-/// The fact a rule rests on (before the section constraints).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Test {
-    /// (A) an assignment of the user to one of the client's cases holds on the day.
-    Direct,
-    /// (B) the user coaches the team of a case open on the day (plus the rule's grace).
-    Coach,
-    /// (D) the user handles a complaint of the client open on the day.
-    Complaint,
-    /// A case open on the day in one of the user's teams, or the user is of a team kind that
-    /// may replace in any team and the client has an open case.
-    Replacement,
-    /// The user has the Veilig Thuis role and a case with domestic violence is open.
-    VeiligThuis,
-    /// The user holds the role with this bit in `Facts::roles` on the day.
-    Role(u32),
-}
 
 /// What `judge` reads of an event besides its facts.
 #[derive(Debug, Clone, Copy, Default)]
@@ -83,15 +67,14 @@ pub(crate) struct Facts {
 }
 
 /// An event's verdict as codes (see `engine::CODE_COLUMNS`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Judgement {
-    /// 0 emergency, 1 justified, 2 unjustified (`engine::VERDICTS`).
-    pub verdict: u32,
+    pub verdict: Verdict,
     /// The first rule (in policy order) that explains a non-emergency access.
     pub rule: Option<u32>,
-    /// An unjustified access's reason (index in `REASONS`).
-    pub reason: Option<u32>,
-    /// Bit i for `SIGNALS[i]`.
+    /// An unjustified access's reason.
+    pub reason: Option<Reason>,
+    /// The signals' bits (`Signal::bit`).
     pub signals: u32,
     /// At an emergency login, the rules that held (bit i for rule i).
     pub explained: Option<u32>,
@@ -102,14 +85,16 @@ pub(crate) struct Judgement {
 /// The policy's rules, sections and office hours, compiled (see the module doc).
 #[derive(Debug, Clone)]
 pub(crate) struct RuleTable {
-    tests: Vec<Test>,
+    /// The policy's rules in its order (rule i is bit i of a rule mask).
+    rules: Vec<RuleKind>,
     /// The policy's sections by code, and per section the rules it allows (bit i for rule i)
     /// and whether it requires a BIG registration.
     sections: Vec<String>,
     allowed: Vec<u32>,
     requires_big: Vec<bool>,
-    /// The role bit of Veilig Thuis workers (`Test::VeiligThuis`).
+    /// The role bit of Veilig Thuis workers, and each role rule's role bit (by `Role` order).
     veilig_thuis: u32,
+    role_bits: [u32; Role::ALL.len()],
     /// The policy has a complaints-handler rule; the role bit of complaints handlers.
     complaints_rule: bool,
     complaints_role: u32,
@@ -121,41 +106,20 @@ pub(crate) struct RuleTable {
 
 impl RuleTable {
     /// Compiles `policy`; `role_names` are the roles by their bit in `Facts::roles`.
-    pub(crate) fn new(policy: &Policy, role_names: &[&str]) -> Result<RuleTable> {
+    pub(crate) fn new(policy: &Policy, role_names: &[&str]) -> RuleTable {
         // Rule i is bit i of a u32 mask, and a mask of all 32 bits would read as a missing one
-        // where the masks are stored (`relations.rs`); policies name at most eleven rules.
-        if policy.rules.len() > 31 {
-            return Err(Error::Invalid(format!(
-                "the policy has {} rules; at most 31 are supported",
-                policy.rules.len()
-            )));
-        }
-        let role_bit = |name: &str| -> Result<u32> {
-            role_names
+        // where the masks are stored (`facts.rs`): a policy lists each `RuleKind` at most once.
+        debug_assert!(policy.rules.len() < 32);
+        let role_bit = |name: &str| -> u32 {
+            let i = role_names
                 .iter()
                 .position(|n| *n == name)
-                .map(|i| 1u32 << i)
-                .ok_or_else(|| Error::Invalid(format!("internal: no role bit for '{name}'")))
+                .expect("`facts::role_names` names every role a rule reads");
+            1u32 << i
         };
-        let veilig_thuis = role_bit("veilig_thuis")?;
-        let tests = policy
-            .rules
-            .iter()
-            .map(|r| {
-                Ok(match r.id.as_str() {
-                    "direct_worker" => Test::Direct,
-                    "team_coach" => Test::Coach,
-                    "complaints_handler" => Test::Complaint,
-                    "replacement" => Test::Replacement,
-                    "veilig_thuis" => Test::VeiligThuis,
-                    role => Test::Role(role_bit(role)?),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        // A section's code is a `u8`: a policy names only the sections of `policy::SECTIONS`.
         let sections: Vec<String> = policy.sections.keys().cloned().collect();
-        if sections.len() > usize::from(u8::MAX) {
-            return Err(Error::Invalid("the policy names too many sections".into()));
-        }
+        debug_assert!(sections.len() <= usize::from(u8::MAX));
         let allowed = sections
             .iter()
             .map(|s| {
@@ -163,27 +127,28 @@ impl RuleTable {
                     .rules
                     .iter()
                     .enumerate()
-                    .filter(|(_, r)| policy.section_allows(s, &r.id))
+                    .filter(|(_, r)| policy.section_allows(s, r.kind))
                     .fold(0u32, |m, (i, _)| m | 1 << i)
             })
             .collect();
         let requires_big = sections.iter().map(|s| policy.requires_big(s)).collect();
         let o = &policy.office_hours;
-        Ok(RuleTable {
-            tests,
+        RuleTable {
+            rules: policy.rules.iter().map(|r| r.kind).collect(),
             sections,
             allowed,
             requires_big,
-            veilig_thuis,
-            complaints_rule: policy.rule("complaints_handler").is_some(),
-            complaints_role: role_bit("complaints_handler")?,
+            veilig_thuis: role_bit("veilig_thuis"),
+            role_bits: Role::ALL.map(|r| role_bit(r.name())),
+            complaints_rule: policy.rule(RuleKind::ComplaintsHandler).is_some(),
+            complaints_role: role_bit("complaints_handler"),
             office_days: o
                 .days
                 .iter()
                 .fold(0, |m, d| m | 1 << d.number_from_monday()),
             office_from: (o.from.hour() * 60 + o.from.minute()) as i32,
             office_to: (o.to.hour() * 60 + o.to.minute()) as i32,
-        })
+        }
     }
 
     /// The code of a section name (`EventMarks::section`).
@@ -194,92 +159,96 @@ impl RuleTable {
             .map(|i| i as u8)
     }
 
-    /// Whether rule test `t` holds on these facts.
-    fn raw(&self, t: Test, f: &Facts) -> bool {
-        match t {
-            Test::Direct => f.direct,
-            Test::Coach => f.coach,
-            Test::Complaint => f.complaint_open,
-            Test::Replacement => f.own_team_open || (f.any_team_member && f.has_open_case),
-            Test::VeiligThuis => f.roles & self.veilig_thuis != 0 && f.dv_open,
-            Test::Role(bit) => f.roles & bit != 0,
+    /// Whether rule `kind` holds on these facts, before the section's requirements (the
+    /// meaning of each kind is on `RuleKind`).
+    fn holds(&self, kind: RuleKind, f: &Facts) -> bool {
+        match kind {
+            RuleKind::DirectWorker => f.direct,
+            RuleKind::TeamCoach => f.coach,
+            RuleKind::ComplaintsHandler => f.complaint_open,
+            RuleKind::Replacement => f.own_team_open || (f.any_team_member && f.has_open_case),
+            RuleKind::VeiligThuis => f.roles & self.veilig_thuis != 0 && f.dv_open,
+            RuleKind::Role(role) => f.roles & self.role_bits[role as usize] != 0,
         }
+    }
+
+    /// The reason an access is unjustified: the first of `Reason::ALL` that applies. `held`
+    /// says whether a rule held before the section's requirements.
+    fn reason(&self, f: &Facts, held: bool) -> Reason {
+        let own_dossier = if f.has_open_case {
+            f.own_team_open
+        } else {
+            f.team_case
+        };
+        if held {
+            Reason::SectionNotAllowed
+        } else if self.complaints_rule && f.roles & self.complaints_role != 0 && !f.complaint_open {
+            Reason::NoOpenComplaint
+        } else if (f.assigned_before || f.complaint_before) && (f.has_open_case || !f.any_role) {
+            Reason::RelationEnded
+        } else if !f.has_open_case && f.closed_before && (f.assigned_before || f.team_case) {
+            Reason::CaseClosed
+        } else if f.any_team.is_some() && f.any_role && !own_dossier {
+            Reason::OtherTeam
+        } else {
+            Reason::NoRelation
+        }
+    }
+
+    /// The signals of an access (bits of `Signal`).
+    fn signals(&self, f: &Facts, e: &EventMarks) -> u32 {
+        let same = |a: Option<u32>, b: Option<u32>| a.is_some() && a == b;
+        let in_office = self.office_days & (1 << e.weekday.clamp(0, 31)) != 0
+            && e.minute >= self.office_from
+            && e.minute < self.office_to;
+        let flags = [
+            (Signal::SelfAccess, same(f.u_person, f.c)),
+            (Signal::SameSurname, same(f.u_surname, f.c_surname)),
+            (Signal::SameAddress, same(f.u_address, f.c_address)),
+            (Signal::RestrictedClient, f.restricted),
+            (Signal::AfterHours, !in_office),
+            (
+                Signal::PastRetention,
+                f.all_past_retention && !f.has_open_case,
+            ),
+            (Signal::FirstAccess, e.first),
+            (Signal::FailedOutcome, e.failed),
+            (Signal::NoEmergencyReason, e.emergency && e.reason_missing),
+        ];
+        flags
+            .iter()
+            .filter(|(_, on)| *on)
+            .fold(0u32, |m, (s, _)| m | s.bit())
     }
 
     /// The verdict of one event from its facts and marks.
     pub(crate) fn judge(&self, f: &Facts, e: &EventMarks) -> Judgement {
-        // Which rules hold before (`any_raw`) and after the section's constraints.
+        // Which rules hold before (`raw`) and after the section's requirements (`holding`).
         let (allowed, needs_big) = match e.section.map(usize::from) {
             Some(s) => (self.allowed[s], self.requires_big[s]),
             None => (u32::MAX, false),
         };
         let section_ok = if needs_big && !f.big { 0 } else { allowed };
-        let mut raw = 0u32;
-        for (i, t) in self.tests.iter().enumerate() {
-            if self.raw(*t, f) {
-                raw |= 1 << i;
-            }
-        }
+        let raw = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, kind)| self.holds(**kind, f))
+            .fold(0u32, |m, (i, _)| m | 1 << i);
         let holding = raw & section_ok;
         let rule = (holding != 0).then(|| holding.trailing_zeros());
         let verdict = if e.emergency {
-            0
+            Verdict::Emergency
         } else if rule.is_some() {
-            1
+            Verdict::Justified
         } else {
-            2
+            Verdict::Unjustified
         };
-        let reason = (verdict == 2).then(|| {
-            if raw != 0 {
-                0
-            } else if self.complaints_rule
-                && f.roles & self.complaints_role != 0
-                && !f.complaint_open
-            {
-                1
-            } else if (f.assigned_before || f.complaint_before) && (f.has_open_case || !f.any_role)
-            {
-                2
-            } else if !f.has_open_case && f.closed_before && (f.assigned_before || f.team_case) {
-                3
-            } else if f.any_team.is_some()
-                && f.any_role
-                && !(if f.has_open_case {
-                    f.own_team_open
-                } else {
-                    f.team_case
-                })
-            {
-                4
-            } else {
-                5
-            }
-        });
-        let same = |a: Option<u32>, b: Option<u32>| a.is_some() && a == b;
-        let in_office = self.office_days & (1 << e.weekday.clamp(0, 31)) != 0
-            && e.minute >= self.office_from
-            && e.minute < self.office_to;
-        // In the order of `SIGNALS`.
-        let flags = [
-            same(f.u_person, f.c),
-            same(f.u_surname, f.c_surname),
-            same(f.u_address, f.c_address),
-            f.restricted,
-            !in_office,
-            f.all_past_retention && !f.has_open_case,
-            e.first,
-            e.failed,
-            e.emergency && e.reason_missing,
-        ];
-        let signals = flags
-            .iter()
-            .enumerate()
-            .fold(0u32, |m, (i, b)| m | u32::from(*b) << i);
         Judgement {
             verdict,
             rule: if e.emergency { None } else { rule },
-            reason,
-            signals,
+            reason: (verdict == Verdict::Unjustified).then(|| self.reason(f, raw != 0)),
+            signals: self.signals(f, e),
             explained: e.emergency.then_some(holding),
             dossier_team: f.open_team.or(f.any_team),
         }
@@ -299,7 +268,7 @@ mod tests {
             "/samples/voorbeeldstad/policy.toml"
         ));
         let policy = Policy::parse(std::path::Path::new("policy.toml"), text).unwrap();
-        let table = RuleTable::new(&policy, &role_names()).unwrap();
+        let table = RuleTable::new(&policy, &role_names());
         (policy, table)
     }
 
@@ -319,7 +288,13 @@ mod tests {
     #[test]
     fn the_first_rule_in_policy_order_explains_and_sections_constrain_it() {
         let (policy, t) = table();
-        let rule = |id: &str| policy.rules.iter().position(|r| r.id == id).unwrap() as u32;
+        let rule = |id: &str| {
+            policy
+                .rules
+                .iter()
+                .position(|r| r.kind.name() == id)
+                .unwrap() as u32
+        };
         // The direct worker and the supervisor both hold: the direct worker comes first.
         let f = Facts {
             direct: true,
@@ -329,7 +304,7 @@ mod tests {
         let j = t.judge(&f, &marks());
         assert_eq!(
             (j.verdict, j.rule, j.reason),
-            (1, Some(rule("direct_worker")), None)
+            (Verdict::Justified, Some(rule("direct_worker")), None)
         );
         // In the complaint section only the supervisor's rule is allowed.
         let complaint = EventMarks {
@@ -345,7 +320,10 @@ mod tests {
             ..marks()
         };
         let j = t.judge(&f, &medical);
-        assert_eq!((j.verdict, j.rule, j.reason), (2, None, Some(0)));
+        assert_eq!(
+            (j.verdict, j.rule, j.reason),
+            (Verdict::Unjustified, None, Some(Reason::SectionNotAllowed))
+        );
         let big = Facts {
             big: true,
             ..f.clone()
@@ -374,8 +352,17 @@ mod tests {
             ..marks()
         };
         let j = t.judge(&f, &e);
-        let bit = |id: &str| 1u32 << policy.rules.iter().position(|r| r.id == id).unwrap();
-        assert_eq!((j.verdict, j.rule, j.reason), (0, None, None));
+        let bit = |id: &str| {
+            1u32 << policy
+                .rules
+                .iter()
+                .position(|r| r.kind.name() == id)
+                .unwrap()
+        };
+        assert_eq!(
+            (j.verdict, j.rule, j.reason),
+            (Verdict::Emergency, None, None)
+        );
         assert_eq!(j.explained, Some(bit("direct_worker") | bit("coordinator")));
         // `no_emergency_reason` is the last signal.
         assert_eq!(j.signals, 1 << 8);
@@ -387,34 +374,42 @@ mod tests {
     fn reasons_are_tried_most_telling_first() {
         let (_, t) = table();
         let reason = |f: Facts| t.judge(&f, &marks()).reason;
-        assert_eq!(reason(Facts::default()), Some(5), "no relation");
+        assert_eq!(
+            reason(Facts::default()),
+            Some(Reason::NoRelation),
+            "no relation"
+        );
         let handler = Facts {
             roles: role("complaints_handler"),
             any_role: true,
             ..Facts::default()
         };
-        assert_eq!(reason(handler), Some(1), "no open complaint");
+        assert_eq!(
+            reason(handler),
+            Some(Reason::NoOpenComplaint),
+            "no open complaint"
+        );
         let ended = Facts {
             assigned_before: true,
             has_open_case: true,
             any_role: true,
             ..Facts::default()
         };
-        assert_eq!(reason(ended), Some(2), "relation ended");
+        assert_eq!(reason(ended), Some(Reason::RelationEnded), "relation ended");
         let closed = Facts {
             closed_before: true,
             team_case: true,
             any_role: true,
             ..Facts::default()
         };
-        assert_eq!(reason(closed), Some(3), "case closed");
+        assert_eq!(reason(closed), Some(Reason::CaseClosed), "case closed");
         let other = Facts {
             any_team: Some(4),
             any_role: true,
             has_open_case: true,
             ..Facts::default()
         };
-        assert_eq!(reason(other), Some(4), "other team");
+        assert_eq!(reason(other), Some(Reason::OtherTeam), "other team");
     }
 
     #[test]
@@ -448,7 +443,7 @@ mod tests {
         ]
         .iter()
         .chain(&["past_retention", "first_access", "failed_outcome"])
-        .map(|s| 1u32 << crate::engine::SIGNALS.iter().position(|n| n == s).unwrap())
+        .map(|s| 1u32 << Signal::names().iter().position(|n| n == s).unwrap())
         .fold(0, |m, b| m | b);
         assert_eq!(j.signals, want);
         // Office hours run from 07:00 to 19:00: 19:00 itself is after hours, 07:00 is not.

@@ -283,7 +283,10 @@ impl Org {
                 "complaints" => (&["complaints_handler"], 2),
                 "veilig_thuis" => (&["veilig_thuis"], 2),
                 _ if org.teams[t].id == "BACKOFFICE" => (&["backoffice"], 3),
-                _ => (&crate::policy::ROLE_RULES, 1),
+                _ => (
+                    &crate::policy::rule::Role::ALL.map(crate::policy::rule::Role::name),
+                    1,
+                ),
             };
             for role in roles {
                 for _ in 0..n {

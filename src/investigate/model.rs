@@ -4,9 +4,9 @@
 use crate::audit::outliers::{daily_activity, median};
 use crate::audit::verdict_row::VerdictRow;
 use crate::csv_output::CsvRow;
-use crate::engine;
 use crate::engine::input::AuditTables;
-use crate::error::{Error, Result};
+use crate::engine::vocab::Verdict;
+use crate::error::Result;
 use crate::period::DayRange;
 use crate::policy::Policy;
 use chrono::NaiveDate;
@@ -123,13 +123,6 @@ pub struct DayCount {
     pub emergency: usize,
 }
 
-pub(crate) fn tz(policy: &Policy) -> Result<chrono_tz::Tz> {
-    policy
-        .time_zone
-        .parse()
-        .map_err(|_| Error::Invalid(format!("time zone '{}' is unknown", policy.time_zone)))
-}
-
 impl EventLine {
     pub(crate) fn new(
         r: &VerdictRow,
@@ -170,9 +163,9 @@ pub fn timeline(lines: &[EventLine]) -> Vec<DayCount> {
             day: day.to_string(),
             ..DayCount::default()
         });
-        match l.verdict.as_str() {
-            engine::JUSTIFIED => e.justified += 1,
-            engine::UNJUSTIFIED => e.unjustified += 1,
+        match Verdict::parse(&l.verdict) {
+            Some(Verdict::Justified) => e.justified += 1,
+            Some(Verdict::Unjustified) => e.unjustified += 1,
             _ => e.emergency += 1,
         }
     }

@@ -16,7 +16,7 @@ use crate::i18n::{all_texts, text, Lang};
 use crate::period::Period;
 use crate::policy::{CountedFrom, Policy};
 use crate::report::charts;
-use crate::report::page::render;
+use crate::report::page::{render, to_json};
 
 const TEMPLATE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/audit.html"));
 
@@ -47,7 +47,7 @@ fn fill(template: &str, pairs: &[(&str, String)]) -> String {
 }
 
 fn coverage_json(c: &crate::audit::summary::Coverage, lang: Lang) -> Value {
-    let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
+    let mut v = to_json(c);
     if c.group == "-" {
         v["group"] = json!(text(lang, "no_role"));
     }
@@ -78,7 +78,7 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
         .reasons
         .iter()
         .map(|r| {
-            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+            let mut v = to_json(r);
             v["label"] = json!(t(&format!("reason_{}", r.reason)));
             v
         })
@@ -87,7 +87,7 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
         .rules
         .iter()
         .map(|r| {
-            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+            let mut v = to_json(r);
             v["label"] = json!(t(&format!("rule_{}", r.rule)));
             v
         })
@@ -96,7 +96,7 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
         .signals
         .iter()
         .map(|x| {
-            let mut v = serde_json::to_value(x).unwrap_or(Value::Null);
+            let mut v = to_json(x);
             v["label"] = json!(t(&format!("signal_{}", x.signal)));
             v
         })
@@ -105,7 +105,7 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
         .logins
         .iter()
         .map(|l| {
-            let mut v = serde_json::to_value(l).unwrap_or(Value::Null);
+            let mut v = to_json(l);
             v["display_name"] = json!(name(&l.user_id));
             v["client_short"] = json!(l.client_pid.chars().take(14).collect::<String>() + "…");
             v
@@ -116,7 +116,7 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
         .iter()
         .filter(|o| o.flagged)
         .map(|o| {
-            let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
+            let mut v = to_json(o);
             v["display_name"] = json!(name(&o.user_id));
             v["own_z"] = json!(o.own_z.map(|z| format!("{z:.1}")).unwrap_or("-".into()));
             v["peer_z"] = json!(o.peer_z.map(|z| format!("{z:.1}")).unwrap_or("-".into()));
@@ -127,8 +127,8 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
         .rules
         .iter()
         .map(|r| {
-            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-            v["label"] = json!(t(&format!("rule_{}", r.id)));
+            let mut v = to_json(r);
+            v["label"] = json!(t(&format!("rule_{}", r.kind.name())));
             v
         })
         .collect();
@@ -141,7 +141,8 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
                 req.push(t("big_required"));
             }
             if let Some(by) = &sec.explained_by {
-                req.push(format!("{} {}", t("only_by"), by.join(", ")));
+                let names: Vec<&str> = by.iter().map(|k| k.name()).collect();
+                req.push(format!("{} {}", t("only_by"), names.join(", ")));
             }
             json!({"name": name, "requirement": req.join("; "), "article": sec.article})
         })

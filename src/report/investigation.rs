@@ -6,14 +6,14 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
-use crate::engine::{EMERGENCY, UNJUSTIFIED};
+use crate::engine::vocab::Verdict;
 use crate::error::Result;
 use crate::i18n::{all_texts, text, Lang};
 use crate::investigate::model::{timeline, EventLine, Subject, UserPattern};
 use crate::period::DayRange;
 use crate::policy::Policy;
 use crate::report::charts;
-use crate::report::page::render;
+use crate::report::page::{render, to_json};
 
 const TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -40,7 +40,7 @@ fn groups(lines: &[EventLine], key: impl Fn(&EventLine) -> String) -> Vec<Value>
     // Findings first, then by number of accesses.
     let findings = |v: &[&EventLine]| {
         v.iter()
-            .filter(|l| l.verdict != crate::engine::JUSTIFIED)
+            .filter(|l| l.verdict != Verdict::Justified.name())
             .count()
     };
     by.sort_by(|a, b| {
@@ -68,8 +68,8 @@ fn groups(lines: &[EventLine], key: impl Fn(&EventLine) -> String) -> Vec<Value>
                 "dossier_team": v[0].dossier_team,
                 "events": v.len(),
                 "days": days.len(),
-                "unjustified": v.iter().filter(|l| l.verdict == UNJUSTIFIED).count(),
-                "emergency": v.iter().filter(|l| l.verdict == EMERGENCY).count(),
+                "unjustified": v.iter().filter(|l| l.verdict == Verdict::Unjustified.name()).count(),
+                "emergency": v.iter().filter(|l| l.verdict == Verdict::Emergency.name()).count(),
                 "signals": signals.into_iter().collect::<Vec<_>>().join(", "),
             })
         })
@@ -133,7 +133,7 @@ impl Page<'_> {
             .lines
             .iter()
             .map(|l| {
-                let mut v = serde_json::to_value(l).unwrap_or(Value::Null);
+                let mut v = to_json(l);
                 v["verdict_label"] = json!(t(&format!("verdict_{}", l.verdict)));
                 v["reason_label"] = if l.reason.is_empty() {
                     json!("")
@@ -160,9 +160,9 @@ impl Page<'_> {
             "first_day": self.range.first.to_string(),
             "last_day": self.range.last.to_string(),
             "events": self.lines.len(),
-            "justified": count(crate::engine::JUSTIFIED),
-            "unjustified": count(UNJUSTIFIED),
-            "emergency": count(EMERGENCY),
+            "justified": count(Verdict::Justified.name()),
+            "unjustified": count(Verdict::Unjustified.name()),
+            "emergency": count(Verdict::Emergency.name()),
             "pattern": self.pattern,
             "chart": chart,
             "by_client": by_client,

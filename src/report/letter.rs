@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::audit::verdict_row::VerdictRow;
 use crate::csv_output::CsvRow;
 use crate::engine::input::AuditTables;
-use crate::engine::{EMERGENCY, UNJUSTIFIED};
-use crate::error::{Error, Result};
+use crate::engine::vocab::Verdict;
+use crate::error::Result;
 use crate::i18n::{all_texts, text, Lang};
 use crate::period::DayRange;
 use crate::policy::Policy;
@@ -68,10 +68,7 @@ impl Letter {
         lang: Lang,
     ) -> Result<Letter> {
         let t = |k: &str| text(lang, k);
-        let zone: chrono_tz::Tz = policy
-            .time_zone
-            .parse()
-            .map_err(|_| Error::Invalid(format!("time zone '{}' is unknown", policy.time_zone)))?;
+        let zone = policy.time_zone;
         let teams = &tables.teams;
         let (ids, names, orgs) = (
             teams.column("team_id")?.str()?,
@@ -94,9 +91,9 @@ impl Letter {
                     .get(team)
                     .copied()
                     .unwrap_or(("", policy.organisation.as_str()));
-                let purpose = match (r.verdict.as_str(), r.rule.as_deref()) {
-                    (EMERGENCY, _) => t("purpose_emergency"),
-                    (UNJUSTIFIED, _) => t("purpose_unjustified"),
+                let purpose = match (Verdict::parse(&r.verdict), r.rule.as_deref()) {
+                    (Some(Verdict::Emergency), _) => t("purpose_emergency"),
+                    (Some(Verdict::Unjustified), _) => t("purpose_unjustified"),
                     (_, Some(rule)) => t(&format!("purpose_{rule}")),
                     _ => String::new(),
                 };

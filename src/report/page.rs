@@ -8,6 +8,11 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 
+/// A row of plain fields as JSON for a template.
+pub(crate) fn to_json<T: serde::Serialize>(row: &T) -> Value {
+    serde_json::to_value(row).expect("rows of strings, numbers and lists serialise to JSON")
+}
+
 /// The stylesheet every page shares (inline: pages are self-contained).
 pub const STYLE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/style.css"));
 

@@ -2,7 +2,7 @@
 //! and secondary suppression, rounding), with the trend against the previous period.
 
 use crate::csv_output::CsvRow;
-use crate::engine::{EMERGENCY, JUSTIFIED, UNJUSTIFIED};
+use crate::engine::vocab::Verdict;
 use crate::error::Result;
 use crate::period::DayRange;
 use crate::period::Period;
@@ -158,9 +158,11 @@ fn prepared(verdicts: &DataFrame, merge: &BTreeMap<String, String>) -> Result<La
         col("signals")
             .str()
             .contains_literal(lit("first_access"))
-            .and(col("verdict").neq(lit(EMERGENCY)))
+            .and(col("verdict").neq(lit(Verdict::Emergency.name())))
             .alias("first"),
-        col("verdict").neq(lit(JUSTIFIED)).alias("finding"),
+        col("verdict")
+            .neq(lit(Verdict::Justified.name()))
+            .alias("finding"),
     ]))
 }
 
@@ -194,14 +196,23 @@ fn cells(
         .group_by([col("r"), col("c")])
         .agg([
             len().alias("accesses"),
-            count("justified", col("verdict").eq(lit(JUSTIFIED))),
-            count("unjustified", col("verdict").eq(lit(UNJUSTIFIED))),
-            count("emergency", col("verdict").eq(lit(EMERGENCY))),
+            count(
+                "justified",
+                col("verdict").eq(lit(Verdict::Justified.name())),
+            ),
+            count(
+                "unjustified",
+                col("verdict").eq(lit(Verdict::Unjustified.name())),
+            ),
+            count(
+                "emergency",
+                col("verdict").eq(lit(Verdict::Emergency.name())),
+            ),
             count("after_hours", col("after")),
             count("first_events", col("first")),
             count(
                 "first_justified",
-                col("first").and(col("verdict").eq(lit(JUSTIFIED))),
+                col("first").and(col("verdict").eq(lit(Verdict::Justified.name()))),
             ),
             col("user_id").n_unique().alias("employees"),
             col("client_pid").n_unique().alias("clients"),
@@ -531,7 +542,10 @@ pub fn release(verdicts: &DataFrame, before: &DataFrame, policy: &Policy) -> Res
     let per_user = v
         .clone()
         .group_by([col("user_id")])
-        .agg([count("u", col("verdict").eq(lit(UNJUSTIFIED)))])
+        .agg([count(
+            "u",
+            col("verdict").eq(lit(Verdict::Unjustified.name())),
+        )])
         .collect()?;
     let mut per: Vec<u64> = u64s(&per_user, "u")?;
     per.sort_unstable_by(|a, b| b.cmp(a));

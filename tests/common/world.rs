@@ -7,6 +7,7 @@ use polars::prelude::*;
 
 use wmo_audit::engine::input::AuditTables;
 use wmo_audit::period::DayRange;
+use wmo_audit::policy::rule::RuleKind;
 use wmo_audit::policy::Policy;
 
 pub fn day(n: i64) -> NaiveDate {
@@ -223,13 +224,13 @@ impl World {
 
     /// The reference verdicts for the events of `range`, sorted as the engine sorts them.
     pub fn reference(&self, p: &Policy, range: DayRange) -> Vec<Expected> {
-        let tz: chrono_tz::Tz = p.time_zone.parse().unwrap();
+        let tz = p.time_zone;
         let open_end = NaiveDate::MAX;
         let within = |d: NaiveDate, from: NaiveDate, to: Option<NaiveDate>, grace: i32| {
             let to = to.map(|t| t + chrono::Duration::days(grace.into()));
             from <= d && d <= to.unwrap_or(open_end)
         };
-        let grace = |id: &str| p.rule(id).map(|r| r.grace_days).unwrap_or(0);
+        let grace = |id: &str| p.grace(RuleKind::parse(id).unwrap());
         let kind = |team: &str| {
             self.teams
                 .iter()
@@ -272,7 +273,7 @@ impl World {
                             && within(d, k.opened, k.closed, grace("complaints_handler"))
                     }),
                     "replacement" => {
-                        let kinds = &p.rule("replacement").unwrap().any_team_kinds;
+                        let kinds = &p.rule(RuleKind::Replacement).unwrap().any_team_kinds;
                         cases.iter().any(|c| {
                             open(c)
                                 && (in_team(&c.team)
@@ -286,12 +287,14 @@ impl World {
                 }
             };
             let big = roles.iter().any(|s| s.big);
-            let section_ok =
-                |id: &str| (!p.requires_big(&e.section) || big) && p.section_allows(&e.section, id);
+            let section_ok = |id: &str| {
+                (!p.requires_big(&e.section) || big)
+                    && p.section_allows(&e.section, RuleKind::parse(id).unwrap())
+            };
             let holding: Vec<&str> = p
                 .rules
                 .iter()
-                .map(|r| r.id.as_str())
+                .map(|r| r.kind.name())
                 .filter(|id| raw(id) && section_ok(id))
                 .collect();
             let verdict = if e.emergency {
@@ -314,9 +317,9 @@ impl World {
                 let own_team_open = cases.iter().any(|c| open(c) && in_team(&c.team));
                 let team_case = cases.iter().any(|c| in_team(&c.team));
                 let closed_before = cases.iter().any(|c| c.closed.is_some_and(|x| x < d));
-                if p.rules.iter().any(|r| raw(&r.id)) {
+                if p.rules.iter().any(|r| raw(r.kind.name())) {
                     "section_not_allowed"
-                } else if p.rule("complaints_handler").is_some()
+                } else if p.rule(RuleKind::ComplaintsHandler).is_some()
                     && has_role("complaints_handler")
                     && !complaint_open
                 {
