@@ -331,17 +331,19 @@ pub struct Engine<'p> {
     client_labels: StringChunked,
 }
 
-/// Builds the verdict plan for the events of `range` (see `Engine`).
-pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Result<LazyFrame> {
-    Engine::new(tables, policy)?.verdicts(tables.events.clone(), range)
+/// The dictionaries that code the reference data: users and clients (those of the (user,
+/// client) pairs), teams, and people's surname and address pseudonyms.
+struct Dictionaries {
+    users: DataFrame,
+    clients: DataFrame,
+    teams: DataFrame,
+    names: DataFrame,
 }
 
-impl<'p> Engine<'p> {
-    /// Codes the reference tables of `tables` (and, without the store's first accesses, finds
-    /// them among all of `tables.events`).
-    pub fn new(tables: &AuditTables, policy: &'p Policy) -> Result<Engine<'p>> {
-        // The (user, client) pairs with their first access: the store's table, or found among all
-        // given events. Codes for users, clients, teams and people's pseudonyms.
+impl Dictionaries {
+    /// The dictionaries, and the pairs with their first access and their user's and client's
+    /// codes (`u`, `c`): the store's table of first accesses, or found among all given events.
+    fn of(tables: &AuditTables) -> Result<(Dictionaries, DataFrame)> {
         let firsts = match &tables.first_seen {
             Some(f) if f.column("pair").is_ok() => {
                 f.select(["pair", "user_id", "client_pid", "first_time"])?
@@ -372,211 +374,257 @@ impl<'p> Engine<'p> {
             tables.clients.column("surname_pid")?,
             tables.clients.column("address_pid")?,
         ])?;
-        // The pairs in the order of their codes: the store's, or counted here in (user, client)
-        // order.
-        let stored_codes = firsts.column("pair").is_ok();
-        // The store writes them in that order: then there is nothing to sort.
-        let in_code_order = stored_codes && counts_up(firsts.column("pair")?)?;
-        let pairs = firsts.lazy();
-        let pairs = if in_code_order {
-            pairs
-        } else if stored_codes {
-            pairs.sort(["pair"], SortMultipleOptions::default())
-        } else {
-            pairs
-                .filter(col("u").is_not_null().and(col("c").is_not_null()))
-                .sort(["u", "c"], SortMultipleOptions::default())
-                .with_row_index("pair", None)
-        }
-        .collect()?;
-        let codes = if stored_codes {
-            if !(in_code_order || counts_up(pairs.column("pair")?)?)
-                || pairs.column("c")?.null_count() > 0
-                || pairs.column("u")?.null_count() > 0
-            {
-                return Err(crate::error::Error::Invalid(
-                    "the store's first_access table does not count its pair codes up from 0; \
-                     the store is inconsistent"
-                        .into(),
-                ));
-            }
-            None
-        } else {
-            Some(Codebook::new(&users, &clients, &pairs)?)
+        let dict = Dictionaries {
+            users,
+            clients,
+            teams,
+            names,
         };
+        Ok((dict, firsts))
+    }
+}
 
-        // (A, D) assignments (kind 0) and complaints handled (kind 1), on the pair.
-        // Joined on (user, client) as one 64-bit key (a null code makes a null key, which
-        // joins nothing).
-        let user_client = || {
-            (col("u").cast(DataType::UInt64) * lit(1u64 << 32) + col("c").cast(DataType::UInt64))
-                .alias("uc")
-        };
-        let pair_of = pairs.clone().lazy().select([user_client(), col("pair")]);
-        // Rows with a client code `c`: their user's code and the pair's.
-        let paired = |lf: LazyFrame, user: &str| {
-            encode(lf, user, &users, "u")
-                .with_column(user_client())
-                .join(pair_of.clone(), [col("uc")], [col("uc")], inner())
-        };
-        // The cases with their client's code (the assignments take theirs from them).
-        let cases = encode(tables.cases.clone().lazy(), "client_pid", &clients, "c").collect()?;
-        let assign = paired(
-            tables.assignments.clone().lazy().join(
-                cases.clone().lazy().select([col("case_id"), col("c")]),
-                [col("case_id")],
-                [col("case_id")],
-                inner(),
-            ),
-            "user_id",
-        )
-        .select([
-            col("pair"),
-            lit(0i32).alias("kind"),
-            days("valid_from").alias("p_from"),
-            days_or_open("valid_to").alias("p_to"),
-            lit(policy.grace(RuleKind::DirectWorker)).alias("grace"),
-        ]);
-        let complaints = paired(
-            encode(
-                tables.complaints.clone().lazy(),
-                "client_pid",
-                &clients,
-                "c",
-            ),
-            "handler_user_id",
-        )
-        .select([
-            col("pair"),
-            lit(1i32).alias("kind"),
-            days("opened").alias("p_from"),
-            days_or_open("closed").alias("p_to"),
-            lit(policy.grace(RuleKind::ComplaintsHandler)).alias("grace"),
-        ]);
-        let periods = concat([assign, complaints], UnionArgs::default())?.collect()?;
-        // (B) the client's cases, with the user's roles in each case's team.
-        let team_kinds = encode(tables.teams.clone().lazy(), "team_id", &teams, "t")
-            .select([col("t"), col("kind").alias("team_kind")]);
-        let staff_rows = encode(
-            encode(tables.staff.clone().lazy(), "user_id", &users, "u")
-                .filter(col("u").is_not_null()),
-            "team_id",
-            &teams,
-            "t",
-        )
-        .select([
-            col("u"),
-            col("t"),
-            col("role"),
-            days("valid_from").alias("s_from"),
-            days_or_open("valid_to").alias("s_to"),
-            col("big_registered"),
-        ]);
-        let kinds = policy
-            .rule(RuleKind::Replacement)
-            .map(|r| r.any_team_kinds.clone())
-            .unwrap_or_default();
-        let mut in_kind = lit(false);
-        for k in &kinds {
-            in_kind = in_kind.or(col("team_kind").eq(lit(k.as_str())));
-        }
-        let staff_rows = staff_rows
+/// The pairs in the order of their codes: the store's (checked to count up from 0), or counted
+/// here in (user, client) order, with the codebook that codes later pairs in the latter case.
+fn pairs_in_code_order(
+    firsts: DataFrame,
+    dict: &Dictionaries,
+) -> Result<(DataFrame, Option<Codebook>)> {
+    let stored_codes = firsts.column("pair").is_ok();
+    // The store writes them in that order: then there is nothing to sort.
+    let in_code_order = stored_codes && counts_up(firsts.column("pair")?)?;
+    let pairs = firsts.lazy();
+    let pairs = if in_code_order {
+        pairs
+    } else if stored_codes {
+        pairs.sort(["pair"], SortMultipleOptions::default())
+    } else {
+        pairs
+            .filter(col("u").is_not_null().and(col("c").is_not_null()))
+            .sort(["u", "c"], SortMultipleOptions::default())
+            .with_row_index("pair", None)
+    }
+    .collect()?;
+    if !stored_codes {
+        let codes = Codebook::new(&dict.users, &dict.clients, &pairs)?;
+        return Ok((pairs, Some(codes)));
+    }
+    if !(in_code_order || counts_up(pairs.column("pair")?)?)
+        || pairs.column("c")?.null_count() > 0
+        || pairs.column("u")?.null_count() > 0
+    {
+        return Err(crate::error::Error::Invalid(
+            "the store's first_access table does not count its pair codes up from 0; \
+             the store is inconsistent"
+                .into(),
+        ));
+    }
+    Ok((pairs, None))
+}
+
+/// The (user, client) key of a row with codes `u` and `c`, as one 64-bit value (a null code
+/// makes a null key, which joins nothing).
+fn user_client() -> Expr {
+    (col("u").cast(DataType::UInt64) * lit(1u64 << 32) + col("c").cast(DataType::UInt64))
+        .alias("uc")
+}
+
+/// The periods on a pair that rules rest on: assignments (kind 0, for `direct_worker`) and
+/// complaints handled (kind 1, for `complaints_handler`), each with its rule's grace.
+fn periods(
+    tables: &AuditTables,
+    policy: &Policy,
+    dict: &Dictionaries,
+    pairs: &DataFrame,
+    cases: &DataFrame,
+) -> Result<DataFrame> {
+    let pair_of = pairs.clone().lazy().select([user_client(), col("pair")]);
+    // Rows with a client code `c`: their user's code and the pair's.
+    let paired = |lf: LazyFrame, user: &str| {
+        encode(lf, user, &dict.users, "u")
+            .with_column(user_client())
+            .join(pair_of.clone(), [col("uc")], [col("uc")], inner())
+    };
+    // The assignments take their client's code from their case.
+    let assign = paired(
+        tables.assignments.clone().lazy().join(
+            cases.clone().lazy().select([col("case_id"), col("c")]),
+            [col("case_id")],
+            [col("case_id")],
+            inner(),
+        ),
+        "user_id",
+    )
+    .select([
+        col("pair"),
+        lit(0i32).alias("kind"),
+        days("valid_from").alias("p_from"),
+        days_or_open("valid_to").alias("p_to"),
+        lit(policy.grace(RuleKind::DirectWorker)).alias("grace"),
+    ]);
+    let complaints = paired(
+        encode(
+            tables.complaints.clone().lazy(),
+            "client_pid",
+            &dict.clients,
+            "c",
+        ),
+        "handler_user_id",
+    )
+    .select([
+        col("pair"),
+        lit(1i32).alias("kind"),
+        days("opened").alias("p_from"),
+        days_or_open("closed").alias("p_to"),
+        lit(policy.grace(RuleKind::ComplaintsHandler)).alias("grace"),
+    ]);
+    Ok(concat([assign, complaints], UnionArgs::default())?.collect()?)
+}
+
+/// The users' role periods: team, role, days, BIG registration, and whether the team is of a
+/// kind whose members may replace in any team (`replacement`'s `any_team_kinds`).
+fn staff_rows(tables: &AuditTables, policy: &Policy, dict: &Dictionaries) -> Result<DataFrame> {
+    let team_kinds = encode(tables.teams.clone().lazy(), "team_id", &dict.teams, "t")
+        .select([col("t"), col("kind").alias("team_kind")]);
+    let staff_rows = encode(
+        encode(tables.staff.clone().lazy(), "user_id", &dict.users, "u")
+            .filter(col("u").is_not_null()),
+        "team_id",
+        &dict.teams,
+        "t",
+    )
+    .select([
+        col("u"),
+        col("t"),
+        col("role"),
+        days("valid_from").alias("s_from"),
+        days_or_open("valid_to").alias("s_to"),
+        col("big_registered"),
+    ]);
+    let kinds = policy
+        .rule(RuleKind::Replacement)
+        .map(|r| r.any_team_kinds.clone())
+        .unwrap_or_default();
+    let mut in_kind = lit(false);
+    for k in &kinds {
+        in_kind = in_kind.or(col("team_kind").eq(lit(k.as_str())));
+    }
+    Ok(staff_rows
+        .lazy()
+        .join(team_kinds, [col("t")], [col("t")], left())
+        .with_column(in_kind.fill_null(lit(false)).alias("any_team_kind"))
+        .collect()?)
+}
+
+/// The clients' cases: client and team codes, open days, domestic violence, and the last day
+/// each retention column allows.
+fn case_rows(
+    tables: &AuditTables,
+    policy: &Policy,
+    dict: &Dictionaries,
+    cases: DataFrame,
+) -> Result<DataFrame> {
+    let mut case_cols = vec![
+        col("c"),
+        col("t"),
+        days("opened").alias("c_from"),
+        days_or_open("closed").alias("c_to"),
+        col("domestic_violence"),
+        col("keep_default"),
+    ];
+    for s in policy.retention.sections.keys() {
+        case_cols.push(col(format!("keep_{s}")));
+    }
+    Ok(encode(
+        cases
+            .hstack(&retention_columns(&tables.cases, policy)?)?
             .lazy()
-            .join(team_kinds, [col("t")], [col("t")], left())
-            .with_column(in_kind.fill_null(lit(false)).alias("any_team_kind"))
-            .collect()?;
-        let mut case_cols = vec![
-            col("c"),
-            col("t"),
-            days("opened").alias("c_from"),
-            days_or_open("closed").alias("c_to"),
-            col("domestic_violence"),
-            col("keep_default"),
-        ];
-        for s in policy.retention.sections.keys() {
-            case_cols.push(col(format!("keep_{s}")));
-        }
-        let case_rows = encode(
-            cases
-                .hstack(&retention_columns(&tables.cases, policy)?)?
-                .lazy()
-                .filter(col("c").is_not_null()),
-            "team_id",
-            &teams,
-            "t",
-        )
-        .select(case_cols)
-        .collect()?;
-        // (E) identities for the signals: the user's own pseudonyms and the client's, coded.
-        let people = encode(
-            encode(
-                encode(
-                    encode(tables.staff.clone().lazy(), "user_id", &users, "u")
-                        .filter(col("u").is_not_null())
-                        .group_by([col("u")])
-                        .agg([
-                            col("person_pid").drop_nulls().min(),
-                            col("surname_pid").drop_nulls().min(),
-                            col("address_pid").drop_nulls().min(),
-                        ]),
-                    "person_pid",
-                    &clients,
-                    "u_person",
-                ),
-                "surname_pid",
-                &names,
-                "u_surname",
-            ),
-            "address_pid",
-            &names,
-            "u_address",
-        )
+            .filter(col("c").is_not_null()),
+        "team_id",
+        &dict.teams,
+        "t",
+    )
+    .select(case_cols)
+    .collect()?)
+}
+
+/// The users' own pseudonyms (as a client, surname and address), coded, for the signals.
+fn people(tables: &AuditTables, dict: &Dictionaries) -> Result<DataFrame> {
+    let own = encode(tables.staff.clone().lazy(), "user_id", &dict.users, "u")
+        .filter(col("u").is_not_null())
+        .group_by([col("u")])
+        .agg([
+            col("person_pid").drop_nulls().min(),
+            col("surname_pid").drop_nulls().min(),
+            col("address_pid").drop_nulls().min(),
+        ]);
+    let coded = encode(own, "person_pid", &dict.clients, "u_person");
+    let coded = encode(coded, "surname_pid", &dict.names, "u_surname");
+    let coded = encode(coded, "address_pid", &dict.names, "u_address");
+    Ok(coded
         .select([
             col("u"),
             col("u_person"),
             col("u_surname"),
             col("u_address"),
         ])
-        .collect()?;
-        let client_rows = encode(
-            encode(
-                encode(tables.clients.clone().lazy(), "client_pid", &clients, "c")
-                    .filter(col("c").is_not_null()),
-                "surname_pid",
-                &names,
-                "c_surname",
-            ),
-            "address_pid",
-            &names,
-            "c_address",
-        )
+        .collect()?)
+}
+
+/// The clients' coded surname and address and whether they are restricted, one row per client
+/// (the store keys clients by id; a table given otherwise keeps its first row).
+fn client_rows(tables: &AuditTables, dict: &Dictionaries) -> Result<DataFrame> {
+    let clients = encode(
+        tables.clients.clone().lazy(),
+        "client_pid",
+        &dict.clients,
+        "c",
+    )
+    .filter(col("c").is_not_null());
+    let coded = encode(clients, "surname_pid", &dict.names, "c_surname");
+    let coded = encode(coded, "address_pid", &dict.names, "c_address");
+    Ok(coded
         .select([
             col("c"),
             col("c_surname"),
             col("c_address"),
             col("restricted"),
         ])
-        // One row per client (the store keys clients by id; a table given otherwise keeps its
-        // first row).
         .unique_stable(Some(cols(["c"])), UniqueKeepStrategy::First)
+        .collect()?)
+}
+
+/// Builds the verdict plan for the events of `range` (see `Engine`).
+pub fn verdicts(tables: &AuditTables, policy: &Policy, range: DayRange) -> Result<LazyFrame> {
+    Engine::new(tables, policy)?.verdicts(tables.events.clone(), range)
+}
+
+impl<'p> Engine<'p> {
+    /// Codes the reference tables of `tables` (and, without the store's first accesses, finds
+    /// them among all of `tables.events`).
+    pub fn new(tables: &AuditTables, policy: &'p Policy) -> Result<Engine<'p>> {
+        let (dict, firsts) = Dictionaries::of(tables)?;
+        let (pairs, codes) = pairs_in_code_order(firsts, &dict)?;
+        let cases = encode(
+            tables.cases.clone().lazy(),
+            "client_pid",
+            &dict.clients,
+            "c",
+        )
         .collect()?;
         let relations = Relations::new(
-            &periods,
+            &periods(tables, policy, &dict, &pairs, &cases)?,
             pairs.height(),
-            &case_rows,
-            clients.height(),
+            &case_rows(tables, policy, &dict, cases)?,
+            dict.clients.height(),
             policy.retention.sections.keys().cloned().collect(),
             policy.grace(RuleKind::TeamCoach),
-            &staff_rows,
-            &people,
-            users.height(),
-            &client_rows,
+            &staff_rows(tables, policy, &dict)?,
+            &people(tables, &dict)?,
+            dict.users.height(),
+            &client_rows(tables, &dict)?,
         )?;
         let rules = RuleTable::new(policy, &crate::engine::facts::role_names());
-
-        let teams = dictionary_values(&teams)?;
-        let user_labels = users.column("value")?.str()?.rechunk().into_owned();
-        let client_labels = clients.column("value")?.str()?.rechunk().into_owned();
         Ok(Engine {
             policy,
             codes,
@@ -588,9 +636,9 @@ impl<'p> Engine<'p> {
                 .collect(),
             relations,
             rules,
-            teams,
-            user_labels,
-            client_labels,
+            teams: dictionary_values(&dict.teams)?,
+            user_labels: dict.users.column("value")?.str()?.rechunk().into_owned(),
+            client_labels: dict.clients.column("value")?.str()?.rechunk().into_owned(),
         })
     }
 

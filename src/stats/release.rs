@@ -6,7 +6,7 @@ use crate::engine::vocab::Verdict;
 use crate::error::Result;
 use crate::period::DayRange;
 use crate::period::Period;
-use crate::policy::Policy;
+use crate::policy::{Policy, Thresholds};
 use crate::stats::disclosure::{primary, secondary, CellKey, Contributors, Line, Rule};
 use polars::prelude::*;
 use serde::Serialize;
@@ -352,9 +352,43 @@ fn round_to(x: u64, base: u64) -> u64 {
 /// The release of a period (`verdicts` of the period, `before` of the previous one).
 pub fn release(verdicts: &DataFrame, before: &DataFrame, policy: &Policy) -> Result<Release> {
     let t = policy.disclosure.thresholds;
+    let base = policy.disclosure.round_base;
     let merge = merge_map(verdicts, policy.disclosure.merge_teams_below)?;
     let v = prepared(verdicts, &merge)?;
-    let team_grid = "teams";
+    let counts = counted(&v)?;
+    let axes = Axes::of(&counts);
+    let lines = axes.lines();
+    let layers = Layers::suppressed(&counts, &lines, &t);
+    let (teams, roles) = stat_rows(&counts, &axes, &layers, base);
+    let trend = trend(before, &merge, &counts, &axes, &layers, &t)?;
+    let per_employee = unjustified_per_employee(&v)?;
+    let (concentration, conc_supp) = concentration(&per_employee, &layers, &t, base);
+    let top_decile_share_pct = top_decile_share(&per_employee, &t);
+    Ok(Release {
+        teams,
+        roles,
+        trend,
+        concentration,
+        top_decile_share_pct,
+        log: suppression_log(&layers, &conc_supp),
+        rounded_to: base,
+        months: axes.months.into_iter().collect(),
+    })
+}
+
+/// The grid of team cells.
+const TEAM_GRID: &str = "teams";
+/// The grid of role cells.
+const ROLE_GRID: &str = "roles";
+
+/// The organisation's total for the period: shared by the team grid and the role table.
+fn total_key() -> CellKey {
+    CellKey::new(TEAM_GRID, ORG, ALL)
+}
+
+/// The counts of every cell: team by month, team and organisation totals, and roles over the
+/// period (whose total is the organisation's period total: one shared cell).
+fn counted(v: &LazyFrame) -> Result<BTreeMap<CellKey, CellCounts>> {
     let mut counts = BTreeMap::new();
     for (row, column) in [
         (col("team"), col("month")),
@@ -362,107 +396,156 @@ pub fn release(verdicts: &DataFrame, before: &DataFrame, policy: &Policy) -> Res
         (lit(ORG), col("month")),
         (lit(ORG), lit(ALL)),
     ] {
-        counts.extend(cells(&v, team_grid, row, column)?);
+        counts.extend(cells(v, TEAM_GRID, row, column)?);
     }
-    // Roles: their total is the organisation's period total (one shared cell).
-    let mut role_counts = cells(&v, "roles", col("role"), lit(ALL))?;
-    let total_key = CellKey::new(team_grid, ORG, ALL);
+    let mut role_counts = cells(v, ROLE_GRID, col("role"), lit(ALL))?;
     role_counts.retain(|k, _| k.row != ORG);
     counts.extend(role_counts);
+    Ok(counts)
+}
 
-    let teams: BTreeSet<String> = counts
-        .keys()
-        .filter(|k| k.grid == team_grid && k.row != ORG)
-        .map(|k| k.row.clone())
-        .collect();
-    let months: BTreeSet<String> = counts
-        .keys()
-        .filter(|k| k.col != ALL)
-        .map(|k| k.col.clone())
-        .collect();
-    let roles: BTreeSet<String> = counts
-        .keys()
-        .filter(|k| k.grid == "roles")
-        .map(|k| k.row.clone())
-        .collect();
-    let mut lines = Vec::new();
-    for team in teams.iter().chain([ORG.to_string()].iter()) {
-        lines.push(Line {
-            cells: months
-                .iter()
-                .map(|m| CellKey::new(team_grid, team, m))
-                .collect(),
-            total: CellKey::new(team_grid, team, ALL),
-        });
-    }
-    for m in months.iter().chain([ALL.to_string()].iter()) {
-        lines.push(Line {
-            cells: teams
-                .iter()
-                .map(|t| CellKey::new(team_grid, t, m))
-                .collect(),
-            total: CellKey::new(team_grid, ORG, m),
-        });
-    }
-    lines.push(Line {
-        cells: roles
-            .iter()
-            .map(|r| CellKey::new("roles", r, ALL))
-            .collect(),
-        total: total_key.clone(),
-    });
-    // Empty cells (no access at all) are published zeros and part of the lines.
-    let access_value: BTreeMap<CellKey, u64> = counts
-        .iter()
-        .map(|(k, c)| (k.clone(), c.accesses))
-        .collect();
-    let finding_value: BTreeMap<CellKey, u64> = counts
-        .iter()
-        .map(|(k, c)| (k.clone(), c.unjustified + c.emergency))
-        .collect();
+/// The teams, months and roles the counts have cells for.
+struct Axes {
+    teams: BTreeSet<String>,
+    months: BTreeSet<String>,
+    roles: BTreeSet<String>,
+}
 
-    let after_value: BTreeMap<CellKey, u64> = counts
-        .iter()
-        .map(|(k, c)| (k.clone(), c.after_hours))
-        .collect();
-    let mut activity: BTreeMap<CellKey, Rule> = BTreeMap::new();
-    for (k, c) in &counts {
-        if let Some(r) = primary(&c.activity, t.k, &t) {
-            activity.insert(k.clone(), r);
+impl Axes {
+    fn of(counts: &BTreeMap<CellKey, CellCounts>) -> Axes {
+        let pick = |keep: &dyn Fn(&CellKey) -> bool, part: fn(&CellKey) -> &String| {
+            counts
+                .keys()
+                .filter(|k| keep(k))
+                .map(|k| part(k).clone())
+                .collect()
+        };
+        Axes {
+            teams: pick(&|k| k.grid == TEAM_GRID && k.row != ORG, |k| &k.row),
+            months: pick(&|k| k.col != ALL, |k| &k.col),
+            roles: pick(&|k| k.grid == ROLE_GRID, |k| &k.row),
         }
     }
-    secondary(&mut activity, &lines, &access_value);
-    // A layer inherits the activity's suppressions (a rate would reveal the count), adds its
-    // own primary ones, then its own secondary ones on its own counts.
-    let layer =
-        |pick: fn(&CellCounts) -> &Contributors, k: usize, value: &BTreeMap<CellKey, u64>| {
-            let mut map: BTreeMap<CellKey, Rule> = activity
-                .keys()
-                .map(|key| (key.clone(), Rule::Linked))
-                .collect();
-            for (key, c) in &counts {
-                if !map.contains_key(key) {
-                    if let Some(r) = primary(pick(c), k, &t) {
-                        map.insert(key.clone(), r);
+
+    /// The teams, then the organisation.
+    fn groups(&self) -> impl Iterator<Item = &str> {
+        self.teams.iter().map(String::as_str).chain([ORG])
+    }
+
+    /// The months, then the period.
+    fn columns(&self) -> impl Iterator<Item = &str> {
+        self.months.iter().map(String::as_str).chain([ALL])
+    }
+
+    /// Every published sum: each team's row of months, each month's column of teams, and the
+    /// roles adding up to the organisation's total. Empty cells (no access at all) are
+    /// published zeros and part of the lines.
+    fn lines(&self) -> Vec<Line> {
+        let mut lines = Vec::new();
+        for team in self.groups() {
+            lines.push(Line {
+                cells: self
+                    .months
+                    .iter()
+                    .map(|m| CellKey::new(TEAM_GRID, team, m))
+                    .collect(),
+                total: CellKey::new(TEAM_GRID, team, ALL),
+            });
+        }
+        for m in self.columns() {
+            lines.push(Line {
+                cells: self
+                    .teams
+                    .iter()
+                    .map(|t| CellKey::new(TEAM_GRID, t, m))
+                    .collect(),
+                total: CellKey::new(TEAM_GRID, ORG, m),
+            });
+        }
+        lines.push(Line {
+            cells: self
+                .roles
+                .iter()
+                .map(|r| CellKey::new(ROLE_GRID, r, ALL))
+                .collect(),
+            total: total_key(),
+        });
+        lines
+    }
+}
+
+/// The suppressed cells of each layer of figures, with the rule that suppressed each.
+struct Layers {
+    activity: BTreeMap<CellKey, Rule>,
+    findings: BTreeMap<CellKey, Rule>,
+    after: BTreeMap<CellKey, Rule>,
+}
+
+impl Layers {
+    /// The activity's primary and secondary suppressions; then each other layer inherits them
+    /// (a rate would reveal the count), adds its own primary ones, then its own secondary ones
+    /// on its own counts.
+    fn suppressed(
+        counts: &BTreeMap<CellKey, CellCounts>,
+        lines: &[Line],
+        t: &Thresholds,
+    ) -> Layers {
+        let value = |of: fn(&CellCounts) -> u64| -> BTreeMap<CellKey, u64> {
+            counts.iter().map(|(k, c)| (k.clone(), of(c))).collect()
+        };
+        let mut activity: BTreeMap<CellKey, Rule> = BTreeMap::new();
+        for (k, c) in counts {
+            if let Some(r) = primary(&c.activity, t.k, t) {
+                activity.insert(k.clone(), r);
+            }
+        }
+        secondary(&mut activity, lines, &value(|c| c.accesses));
+        let layer =
+            |pick: fn(&CellCounts) -> &Contributors, k: usize, of: fn(&CellCounts) -> u64| {
+                let mut map: BTreeMap<CellKey, Rule> = activity
+                    .keys()
+                    .map(|key| (key.clone(), Rule::Linked))
+                    .collect();
+                for (key, c) in counts {
+                    if !map.contains_key(key) {
+                        if let Some(r) = primary(pick(c), k, t) {
+                            map.insert(key.clone(), r);
+                        }
                     }
                 }
-            }
-            secondary(&mut map, &lines, value);
-            map
-        };
-    let findings = layer(|c| &c.findings, t.k_findings, &finding_value);
-    let after = layer(|c| &c.after, t.k, &after_value);
+                secondary(&mut map, lines, &value(of));
+                map
+            };
+        let findings = layer(
+            |c| &c.findings,
+            t.k_findings,
+            |c| c.unjustified + c.emergency,
+        );
+        let after = layer(|c| &c.after, t.k, |c| c.after_hours);
+        Layers {
+            activity,
+            findings,
+            after,
+        }
+    }
+}
 
-    let base = policy.disclosure.round_base;
-    let org_month = |m: &str| counts.get(&CellKey::new(team_grid, ORG, m));
+/// The rows of the team table (each group by month, then the period) and of the role table
+/// (each role over the period, then the organisation).
+fn stat_rows(
+    counts: &BTreeMap<CellKey, CellCounts>,
+    axes: &Axes,
+    layers: &Layers,
+    base: u64,
+) -> (Vec<StatRow>, Vec<StatRow>) {
+    let org_month = |m: &str| counts.get(&CellKey::new(TEAM_GRID, ORG, m));
     let row_of = |k: &CellKey, group: &str, month: &str| -> StatRow {
         let c = counts.get(k).cloned().unwrap_or_default();
-        let a_ok = !activity.contains_key(k);
-        let f_ok = !findings.contains_key(k);
-        let h_ok = !after.contains_key(k);
-        let mark = |ok: bool| if ok { String::new() } else { "x".to_string() };
-        let org_key = CellKey::new(team_grid, ORG, &k.col);
-        let org_f = org_month(&k.col).filter(|_| !findings.contains_key(&org_key));
+        let a_ok = !layers.activity.contains_key(k);
+        let f_ok = !layers.findings.contains_key(k);
+        let h_ok = !layers.after.contains_key(k);
+        let org_key = CellKey::new(TEAM_GRID, ORG, &k.col);
+        let org_f = org_month(&k.col).filter(|_| !layers.findings.contains_key(&org_key));
         StatRow {
             group: group.to_string(),
             month: month.to_string(),
@@ -487,41 +570,60 @@ pub fn release(verdicts: &DataFrame, before: &DataFrame, policy: &Policy) -> Res
         }
     };
     let mut team_rows = Vec::new();
-    for team in teams.iter().chain([ORG.to_string()].iter()) {
-        for m in months.iter().chain([ALL.to_string()].iter()) {
-            team_rows.push(row_of(&CellKey::new(team_grid, team, m), team, m));
+    for team in axes.groups() {
+        for m in axes.columns() {
+            team_rows.push(row_of(&CellKey::new(TEAM_GRID, team, m), team, m));
         }
     }
-    let mut role_rows: Vec<StatRow> = roles
+    let mut role_rows: Vec<StatRow> = axes
+        .roles
         .iter()
-        .map(|r| row_of(&CellKey::new("roles", r, ALL), r, ALL))
+        .map(|r| row_of(&CellKey::new(ROLE_GRID, r, ALL), r, ALL))
         .collect();
-    role_rows.push(row_of(&total_key, ORG, ALL));
+    role_rows.push(row_of(&total_key(), ORG, ALL));
+    (team_rows, role_rows)
+}
 
-    // Trend: rates of the team's period total now, and in the previous period (primary rules
-    // only there: nothing of the previous period but these rates is published).
+/// A suppressed cell's mark.
+fn mark(published: bool) -> String {
+    if published {
+        String::new()
+    } else {
+        "x".to_string()
+    }
+}
+
+/// The trend: rates of each group's period total now, and in the previous period (`before`;
+/// primary rules only there: nothing of the previous period but these rates is published).
+fn trend(
+    before: &DataFrame,
+    merge: &BTreeMap<String, String>,
+    counts: &BTreeMap<CellKey, CellCounts>,
+    axes: &Axes,
+    layers: &Layers,
+    t: &Thresholds,
+) -> Result<Vec<TrendRow>> {
     let before_counts = if before.height() > 0 {
-        let vb = prepared(before, &merge)?;
-        let mut m = cells(&vb, team_grid, col("team"), lit(ALL))?;
-        m.extend(cells(&vb, team_grid, lit(ORG), lit(ALL))?);
+        let vb = prepared(before, merge)?;
+        let mut m = cells(&vb, TEAM_GRID, col("team"), lit(ALL))?;
+        m.extend(cells(&vb, TEAM_GRID, lit(ORG), lit(ALL))?);
         m
     } else {
         BTreeMap::new()
     };
-    let trend = teams
-        .iter()
-        .chain([ORG.to_string()].iter())
+    Ok(axes
+        .groups()
         .map(|team| {
-            let k = CellKey::new(team_grid, team, ALL);
+            let k = CellKey::new(TEAM_GRID, team, ALL);
             let now = counts.get(&k).cloned().unwrap_or_default();
             let prev = before_counts.get(&k);
             let prev_f = prev.filter(|p| {
-                primary(&p.activity, t.k, &t).is_none()
-                    && primary(&p.findings, t.k_findings, &t).is_none()
+                primary(&p.activity, t.k, t).is_none()
+                    && primary(&p.findings, t.k_findings, t).is_none()
             });
-            let f_ok = !findings.contains_key(&k);
+            let f_ok = !layers.findings.contains_key(&k);
             TrendRow {
-                group: team.clone(),
+                group: team.to_string(),
                 coverage_pct: f_ok
                     .then(|| pct(now.justified, now.accesses - now.emergency))
                     .flatten(),
@@ -532,13 +634,14 @@ pub fn release(verdicts: &DataFrame, before: &DataFrame, policy: &Policy) -> Res
                     .flatten(),
                 unjustified_per_1000_before: prev_f
                     .and_then(|p| per_1000(p.unjustified, p.accesses)),
-                mark: if f_ok { String::new() } else { "x".into() },
+                mark: mark(f_ok),
             }
         })
-        .collect();
+        .collect())
+}
 
-    // Concentration: employees by number of unjustified accesses; the buckets add up to the
-    // organisation's published number of employees, so they get secondary suppression too.
+/// Each employee's number of unjustified accesses, largest first (employees with none too).
+fn unjustified_per_employee(v: &LazyFrame) -> Result<Vec<u64>> {
     let per_user = v
         .clone()
         .group_by([col("user_id")])
@@ -549,6 +652,18 @@ pub fn release(verdicts: &DataFrame, before: &DataFrame, policy: &Policy) -> Res
         .collect()?;
     let mut per: Vec<u64> = u64s(&per_user, "u")?;
     per.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(per)
+}
+
+/// The concentration table: employees by number of unjustified accesses. The buckets add up
+/// to the organisation's published number of employees, so they get secondary suppression
+/// too; returns the rows and the suppressed cells.
+fn concentration(
+    per: &[u64],
+    layers: &Layers,
+    t: &Thresholds,
+    base: u64,
+) -> (Vec<ConcentrationRow>, BTreeMap<CellKey, Rule>) {
     let buckets: [(&str, u64, u64); 4] =
         [("0", 0, 0), ("1", 1, 1), ("2-4", 2, 4), ("5+", 5, u64::MAX)];
     let mut conc_value = BTreeMap::new();
@@ -563,7 +678,7 @@ pub fn release(verdicts: &DataFrame, before: &DataFrame, policy: &Policy) -> Res
     }
     let employees_total = CellKey::new("concentration", ORG, ALL);
     conc_value.insert(employees_total.clone(), per.len() as u64);
-    if activity.contains_key(&total_key) {
+    if layers.activity.contains_key(&total_key()) {
         conc_supp.insert(employees_total.clone(), Rule::Linked);
     }
     secondary(
@@ -574,7 +689,7 @@ pub fn release(verdicts: &DataFrame, before: &DataFrame, policy: &Policy) -> Res
         }],
         &conc_value,
     );
-    let concentration = buckets
+    let rows = buckets
         .iter()
         .map(|(name, _, _)| {
             let k = conc_key(name);
@@ -582,27 +697,41 @@ pub fn release(verdicts: &DataFrame, before: &DataFrame, policy: &Policy) -> Res
             ConcentrationRow {
                 bucket: name.to_string(),
                 employees: ok.then(|| round_to(conc_value[&k], base)),
-                mark: if ok { String::new() } else { "x".into() },
+                mark: mark(ok),
             }
         })
         .collect();
+    (rows, conc_supp)
+}
+
+/// The share of all unjustified accesses that the top tenth of employees made, published only
+/// when at least `k_findings` employees have any.
+fn top_decile_share(per: &[u64], t: &Thresholds) -> Option<f64> {
     let with_findings = per.iter().filter(|x| **x > 0).count();
-    let top_decile_share_pct = (with_findings >= t.k_findings).then(|| {
+    (with_findings >= t.k_findings).then(|| {
         let n = per.len().div_ceil(10).max(1);
         let top: u64 = per.iter().take(n).sum();
         let all: u64 = per.iter().sum();
         pct(top, all).unwrap_or(0.0)
-    });
+    })
+}
 
+/// Every suppressed cell with its table, layer and rule, sorted.
+fn suppression_log(layers: &Layers, conc_supp: &BTreeMap<CellKey, Rule>) -> Vec<Suppression> {
     let mut log = Vec::new();
     for (layer, map) in [
-        ("activity", &activity),
-        ("after_hours", &after),
-        ("findings", &findings),
+        ("activity", &layers.activity),
+        ("after_hours", &layers.after),
+        ("findings", &layers.findings),
     ] {
         for (k, r) in map {
             log.push(Suppression {
-                table: if k.grid == "roles" { "roles" } else { "teams" }.into(),
+                table: if k.grid == ROLE_GRID {
+                    "roles"
+                } else {
+                    "teams"
+                }
+                .into(),
                 group: k.row.clone(),
                 column: k.col.clone(),
                 layer: layer.into(),
@@ -610,7 +739,7 @@ pub fn release(verdicts: &DataFrame, before: &DataFrame, policy: &Policy) -> Res
             });
         }
     }
-    for (k, r) in &conc_supp {
+    for (k, r) in conc_supp {
         log.push(Suppression {
             table: "concentration".into(),
             group: k.row.clone(),
@@ -620,16 +749,7 @@ pub fn release(verdicts: &DataFrame, before: &DataFrame, policy: &Policy) -> Res
         });
     }
     log.sort();
-    Ok(Release {
-        teams: team_rows,
-        roles: role_rows,
-        trend,
-        concentration,
-        top_decile_share_pct,
-        log,
-        rounded_to: base,
-        months: months.into_iter().collect(),
-    })
+    log
 }
 
 /// The period of the same length just before `p`.
