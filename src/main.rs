@@ -11,9 +11,8 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() {
     // Freed memory stays with the allocator for reuse instead of going back to the OS 10 ms
-    // later. polars frees and allocates large buffers part after part, and every return had the
-    // kernel zero fresh pages again: a month of a 100M store spent 10-15 s of 55 s in the kernel,
-    // 4 s without returns.
+    // later: polars frees and allocates large buffers part after part, and every return would
+    // have the kernel zero fresh pages again.
     // SAFETY: sets a plain integer option before any thread is started.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let cli = wmo_audit::cmd::Cli::parse();

@@ -2,16 +2,14 @@
 //! while the next part is computed, with the text columns the engine decodes from codes written
 //! from those codes, and an encoding chosen per column.
 //!
-//! Written as text, those columns made polars' Parquet writer find each one's distinct values by
-//! hashing every row (to dictionary-encode them). An Enum column is its codes and its labels,
-//! which the writer takes as the dictionary as they are: about 1.2 s less CPU of 21 s at 10M
-//! events, and with the user's id (from the user code every event has) about 20 s at 100M. The
+//! An Enum column is its codes and its labels, which the Parquet writer takes as the dictionary
+//! as they are, instead of finding each text column's distinct values by hashing every row. The
 //! client pseudonyms (millions of labels, too many for an Enum, whose labels go into every row
 //! group and the file's schema) are written from the client codes with each row group's own
 //! dictionary (`ClientDictionary`); the event ids, unique, are written plain, and the times in
-//! order as deltas, where polars hashed every value to try a dictionary: at 10M 3 s less CPU of
-//! 20 s and a file a fifth smaller. The file holds the same strings either way: DuckDB, Spark and
-//! Trino read a dictionary-encoded string column; polars reads the Enum ones back as Enums.
+//! order as deltas, with no dictionary tried. The file holds the same strings either way: DuckDB,
+//! Spark and Trino read a dictionary-encoded string column; polars reads the Enum ones back as
+//! Enums.
 
 use std::fs::File;
 use std::sync::mpsc::Receiver;

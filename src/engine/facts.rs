@@ -2,10 +2,10 @@
 //! pseudonyms by client, role periods and pseudonyms by user), and each event's facts read from
 //! them by array reads and judged (`RuleTable`) in one pass over the events, on every core.
 //!
-//! This replaces, per part, three joins that multiplied the events by their matching rows and
-//! three group-bys that folded them back, and then a polars plan of some fifty column
-//! expressions over the facts; the verdicts are the same: the reference model in
-//! `tests/engine_reference.rs` checks them.
+//! Reading the facts by code (instead of joining the events with their matching rows and
+//! folding them back) keeps a part's memory to the events themselves; the reference model in
+//! `tests/common/world.rs` computes the same verdicts with plain loops, and
+//! `tests/engine_reference.rs` checks the two agree.
 
 use polars::prelude::*;
 
@@ -384,7 +384,8 @@ impl Relations {
         keep: usize,
     ) -> Facts {
         let mut f = Facts::default();
-        // (A, D) assignments and complaints handled by this user for this client.
+        // The assignments (`direct_worker`) and complaints handled (`complaints_handler`) of
+        // this user for this client.
         for p in &self.period_rows[rows.periods.clone()] {
             let begun = p.from <= d;
             let holds = begun && d <= p.to;
@@ -400,7 +401,8 @@ impl Relations {
                 _ => {}
             }
         }
-        // (B) the client's cases, with the user's role periods in each case's team.
+        // The client's cases, with the user's role periods in each case's team (`team_coach`,
+        // `replacement`, `veilig_thuis`, and the reasons).
         let staff = &self.staff_rows[self.staff.rows(u)];
         let cases = rows.cases.clone();
         f.all_past_retention = !cases.is_empty();
@@ -429,7 +431,7 @@ impl Relations {
             }
             f.any_team = f.any_team.max(t);
         }
-        // (C) the user's own role periods on the day.
+        // The user's own role periods on the day (role rules, BIG, `replacement`'s team kinds).
         for s in staff.iter().filter(|s| s.holds(d)) {
             f.any_role = true;
             f.big |= s.big;
@@ -440,7 +442,7 @@ impl Relations {
             }
             f.any_team_member |= s.any_team;
         }
-        // (E) the user's own pseudonyms.
+        // The user's own pseudonyms, for the signals.
         if let Some(p) = u.and_then(|u| self.people.get(u as usize)) {
             [f.u_person, f.u_surname, f.u_address] = *p;
         }
@@ -530,7 +532,7 @@ struct EventRows {
 }
 
 /// Events per block of facts: the rows a block touches stay in the cache until its facts read
-/// them (with the clients' marks touched too, 4096 events took about 2 s more CPU at 100M).
+/// them; a larger block lets the first rows leave the cache before they are read.
 const BLOCK: usize = 1024;
 
 /// The lesser of two optional codes, a missing one counting as none (as polars' `min`).

@@ -1,5 +1,5 @@
 //! The tables an audit reads: the events (lazily, from any source) and the reference tables,
-//! in the store's column names. Building them from a store is IO and lives in `audit_run`.
+//! in the store's column names. Building them from a store is IO and lives in `audit::load`.
 
 use polars::prelude::*;
 

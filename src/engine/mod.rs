@@ -1,10 +1,11 @@
 //! The rule engine: tables and a policy in, one verdict row per event out: each event's facts
-//! from the reference tables (looked up by integer code, `relations.rs`), then the rules, the
-//! reason and the signals (`rule_table.rs`), in one pass over the events; polars reads, orders
-//! and codes the events and decodes the verdicts' text. Pure: no file access, no clock.
+//! from the reference tables (looked up by integer code, `facts.rs`), then the rules, the
+//! reason and the signals (`rules.rs`, in the vocabulary of `vocab.rs` and `policy::rule`), in
+//! one pass over the events; polars reads, orders and codes the events and decodes the
+//! verdicts' text. Pure: no file access, no clock.
 //!
-//! Semantics (the reference model in `tests/engine_reference.rs` spells them out slowly):
-//! d is the event's calendar day in the policy's time zone; a period holds on d when
+//! Semantics (the reference model in `tests/common/world.rs` spells them out slowly): d is the
+//! event's calendar day in the policy's time zone; a period holds on d when
 //! `from <= d <= to (+ grace)`, an open end being +infinity.
 
 pub mod codebook;
@@ -141,8 +142,8 @@ fn dictionary_frame(values: Series) -> Result<DataFrame> {
 
 /// The dictionary of one string column (as `dictionary`), and the code of each of its rows in
 /// it (null for a null), in one pass: each distinct value is hashed into a first-seen number,
-/// and only the distinct values are sorted. Finding the distinct values and then coding the
-/// column by a join hashed every row twice (at 100M, 4.8 million pairs' clients).
+/// and only the distinct values are sorted (a join of the column with its dictionary would
+/// hash every row twice).
 fn dictionary_and_codes(column: &Column) -> Result<(DataFrame, UInt32Chunked)> {
     let text = column.cast(&DataType::String)?;
     let text = text.str()?;

@@ -31,7 +31,7 @@ pub(crate) struct EventMarks {
     pub weekday: i32,
 }
 
-/// The per-event facts `judge` needs (`relations.rs` computes them).
+/// The per-event facts `judge` needs (`facts.rs` computes them).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Facts {
     pub direct: bool,
@@ -52,7 +52,7 @@ pub(crate) struct Facts {
     pub user_team: Option<u32>,
     /// The least role code (roles are coded in sorted order, so this is the least role name).
     pub user_role: Option<u32>,
-    /// Bit i for `relations::role_names()[i]`.
+    /// Bit i for `facts::role_names()[i]`.
     pub roles: u32,
     pub any_team_member: bool,
     /// The user's own coded pseudonyms: as a client, surname and address.
