@@ -383,17 +383,18 @@ mod tests {
         assert!(back.equals_missing(&want), "{back}");
         let size = std::fs::metadata(&path).unwrap().len();
         assert!(size < 16_000, "the file has {size} bytes");
+    }
 
-        let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        let mut beyond = part(&[3]);
-        beyond
-            .replace("c", Series::new("c".into(), [20_000u32]).into())
+    #[test]
+    #[should_panic(expected = "client codes count the engine's clients")]
+    fn a_client_code_beyond_the_clients_is_a_bug() {
+        let clients = vec!["a".to_string(), "b".to_string()];
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        tx.send(df!("client_pid" => ["b"], "c" => [2u32]).unwrap())
             .unwrap();
-        tx.send(beyond).unwrap();
         drop(tx);
-        let err = verdict_file
-            .write(&File::create(&path).unwrap(), rx)
-            .unwrap_err();
-        assert!(err.to_string().contains("beyond the clients"), "{err}");
+        let file = File::create(dir.path().join("v.parquet")).unwrap();
+        let _ = VerdictFile::new(&labels(&clients)).write(&file, rx);
     }
 }
