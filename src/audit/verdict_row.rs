@@ -7,6 +7,14 @@ use polars::prelude::*;
 use crate::error::{Error, Result};
 use crate::period::date_from_days;
 
+/// A text every verdict row has (the engine refuses events without it).
+fn required(value: &Option<String>, name: &str) -> String {
+    value
+        .clone()
+        .unwrap_or_else(|| panic!("a verdict row without '{name}'"))
+}
+
+/// One verdict row, its text columns as the verdicts file writes them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerdictRow {
     pub event_id: String,
@@ -47,12 +55,16 @@ impl VerdictRow {
                 .column(name)?
                 .bool()?
                 .iter()
-                .map(|v| v.unwrap_or(false))
+                .map(|v| v.unwrap_or_else(|| panic!("a verdict row without '{name}'")))
                 .collect())
         };
+        // The engine gives every verdict row its time, day and hour.
         let i = |name: &str| -> Result<Vec<i64>> {
             let c = df.column(name)?.cast(&DataType::Int64)?;
-            Ok(c.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
+            Ok(c.i64()?
+                .iter()
+                .map(|v| v.unwrap_or_else(|| panic!("a verdict row without '{name}'")))
+                .collect())
         };
         let time = i("event_time")?; // microseconds, UTC
         let date = i("local_date")?;
@@ -82,21 +94,21 @@ impl VerdictRow {
             let t = DateTime::<Utc>::from_timestamp_micros(time[r])
                 .ok_or_else(|| Error::Invalid(format!("event time {} is out of range", time[r])))?;
             out.push(VerdictRow {
-                event_id: id[r].clone().unwrap_or_default(),
-                source: source[r].clone().unwrap_or_default(),
+                event_id: required(&id[r], "event_id"),
+                source: required(&source[r], "source"),
                 event_time: t,
                 local_date: date_from_days(date[r] as i32),
                 local_hour: hour[r] as i32,
-                user_id: user[r].clone().unwrap_or_default(),
+                user_id: required(&user[r], "user_id"),
                 user_team: team[r].clone(),
                 user_role: role[r].clone(),
-                client_pid: client[r].clone().unwrap_or_default(),
+                client_pid: required(&client[r], "client_pid"),
                 dossier_team: dteam[r].clone(),
-                action: action[r].clone().unwrap_or_default(),
-                section: section[r].clone().unwrap_or_default(),
+                action: required(&action[r], "action"),
+                section: required(&section[r], "section"),
                 emergency: emergency[r],
                 emergency_reason_given: given[r],
-                verdict: verdict[r].clone().unwrap_or_default(),
+                verdict: required(&verdict[r], "verdict"),
                 rule: rule[r].clone(),
                 article: article[r].clone(),
                 reason: reason[r].clone(),
