@@ -68,24 +68,66 @@ fn has_signal(mask: &[u32], bits: u32) -> BooleanChunked {
     mask.iter().map(|&m| m != NONE && m & bits != 0).collect()
 }
 
-/// A verdict's code: its place in `Verdict::names()`.
-fn verdict_code(verdict: &str) -> u32 {
-    Verdict::names()
-        .iter()
-        .position(|v| *v == verdict)
-        .map_or(NONE, |p| p as u32)
-}
-
-fn bit(names: &[&str]) -> u32 {
-    names
-        .iter()
-        .filter_map(|n| Signal::names().iter().position(|s| s == n))
-        .fold(0, |m, i| m | (1 << i))
-}
-
 impl PartCounts {
     /// The counts of `chunk`, a frame of `Engine::coded_verdicts`.
     pub fn of(chunk: &DataFrame, labels: &CodeLabels) -> Result<PartCounts> {
+        let rows = CodedRows::read(chunk)?;
+        let counted = Counted::of(&rows);
+        let label = |labels: &[String], code: Option<u32>| -> Option<String> {
+            code.and_then(|k| labels.get(k as usize)).cloned()
+        };
+        let unjustified = chunk.select(["reason", "user_id", "client_pid"])?.filter(
+            &chunk
+                .column("verdict_code")?
+                .u32()?
+                .equal(Verdict::Unjustified.code()),
+        )?;
+        let review = chunk.filter(
+            &(chunk
+                .column("verdict_code")?
+                .u32()?
+                .not_equal(Verdict::Justified.code())
+                | has_signal(&rows.mask, Signal::review_mask())),
+        )?;
+        Ok(PartCounts {
+            tally: Tally {
+                verdicts: verdict_frame(counted.by_verdict, rows.first_day, labels, &label)?,
+                signals: signal_frame(counted.by_signals, labels, &label)?,
+                reads: reads_frame(counted.by_hour)?,
+                unjustified,
+            },
+            review: review.select(VERDICT_COLUMNS.iter().map(|c| PlSmallStr::from(*c)))?,
+            roles: role_frame(counted.by_role, labels, &label)?,
+            daily: daily_frame(counted.by_day, rows.first_day, labels, &label)?,
+        })
+    }
+}
+
+/// A (user, team, role) of codes.
+type UserTeamRole = (Option<u32>, Option<u32>, Option<u32>);
+
+/// A code's label, `None` for a missing code.
+type Label<'a> = dyn Fn(&[String], Option<u32>) -> Option<String> + 'a;
+
+/// The codes of a part's verdict rows, one vector per column (`NONE` for a missing code).
+struct CodedRows {
+    u: Vec<u32>,
+    c: Vec<u32>,
+    team: Vec<u32>,
+    role: Vec<u32>,
+    verdict: Vec<u32>,
+    rule: Vec<u32>,
+    mask: Vec<u32>,
+    /// Days as codes from the part's first day (a part spans days, not years).
+    first_day: i32,
+    day: Vec<u32>,
+    read: Vec<bool>,
+    hour: Vec<Option<i32>>,
+    weekday: Vec<Option<i32>>,
+}
+
+impl CodedRows {
+    fn read(chunk: &DataFrame) -> Result<CodedRows> {
         // Every verdict row has its user's and client's codes: the engine refuses events
         // without a user, a client or a known pair.
         for code in ["u", "c"] {
@@ -95,14 +137,6 @@ impl PartCounts {
                 "every verdict row has its '{code}' code"
             );
         }
-        let u = codes(chunk, "u")?;
-        let c = codes(chunk, "c")?;
-        let team = codes(chunk, "user_team_code")?;
-        let role = codes(chunk, "user_role_code")?;
-        let verdict = codes(chunk, "verdict_code")?;
-        let rule = codes(chunk, "rule_code")?;
-        let mask = codes(chunk, "signal_mask")?;
-        // Days as codes from the part's first day (a part spans days, not years).
         let d = chunk.column("d")?.i32()?;
         let first_day = d.min().unwrap_or(0);
         let day_code = |day: Option<i32>| -> u32 {
@@ -110,55 +144,77 @@ impl PartCounts {
                 .filter(|&v| v != NONE)
                 .unwrap_or(NONE)
         };
-        let day: Vec<u32> = options(d).into_iter().map(day_code).collect();
-        let read = flags(&chunk.column("action")?.str()?.equal("R"), false);
-        let hour = options(chunk.column("local_hour")?.i32()?);
-        let weekday = options(chunk.column("weekday")?.i32()?);
-        let first = bit(&["first_access"]);
-        let (justified_code, unjustified_code) = (
-            verdict_code(Verdict::Justified.name()),
-            verdict_code(Verdict::Unjustified.name()),
-        );
+        Ok(CodedRows {
+            u: codes(chunk, "u")?,
+            c: codes(chunk, "c")?,
+            team: codes(chunk, "user_team_code")?,
+            role: codes(chunk, "user_role_code")?,
+            verdict: codes(chunk, "verdict_code")?,
+            rule: codes(chunk, "rule_code")?,
+            mask: codes(chunk, "signal_mask")?,
+            first_day,
+            day: options(d).into_iter().map(day_code).collect(),
+            read: flags(&chunk.column("action")?.str()?.equal("R"), false),
+            hour: options(chunk.column("local_hour")?.i32()?),
+            weekday: options(chunk.column("weekday")?.i32()?),
+        })
+    }
+}
 
-        // (team, rule, day, verdict and first access) per row (`key4`).
+/// The counts of one pass over a part's rows.
+struct Counted {
+    /// (team, rule, day, verdict and first access) per row (`key4`).
+    by_verdict: PlHashMap<u128, u64>,
+    /// Rows per user and signals, and per user, team and role.
+    by_signals: PlHashMap<(Option<u32>, Option<u32>), u64>,
+    by_role: PlHashMap<UserTeamRole, u64>,
+    /// Reads per local hour and weekday.
+    by_hour: PlHashMap<(Option<i32>, Option<i32>), u64>,
+    /// (user, client) of every row as one integer, by day code (missing as `NONE`).
+    by_day: Vec<(u32, Vec<u64>)>,
+}
+
+impl Counted {
+    fn of(rows: &CodedRows) -> Counted {
+        let first = Signal::FirstAccess.bit();
         let mut by_verdict: PlHashMap<u128, u64> = PlHashMap::default();
         // Rows per user, team, role and signals (`key4`): summed below into the counts per
         // user and signals and per user, team and role (one map looked up per row instead of
         // two).
         let mut by_user: PlHashMap<u128, u64> = PlHashMap::default();
         let mut by_hour: PlHashMap<_, u64> = PlHashMap::default();
-        // (user, client) of every row as one integer, by day code (missing as `NONE`), sorted
-        // below day by day: runs of a user give its rows and its distinct clients that day.
-        // Rows come in time order, so a day's bucket is looked for only when the day changes,
-        // and each day's keys are sorted on their own (smaller sorts than one of the part).
+        // Sorted later day by day: runs of a user give its rows and its distinct clients that
+        // day. Rows come in time order, so a day's bucket is looked for only when the day
+        // changes, and each day's keys are sorted on their own (smaller sorts than one of the
+        // part).
         let mut by_day: Vec<(u32, Vec<u64>)> = Vec::new();
         let mut bucket = usize::MAX;
-        for i in 0..chunk.height() {
-            let is_first = mask[i] != NONE && mask[i] & first != 0;
+        for i in 0..rows.u.len() {
+            let is_first = rows.mask[i] != NONE && rows.mask[i] & first != 0;
             // The verdict (a code below 3, or missing as 0) and the first access in one code.
             let verdict_first =
-                (verdict[i].wrapping_add(1).saturating_mul(2)) | u32::from(is_first);
+                (rows.verdict[i].wrapping_add(1).saturating_mul(2)) | u32::from(is_first);
             *by_verdict
-                .entry(key4(team[i], rule[i], day[i], verdict_first))
+                .entry(key4(rows.team[i], rows.rule[i], rows.day[i], verdict_first))
                 .or_default() += 1;
             *by_user
-                .entry(key4(u[i], team[i], role[i], mask[i]))
+                .entry(key4(rows.u[i], rows.team[i], rows.role[i], rows.mask[i]))
                 .or_default() += 1;
-            if read[i] {
-                *by_hour.entry((hour[i], weekday[i])).or_default() += 1;
+            if rows.read[i] {
+                *by_hour.entry((rows.hour[i], rows.weekday[i])).or_default() += 1;
             }
-            if by_day.get(bucket).is_none_or(|b| b.0 != day[i]) {
-                bucket = match by_day.iter().position(|b| b.0 == day[i]) {
+            if by_day.get(bucket).is_none_or(|b| b.0 != rows.day[i]) {
+                bucket = match by_day.iter().position(|b| b.0 == rows.day[i]) {
                     Some(at) => at,
                     None => {
-                        by_day.push((day[i], Vec::new()));
+                        by_day.push((rows.day[i], Vec::new()));
                         by_day.len() - 1
                     }
                 };
             }
             by_day[bucket]
                 .1
-                .push((u64::from(u[i]) << 32) | u64::from(c[i]));
+                .push((u64::from(rows.u[i]) << 32) | u64::from(rows.c[i]));
         }
         let mut by_signals: PlHashMap<_, u64> = PlHashMap::default();
         let mut by_role: PlHashMap<_, u64> = PlHashMap::default();
@@ -167,136 +223,156 @@ impl PartCounts {
             *by_signals.entry((u, mask)).or_default() += n;
             *by_role.entry((u, team, role)).or_default() += n;
         }
-        // As tuples (team, verdict, rule, day, first), sorted below in their order.
-        let by_verdict = by_verdict.into_iter().map(|(key, n)| {
-            let [team, rule, day, verdict_first] = unkey4(key);
-            let date = day.map(|v| first_day + v as i32);
-            let verdict_first = verdict_first.unwrap_or(0);
-            let verdict = (verdict_first / 2).checked_sub(1);
-            let first = verdict_first % 2 == 1;
-            ((team, verdict, rule, date, first), n)
-        });
-        let label = |labels: &[String], code: Option<u32>| -> Option<String> {
-            code.and_then(|k| labels.get(k as usize)).cloned()
-        };
-        let verdict_labels = Verdict::names().map(String::from);
-        let signal_labels = crate::engine::vocab::mask_labels(&Signal::names());
-
-        let rows = sorted(by_verdict);
-        let verdicts = DataFrame::new(
-            rows.len(),
-            vec![
-                text(
-                    "user_team",
-                    rows.iter().map(|r| label(&labels.teams, r.0 .0)),
-                ),
-                text(
-                    "verdict",
-                    rows.iter().map(|r| label(&verdict_labels, r.0 .1)),
-                ),
-                text("rule", rows.iter().map(|r| label(&labels.rules, r.0 .2))),
-                Column::new(
-                    "local_date".into(),
-                    rows.iter().map(|r| r.0 .3).collect::<Vec<_>>(),
-                )
-                .cast(&DataType::Date)?,
-                Column::new(
-                    "first".into(),
-                    rows.iter().map(|r| r.0 .4).collect::<Vec<_>>(),
-                ),
-                counts(rows.iter().map(|r| r.1)),
-            ],
-        )?;
-        let rows = sorted(by_signals);
-        let signals = DataFrame::new(
-            rows.len(),
-            vec![
-                text("user_id", rows.iter().map(|r| label(&labels.users, r.0 .0))),
-                text(
-                    "signals",
-                    rows.iter().map(|r| label(&signal_labels, r.0 .1)),
-                ),
-                counts(rows.iter().map(|r| r.1)),
-            ],
-        )?;
-        let rows = sorted(by_hour);
-        let reads = DataFrame::new(
-            rows.len(),
-            vec![
-                Column::new(
-                    "local_hour".into(),
-                    rows.iter().map(|r| r.0 .0).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "weekday".into(),
-                    rows.iter().map(|r| r.0 .1).collect::<Vec<_>>(),
-                ),
-                counts(rows.iter().map(|r| r.1)),
-            ],
-        )?;
-        let unjustified = chunk
-            .select(["reason", "user_id", "client_pid"])?
-            .filter(&chunk.column("verdict_code")?.u32()?.equal(unjustified_code))?;
-        let rows = sorted(by_role);
-        let roles = DataFrame::new(
-            rows.len(),
-            vec![
-                text("user_id", rows.iter().map(|r| label(&labels.users, r.0 .0))),
-                text(
-                    "user_team",
-                    rows.iter().map(|r| label(&labels.teams, r.0 .1)),
-                ),
-                text(
-                    "user_role",
-                    rows.iter().map(|r| label(&labels.roles, r.0 .2)),
-                ),
-                counts(rows.iter().map(|r| r.1)),
-            ],
-        )?;
-        by_day.sort_unstable_by_key(|b| b.0);
-        let mut days: Vec<(u32, Option<i32>)> = Vec::new();
-        let (mut n, mut clients): (Vec<IdxSize>, Vec<IdxSize>) = (Vec::new(), Vec::new());
-        for (code, mut keys) in by_day {
-            let date = (code != NONE).then(|| first_day + code as i32);
-            keys.sort_unstable();
-            // A user's run of keys: its rows, and its distinct clients where the key changes.
-            for run in keys.chunk_by(|a, b| a >> 32 == b >> 32) {
-                days.push(((run[0] >> 32) as u32, date));
-                n.push(run.len() as IdxSize);
-                clients.push(1 + run.windows(2).filter(|w| w[0] != w[1]).count() as IdxSize);
-            }
+        Counted {
+            by_verdict,
+            by_signals,
+            by_role,
+            by_hour,
+            by_day,
         }
-        let daily = DataFrame::new(
-            days.len(),
-            vec![
-                text(
-                    "user_id",
-                    days.iter().map(|r| label(&labels.users, Some(r.0))),
-                ),
-                Column::new("d".into(), days.iter().map(|r| r.1).collect::<Vec<_>>()),
-                Column::new("n".into(), n),
-                Column::new("clients".into(), clients),
-            ],
-        )?;
-        let review = chunk.filter(
-            &(chunk
-                .column("verdict_code")?
-                .u32()?
-                .not_equal(justified_code)
-                | has_signal(&mask, bit(&Signal::REVIEW.map(Signal::name)))),
-        )?;
-        Ok(PartCounts {
-            tally: Tally {
-                verdicts,
-                signals,
-                reads,
-                unjustified,
-            },
-            review: review.select(VERDICT_COLUMNS.iter().map(|c| PlSmallStr::from(*c)))?,
-            roles,
-            daily,
-        })
     }
+}
+
+/// Rows per team, verdict, rule, local date and first access (`Tally::verdicts`).
+fn verdict_frame(
+    by_verdict: PlHashMap<u128, u64>,
+    first_day: i32,
+    labels: &CodeLabels,
+    label: &Label,
+) -> Result<DataFrame> {
+    // As tuples (team, verdict, rule, day, first), sorted in their order.
+    let by_verdict = by_verdict.into_iter().map(|(key, n)| {
+        let [team, rule, day, verdict_first] = unkey4(key);
+        let date = day.map(|v| first_day + v as i32);
+        let verdict_first = verdict_first.unwrap_or(0);
+        let verdict = (verdict_first / 2).checked_sub(1);
+        let first = verdict_first % 2 == 1;
+        ((team, verdict, rule, date, first), n)
+    });
+    let verdict_labels = Verdict::names().map(String::from);
+    let rows = sorted(by_verdict);
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            text(
+                "user_team",
+                rows.iter().map(|r| label(&labels.teams, r.0 .0)),
+            ),
+            text(
+                "verdict",
+                rows.iter().map(|r| label(&verdict_labels, r.0 .1)),
+            ),
+            text("rule", rows.iter().map(|r| label(&labels.rules, r.0 .2))),
+            Column::new(
+                "local_date".into(),
+                rows.iter().map(|r| r.0 .3).collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Date)?,
+            Column::new(
+                "first".into(),
+                rows.iter().map(|r| r.0 .4).collect::<Vec<_>>(),
+            ),
+            counts(rows.iter().map(|r| r.1)),
+        ],
+    )?)
+}
+
+/// Rows per user and set of signals (`Tally::signals`).
+fn signal_frame(
+    by_signals: PlHashMap<(Option<u32>, Option<u32>), u64>,
+    labels: &CodeLabels,
+    label: &Label,
+) -> Result<DataFrame> {
+    let signal_labels = crate::engine::vocab::mask_labels(&Signal::names());
+    let rows = sorted(by_signals);
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            text("user_id", rows.iter().map(|r| label(&labels.users, r.0 .0))),
+            text(
+                "signals",
+                rows.iter().map(|r| label(&signal_labels, r.0 .1)),
+            ),
+            counts(rows.iter().map(|r| r.1)),
+        ],
+    )?)
+}
+
+/// Reads per local hour and weekday (`Tally::reads`).
+fn reads_frame(by_hour: PlHashMap<(Option<i32>, Option<i32>), u64>) -> Result<DataFrame> {
+    let rows = sorted(by_hour);
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new(
+                "local_hour".into(),
+                rows.iter().map(|r| r.0 .0).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "weekday".into(),
+                rows.iter().map(|r| r.0 .1).collect::<Vec<_>>(),
+            ),
+            counts(rows.iter().map(|r| r.1)),
+        ],
+    )?)
+}
+
+/// Rows per user, team and role (`outliers::roles`).
+fn role_frame(
+    by_role: PlHashMap<UserTeamRole, u64>,
+    labels: &CodeLabels,
+    label: &Label,
+) -> Result<DataFrame> {
+    let rows = sorted(by_role);
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            text("user_id", rows.iter().map(|r| label(&labels.users, r.0 .0))),
+            text(
+                "user_team",
+                rows.iter().map(|r| label(&labels.teams, r.0 .1)),
+            ),
+            text(
+                "user_role",
+                rows.iter().map(|r| label(&labels.roles, r.0 .2)),
+            ),
+            counts(rows.iter().map(|r| r.1)),
+        ],
+    )?)
+}
+
+/// Accesses and distinct clients per user and day (`outliers::daily_from_verdicts`).
+fn daily_frame(
+    mut by_day: Vec<(u32, Vec<u64>)>,
+    first_day: i32,
+    labels: &CodeLabels,
+    label: &Label,
+) -> Result<DataFrame> {
+    by_day.sort_unstable_by_key(|b| b.0);
+    let mut days: Vec<(u32, Option<i32>)> = Vec::new();
+    let (mut n, mut clients): (Vec<IdxSize>, Vec<IdxSize>) = (Vec::new(), Vec::new());
+    for (code, mut keys) in by_day {
+        let date = (code != NONE).then(|| first_day + code as i32);
+        keys.sort_unstable();
+        // A user's run of keys: its rows, and its distinct clients where the key changes.
+        for run in keys.chunk_by(|a, b| a >> 32 == b >> 32) {
+            days.push(((run[0] >> 32) as u32, date));
+            n.push(run.len() as IdxSize);
+            clients.push(1 + run.windows(2).filter(|w| w[0] != w[1]).count() as IdxSize);
+        }
+    }
+    Ok(DataFrame::new(
+        days.len(),
+        vec![
+            text(
+                "user_id",
+                days.iter().map(|r| label(&labels.users, Some(r.0))),
+            ),
+            Column::new("d".into(), days.iter().map(|r| r.1).collect::<Vec<_>>()),
+            Column::new("n".into(), n),
+            Column::new("clients".into(), clients),
+        ],
+    )?)
 }
 
 #[cfg(test)]
