@@ -7,7 +7,7 @@ use crate::audit::load::{
     files_to_read, load_tables, near, part_days, parts, scan_events, History,
 };
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
@@ -85,27 +85,86 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     evidence::prepare_folder(out)?;
     timings.end("reading the store");
 
-    // One part (a month, or a run of days in a large store) at a time: its verdicts go to the
-    // Parquet file; what the review lists and the figures need of them is kept (the rows for
-    // review, and counts).
     let path = out.join("verdicts.parquet");
-    let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
     let engine = engine::Engine::new(&tables, policy)?;
     let tables = tables.for_review_lists()?;
     timings.end("coding the reference data");
+    let kept = write_verdicts(&store, &engine, &tables, config, &path, &mut timings)?;
+    // Written whole: hashed while the review lists and reports are made.
+    let verdicts_hash = BackgroundHashes::start(vec![(path, "verdicts.parquet".into())]);
+    let lists = ReviewLists::of(kept, &tables, config)?;
+    lists.write(out)?;
+    let store_key_id = store
+        .manifest()
+        .map(|m| m.key_id.as_str())
+        .unwrap_or_default();
+    let input = ReportInput {
+        policy,
+        policy_file: &config.policy_path,
+        policy_sha256: &config.policy_sha256,
+        period: &config.period,
+        store_key_id,
+        summary: &lists.summary,
+        cases: &lists.cases,
+        logins: &lists.logins,
+        outliers: &lists.outliers,
+        names: &lists.names,
+        lang: config.lang,
+    };
+    write_file(&out.join("report.html"), |w| {
+        crate::report::audit::write_html(&input, w)
+    })?;
+    timings.end("review lists, outliers and report");
+    let manifest_sha256 = EvidenceManifest::with_store_hashes(
+        config.command.clone(),
+        &config.store,
+        store_key_id,
+        store_hashes.wait()?,
+        Some(&config.policy_path),
+    )?
+    .seal_with(out, verdicts_hash.wait()?)?;
+
+    timings.end("evidence manifest");
+    let totals = &lists.summary.totals;
+    Ok(AuditOutcome {
+        out_dir: out.clone(),
+        events: totals.events,
+        justified: totals.justified,
+        unjustified: totals.unjustified,
+        emergency: totals.emergency,
+        findings: lists.findings.height(),
+        review_cases: lists.cases.len(),
+        outliers: lists.outliers.iter().filter(|o| o.flagged).count(),
+        manifest_sha256,
+        timings,
+    })
+}
+
+/// Judges the period one part at a time (a month, or a run of days in a large store): each
+/// part's verdicts go to `path` on a second thread while the next part is computed, and what
+/// the review lists and the figures need of them is kept (the rows for review, and counts).
+fn write_verdicts(
+    store: &Store,
+    engine: &engine::Engine,
+    tables: &AuditTables,
+    config: &PeriodConfig,
+    path: &Path,
+    timings: &mut PhaseTimings,
+) -> Result<Kept> {
+    let (policy, zone, range) = (&config.policy, config.policy.time_zone, config.period.range);
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let labels = engine.labels();
     let verdict_file = VerdictFile::new(&labels);
     let mut kept = Kept::default();
     std::thread::scope(|s| -> Result<()> {
-        // A second thread writes the verdicts while the next part is computed.
         let (tx, rx) = std::sync::mpsc::sync_channel::<DataFrame>(1);
         let (file, verdict_file) = (&file, &verdict_file);
         let writer = s.spawn(move || verdict_file.write(file, rx));
         let computed = (|| -> Result<()> {
-            for (i, part) in parts(range, part_days(&store)).into_iter().enumerate() {
-                let files = files_to_read(&store, part, zone, History::Period)?;
+            for (i, part) in parts(range, part_days(store)).into_iter().enumerate() {
+                let files = files_to_read(store, part, zone, History::Period)?;
                 let part_tables = AuditTables {
-                    events: scan_events(&store, &files)?,
+                    events: scan_events(store, &files)?,
                     ..tables.clone()
                 };
                 let chunk = engine
@@ -139,73 +198,63 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
         written?;
         computed
     })?;
-    file.sync_all().map_err(|e| Error::io(&path, e))?;
+    file.sync_all().map_err(|e| Error::io(path, e))?;
     timings.end("finishing the verdict file");
-    // Written whole: hashed while the review lists and reports are made.
-    let verdicts_hash = BackgroundHashes::start(vec![(path, "verdicts.parquet".into())]);
-    let tally = kept
-        .tally
-        .ok_or_else(|| Error::Invalid("the period has no days".into()))?;
-    let summary = AuditSummary::from_tally(&tally, policy)?;
-    let verdicts = stack(kept.review)?;
-    let names = display_names(&tables.staff)?;
-    let logins = EmergencyLogin::list(&verdicts, &tables, policy)?;
-    let cases = ReviewCase::group(&verdicts, &names, config.lang)?;
-    let outliers = VolumeOutlier::find(&stack(kept.daily)?, &stack(kept.roles)?, policy, range)?;
+    Ok(kept)
+}
 
-    let findings = findings(&verdicts, &names, policy)?;
-    write_file(&out.join("findings.csv"), |w| {
-        write_frame(&findings, w, "findings.csv")
-    })?;
-    write_file(&out.join("cases.csv"), |w| {
-        write_rows(&cases, w, "cases.csv")
-    })?;
-    write_file(&out.join("emergency_logins.csv"), |w| {
-        write_rows(&logins, w, "emergency_logins.csv")
-    })?;
-    write_file(&out.join("outliers.csv"), |w| {
-        write_rows(&outliers, w, "outliers.csv")
-    })?;
-    let input = ReportInput {
-        policy,
-        policy_file: &config.policy_path,
-        policy_sha256: &config.policy_sha256,
-        period: &config.period,
-        store_key_id: store
-            .manifest()
-            .map(|m| m.key_id.as_str())
-            .unwrap_or_default(),
-        summary: &summary,
-        cases: &cases,
-        logins: &logins,
-        outliers: &outliers,
-        names: &names,
-        lang: config.lang,
-    };
-    write_file(&out.join("report.html"), |w| {
-        crate::report::audit::write_html(&input, w)
-    })?;
-    timings.end("review lists, outliers and report");
-    let manifest_sha256 = EvidenceManifest::with_store_hashes(
-        config.command.clone(),
-        &config.store,
-        input.store_key_id,
-        store_hashes.wait()?,
-        Some(&config.policy_path),
-    )?
-    .seal_with(out, verdicts_hash.wait()?)?;
+/// What the FG reviews: the figures, the findings, the cases, the emergency logins and the
+/// volume outliers, with the employees' display names.
+struct ReviewLists {
+    summary: AuditSummary,
+    findings: DataFrame,
+    names: std::collections::BTreeMap<String, String>,
+    cases: Vec<ReviewCase>,
+    logins: Vec<EmergencyLogin>,
+    outliers: Vec<VolumeOutlier>,
+}
 
-    timings.end("evidence manifest");
-    Ok(AuditOutcome {
-        out_dir: out.clone(),
-        events: summary.totals.events,
-        justified: summary.totals.justified,
-        unjustified: summary.totals.unjustified,
-        emergency: summary.totals.emergency,
-        findings: findings.height(),
-        review_cases: cases.len(),
-        outliers: outliers.iter().filter(|o| o.flagged).count(),
-        manifest_sha256,
-        timings,
-    })
+impl ReviewLists {
+    fn of(kept: Kept, tables: &AuditTables, config: &PeriodConfig) -> Result<ReviewLists> {
+        let policy = &config.policy;
+        let tally = kept
+            .tally
+            .ok_or_else(|| Error::Invalid("the period has no days".into()))?;
+        let summary = AuditSummary::from_tally(&tally, policy)?;
+        let verdicts = stack(kept.review)?;
+        let names = display_names(&tables.staff)?;
+        let logins = EmergencyLogin::list(&verdicts, tables, policy)?;
+        let cases = ReviewCase::group(&verdicts, &names, config.lang)?;
+        let outliers = VolumeOutlier::find(
+            &stack(kept.daily)?,
+            &stack(kept.roles)?,
+            policy,
+            config.period.range,
+        )?;
+        let findings = findings(&verdicts, &names, policy)?;
+        Ok(ReviewLists {
+            summary,
+            findings,
+            names,
+            cases,
+            logins,
+            outliers,
+        })
+    }
+
+    /// Writes the lists as CSV into `out`.
+    fn write(&self, out: &Path) -> Result<()> {
+        write_file(&out.join("findings.csv"), |w| {
+            write_frame(&self.findings, w, "findings.csv")
+        })?;
+        write_file(&out.join("cases.csv"), |w| {
+            write_rows(&self.cases, w, "cases.csv")
+        })?;
+        write_file(&out.join("emergency_logins.csv"), |w| {
+            write_rows(&self.logins, w, "emergency_logins.csv")
+        })?;
+        write_file(&out.join("outliers.csv"), |w| {
+            write_rows(&self.outliers, w, "outliers.csv")
+        })
+    }
 }
