@@ -218,168 +218,189 @@ impl AuditSummary {
     /// The figures from the counts of all parts of a run.
     pub fn from_tally(tally: &Tally, policy: &Policy) -> Result<AuditSummary> {
         let v = tally.verdicts.clone().lazy();
-        let totals_df = v
-            .clone()
-            .select(coverage_aggs())
-            .with_column(lit("all").alias("group"))
-            .collect()?;
-        let totals = coverage_rows(&totals_df, "group")?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-
-        let teams = v
-            .clone()
-            .with_column(col("user_team").fill_null(lit("-")).alias("group"))
-            .group_by([col("group")])
-            .agg(coverage_aggs())
-            .sort(["group"], SortMultipleOptions::default())
-            .collect()?;
-        let teams = coverage_rows(&teams, "group")?;
-
-        let reasons = tally
-            .unjustified
-            .clone()
-            .lazy()
-            .group_by([col("reason")])
-            .agg([
-                len().alias("events"),
-                col("user_id").n_unique().alias("users"),
-                col("client_pid").n_unique().alias("clients"),
-            ])
-            .sort(["reason"], SortMultipleOptions::default())
-            .collect()?;
-        let (rn, re, ru, rc) = (
-            str_col(&reasons, "reason")?,
-            usize_col(&reasons, "events")?,
-            usize_col(&reasons, "users")?,
-            usize_col(&reasons, "clients")?,
-        );
-        let mut reasons: Vec<ReasonCount> = (0..rn.len())
-            .map(|i| ReasonCount {
-                reason: rn[i].clone(),
-                events: re[i],
-                users: ru[i],
-                clients: rc[i],
-            })
-            .collect();
-        reasons.sort_by(|a, b| b.events.cmp(&a.events).then(a.reason.cmp(&b.reason)));
-
-        let rules = v
-            .clone()
-            .filter(col("verdict").eq(lit(Verdict::Justified.name())))
-            .group_by([col("rule")])
-            .agg([col("n").sum().alias("events")])
-            .collect()?;
-        let (rr, rev) = (str_col(&rules, "rule")?, usize_col(&rules, "events")?);
-        // In policy order.
-        let rules = policy
-            .rules
-            .iter()
-            .map(|r| RuleCount {
-                rule: r.kind.name().to_string(),
-                article: r.article.clone(),
-                events: rr
-                    .iter()
-                    .position(|x| x == r.kind.name())
-                    .map(|i| rev[i])
-                    .unwrap_or(0),
-            })
-            .collect();
-
-        let months = v
-            .clone()
-            .with_column(col("local_date").dt().to_string("%Y-%m").alias("month"))
-            .group_by([col("month")])
-            .agg([
-                count_if(
-                    "justified",
-                    col("verdict").eq(lit(Verdict::Justified.name())),
-                ),
-                count_if(
-                    "unjustified",
-                    col("verdict").eq(lit(Verdict::Unjustified.name())),
-                ),
-                count_if(
-                    "emergency",
-                    col("verdict").eq(lit(Verdict::Emergency.name())),
-                ),
-            ])
-            .sort(["month"], SortMultipleOptions::default())
-            .collect()?;
-        let (mm, mj, mu, me) = (
-            str_col(&months, "month")?,
-            usize_col(&months, "justified")?,
-            usize_col(&months, "unjustified")?,
-            usize_col(&months, "emergency")?,
-        );
-        let months = (0..mm.len())
-            .map(|i| MonthCount {
-                month: mm[i].clone(),
-                justified: mj[i],
-                unjustified: mu[i],
-                emergency: me[i],
-            })
-            .collect();
-
-        let mut sig_aggs = Vec::new();
-        for s in Signal::names() {
-            let has = col("signals").str().contains_literal(lit(s));
-            sig_aggs.push(count_if(&format!("{s}_events"), has.clone()));
-            sig_aggs.push(
-                col("user_id")
-                    .filter(has)
-                    .n_unique()
-                    .alias(format!("{s}_users")),
-            );
-        }
-        let sig = tally.signals.clone().lazy().select(sig_aggs).collect()?;
-        let mut signals = Vec::new();
-        for s in Signal::names() {
-            signals.push(SignalCount {
-                signal: s.to_string(),
-                events: usize_col(&sig, &format!("{s}_events"))?
-                    .first()
-                    .copied()
-                    .unwrap_or(0),
-                users: usize_col(&sig, &format!("{s}_users"))?
-                    .first()
-                    .copied()
-                    .unwrap_or(0),
-            });
-        }
-
+        let (totals, teams) = coverage(&v)?;
         let reads = tally.reads.clone().lazy();
-        let by = |key: &str, n: usize| -> Result<Vec<usize>> {
-            let df = reads
-                .clone()
-                .group_by([col(key)])
-                .agg([col("n").sum()])
-                .collect()?;
-            let (k, c) = (usize_col(&df, key)?, usize_col(&df, "n")?);
-            let mut out = vec![0; n];
-            for (k, c) in k.into_iter().zip(c) {
-                if let Some(slot) = out.get_mut(k) {
-                    *slot = c;
-                }
-            }
-            Ok(out)
-        };
-        let reads_by_hour = by("local_hour", 24)?;
-        let mut reads_by_weekday = by("weekday", 8)?;
+        let reads_by_hour = reads_by(&reads, "local_hour", 24)?;
+        let mut reads_by_weekday = reads_by(&reads, "weekday", 8)?;
         reads_by_weekday.remove(0); // weekdays are numbered 1 (Monday) to 7
-
         Ok(AuditSummary {
             totals,
             teams,
-            reasons,
-            rules,
-            months,
-            signals,
+            reasons: reason_counts(&tally.unjustified)?,
+            rules: rule_counts(&v, policy)?,
+            months: month_counts(&v)?,
+            signals: signal_counts(&tally.signals)?,
             reads_by_hour,
             reads_by_weekday,
         })
     }
+}
+
+/// The coverage of the whole period, and of each team (`-` for accesses by users without a
+/// role).
+fn coverage(v: &LazyFrame) -> Result<(Coverage, Vec<Coverage>)> {
+    let totals_df = v
+        .clone()
+        .select(coverage_aggs())
+        .with_column(lit("all").alias("group"))
+        .collect()?;
+    let totals = coverage_rows(&totals_df, "group")?
+        .into_iter()
+        .next()
+        .expect("a select of aggregates has one row");
+
+    let teams = v
+        .clone()
+        .with_column(col("user_team").fill_null(lit("-")).alias("group"))
+        .group_by([col("group")])
+        .agg(coverage_aggs())
+        .sort(["group"], SortMultipleOptions::default())
+        .collect()?;
+    let teams = coverage_rows(&teams, "group")?;
+    Ok((totals, teams))
+}
+
+/// The unjustified accesses per reason, with their distinct users and clients, most first.
+fn reason_counts(unjustified: &DataFrame) -> Result<Vec<ReasonCount>> {
+    let reasons = unjustified
+        .clone()
+        .lazy()
+        .group_by([col("reason")])
+        .agg([
+            len().alias("events"),
+            col("user_id").n_unique().alias("users"),
+            col("client_pid").n_unique().alias("clients"),
+        ])
+        .sort(["reason"], SortMultipleOptions::default())
+        .collect()?;
+    let (rn, re, ru, rc) = (
+        str_col(&reasons, "reason")?,
+        usize_col(&reasons, "events")?,
+        usize_col(&reasons, "users")?,
+        usize_col(&reasons, "clients")?,
+    );
+    let mut reasons: Vec<ReasonCount> = (0..rn.len())
+        .map(|i| ReasonCount {
+            reason: rn[i].clone(),
+            events: re[i],
+            users: ru[i],
+            clients: rc[i],
+        })
+        .collect();
+    reasons.sort_by(|a, b| b.events.cmp(&a.events).then(a.reason.cmp(&b.reason)));
+    Ok(reasons)
+}
+
+/// The justified accesses per rule, in the policy's order.
+fn rule_counts(v: &LazyFrame, policy: &Policy) -> Result<Vec<RuleCount>> {
+    let rules = v
+        .clone()
+        .filter(col("verdict").eq(lit(Verdict::Justified.name())))
+        .group_by([col("rule")])
+        .agg([col("n").sum().alias("events")])
+        .collect()?;
+    let (rr, rev) = (str_col(&rules, "rule")?, usize_col(&rules, "events")?);
+    let rules = policy
+        .rules
+        .iter()
+        .map(|r| RuleCount {
+            rule: r.kind.name().to_string(),
+            article: r.article.clone(),
+            events: rr
+                .iter()
+                .position(|x| x == r.kind.name())
+                .map(|i| rev[i])
+                .unwrap_or(0),
+        })
+        .collect();
+    Ok(rules)
+}
+
+/// The verdicts per month.
+fn month_counts(v: &LazyFrame) -> Result<Vec<MonthCount>> {
+    let months = v
+        .clone()
+        .with_column(col("local_date").dt().to_string("%Y-%m").alias("month"))
+        .group_by([col("month")])
+        .agg([
+            count_if(
+                "justified",
+                col("verdict").eq(lit(Verdict::Justified.name())),
+            ),
+            count_if(
+                "unjustified",
+                col("verdict").eq(lit(Verdict::Unjustified.name())),
+            ),
+            count_if(
+                "emergency",
+                col("verdict").eq(lit(Verdict::Emergency.name())),
+            ),
+        ])
+        .sort(["month"], SortMultipleOptions::default())
+        .collect()?;
+    let (mm, mj, mu, me) = (
+        str_col(&months, "month")?,
+        usize_col(&months, "justified")?,
+        usize_col(&months, "unjustified")?,
+        usize_col(&months, "emergency")?,
+    );
+    let months = (0..mm.len())
+        .map(|i| MonthCount {
+            month: mm[i].clone(),
+            justified: mj[i],
+            unjustified: mu[i],
+            emergency: me[i],
+        })
+        .collect();
+    Ok(months)
+}
+
+/// Each signal's accesses and distinct users.
+fn signal_counts(by_signals: &DataFrame) -> Result<Vec<SignalCount>> {
+    let mut sig_aggs = Vec::new();
+    for s in Signal::names() {
+        let has = col("signals").str().contains_literal(lit(s));
+        sig_aggs.push(count_if(&format!("{s}_events"), has.clone()));
+        sig_aggs.push(
+            col("user_id")
+                .filter(has)
+                .n_unique()
+                .alias(format!("{s}_users")),
+        );
+    }
+    let sig = by_signals.clone().lazy().select(sig_aggs).collect()?;
+    let mut signals = Vec::new();
+    for s in Signal::names() {
+        signals.push(SignalCount {
+            signal: s.to_string(),
+            events: usize_col(&sig, &format!("{s}_events"))?
+                .first()
+                .copied()
+                .unwrap_or(0),
+            users: usize_col(&sig, &format!("{s}_users"))?
+                .first()
+                .copied()
+                .unwrap_or(0),
+        });
+    }
+    Ok(signals)
+}
+
+/// The reads per value of `key` (an hour or a weekday), for values below `n`.
+fn reads_by(reads: &LazyFrame, key: &str, n: usize) -> Result<Vec<usize>> {
+    let df = reads
+        .clone()
+        .group_by([col(key)])
+        .agg([col("n").sum()])
+        .collect()?;
+    let (k, c) = (usize_col(&df, key)?, usize_col(&df, "n")?);
+    let mut out = vec![0; n];
+    for (k, c) in k.into_iter().zip(c) {
+        if let Some(slot) = out.get_mut(k) {
+            *slot = c;
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
