@@ -62,8 +62,6 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
     let t = |k: &str| text(lang, k);
     let p = input.policy;
     let s = input.summary;
-    let name = |u: &str| input.names.get(u).cloned().unwrap_or_default();
-
     let summary_text = fill(
         &t("summary_text"),
         &[
@@ -74,66 +72,87 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
             ("emergency", s.totals.emergency.to_string()),
         ],
     );
-    let reasons: Vec<Value> = s
-        .reasons
-        .iter()
+    let ctx = json!({
+        "lang": lang.code(),
+        "t": all_texts(lang),
+        "version": env!("CARGO_PKG_VERSION"),
+        "policy": p,
+        "period": input.period.label,
+        "first_day": input.period.range.first.to_string(),
+        "last_day": input.period.range.last.to_string(),
+        "totals": coverage_json(&s.totals, lang),
+        "summary_text": summary_text,
+        "teams": s.teams.iter().map(|c| coverage_json(c, lang)).collect::<Vec<_>>(),
+        "reasons": labelled(&s.reasons, lang, |r| format!("reason_{}", r.reason)),
+        "months": s.months,
+        "rules": labelled(&s.rules, lang, |r| format!("rule_{}", r.rule)),
+        "cases": input.cases,
+        "logins": logins_json(input),
+        "signals": labelled(&s.signals, lang, |x| format!("signal_{}", x.signal)),
+        "outliers": outliers_json(input),
+        "outliers_text": fill(&t("outliers_text"), &[("threshold", p.outliers.threshold.to_string())]),
+        "charts": charts::Charts::draw(s, p, lang)?,
+        "policy_rules": labelled(&p.rules, lang, |r| format!("rule_{}", r.kind.name())),
+        "policy_sections": sections_json(p, lang),
+        "retention_text": retention_text(p),
+        "office_hours_text": office_hours_text(p, lang),
+        "policy_file": input.policy_file.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default(),
+        "policy_sha256": input.policy_sha256,
+        "key_id": input.store_key_id,
+    });
+    render("audit.html", TEMPLATE, &ctx, w)
+}
+
+/// Each row as JSON with its `label`: the text of the key `key` gives for it.
+fn labelled<T: serde::Serialize>(rows: &[T], lang: Lang, key: impl Fn(&T) -> String) -> Vec<Value> {
+    rows.iter()
         .map(|r| {
             let mut v = to_json(r);
-            v["label"] = json!(t(&format!("reason_{}", r.reason)));
+            v["label"] = json!(text(lang, &key(r)));
             v
         })
-        .collect();
-    let rules: Vec<Value> = s
-        .rules
-        .iter()
-        .map(|r| {
-            let mut v = to_json(r);
-            v["label"] = json!(t(&format!("rule_{}", r.rule)));
-            v
-        })
-        .collect();
-    let signals: Vec<Value> = s
-        .signals
-        .iter()
-        .map(|x| {
-            let mut v = to_json(x);
-            v["label"] = json!(t(&format!("signal_{}", x.signal)));
-            v
-        })
-        .collect();
-    let logins: Vec<Value> = input
+        .collect()
+}
+
+/// An employee's display name, empty where the staff table gives none.
+fn display_name(input: &ReportInput, user: &str) -> String {
+    input.names.get(user).cloned().unwrap_or_default()
+}
+
+/// The emergency logins with the employee's name and the client's pseudonym shortened.
+fn logins_json(input: &ReportInput) -> Vec<Value> {
+    input
         .logins
         .iter()
         .map(|l| {
             let mut v = to_json(l);
-            v["display_name"] = json!(name(&l.user_id));
+            v["display_name"] = json!(display_name(input, &l.user_id));
             v["client_short"] = json!(l.client_pid.chars().take(14).collect::<String>() + "…");
             v
         })
-        .collect();
-    let outliers: Vec<Value> = input
+        .collect()
+}
+
+/// The flagged volume outliers with the employee's name and the scores to one decimal.
+fn outliers_json(input: &ReportInput) -> Vec<Value> {
+    input
         .outliers
         .iter()
         .filter(|o| o.flagged)
         .map(|o| {
             let mut v = to_json(o);
-            v["display_name"] = json!(name(&o.user_id));
+            v["display_name"] = json!(display_name(input, &o.user_id));
             v["own_z"] = json!(o.own_z.map(|z| format!("{z:.1}")).unwrap_or("-".into()));
             v["peer_z"] = json!(o.peer_z.map(|z| format!("{z:.1}")).unwrap_or("-".into()));
             v
         })
-        .collect();
-    let policy_rules: Vec<Value> = p
-        .rules
-        .iter()
-        .map(|r| {
-            let mut v = to_json(r);
-            v["label"] = json!(t(&format!("rule_{}", r.kind.name())));
-            v
-        })
-        .collect();
-    let policy_sections: Vec<Value> = p
-        .sections
+        .collect()
+}
+
+/// The policy's sections with what each requires.
+fn sections_json(p: &Policy, lang: Lang) -> Vec<Value> {
+    let t = |k: &str| text(lang, k);
+    p.sections
         .iter()
         .map(|(name, sec)| {
             let mut req = Vec::new();
@@ -146,36 +165,41 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
             }
             json!({"name": name, "requirement": req.join("; "), "article": sec.article})
         })
-        .collect();
+        .collect()
+}
+
+/// The retention periods as the policy file writes them.
+fn retention_text(p: &Policy) -> String {
     let from = match p.retention.counted_from {
         CountedFrom::Closure => "closure",
         CountedFrom::EndOfClosureYear => "end_of_closure_year",
         CountedFrom::Opening => "opening",
     };
-    let retention_text = format!(
-        "{}; counted_from = {from}{}",
-        p.retention
-            .closure
+    let list = |spans: &std::collections::BTreeMap<String, crate::policy::Span>| {
+        spans
             .iter()
             .map(|(k, v)| format!("{k}: {v}"))
             .collect::<Vec<_>>()
-            .join(", "),
-        if p.retention.sections.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; {}",
-                p.retention
-                    .sections
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
-    );
-    let day_names: Vec<String> = t("weekdays").split(',').map(str::to_string).collect();
-    let office_hours_text = format!(
+            .join(", ")
+    };
+    let sections = if p.retention.sections.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", list(&p.retention.sections))
+    };
+    format!(
+        "{}; counted_from = {from}{sections}",
+        list(&p.retention.closure)
+    )
+}
+
+/// The office hours and days in the report's language.
+fn office_hours_text(p: &Policy, lang: Lang) -> String {
+    let day_names: Vec<String> = text(lang, "weekdays")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    format!(
         "{}–{}, {}",
         p.office_hours.from.format("%H:%M"),
         p.office_hours.to.format("%H:%M"),
@@ -185,39 +209,8 @@ pub fn write_html(input: &ReportInput, w: &mut dyn Write) -> Result<()> {
             .map(|d| day_names
                 .get(d.num_days_from_monday() as usize)
                 .cloned()
-                .unwrap_or_default())
+                .expect("templates/i18n.toml names seven weekdays"))
             .collect::<Vec<_>>()
             .join(", ")
-    );
-    let charts = charts::Charts::draw(s, p, lang)?;
-
-    let ctx = json!({
-        "lang": lang.code(),
-        "t": all_texts(lang),
-        "version": env!("CARGO_PKG_VERSION"),
-        "policy": p,
-        "period": input.period.label,
-        "first_day": input.period.range.first.to_string(),
-        "last_day": input.period.range.last.to_string(),
-        "totals": coverage_json(&s.totals, lang),
-        "summary_text": summary_text,
-        "teams": s.teams.iter().map(|c| coverage_json(c, lang)).collect::<Vec<_>>(),
-        "reasons": reasons,
-        "months": s.months,
-        "rules": rules,
-        "cases": input.cases,
-        "logins": logins,
-        "signals": signals,
-        "outliers": outliers,
-        "outliers_text": fill(&t("outliers_text"), &[("threshold", p.outliers.threshold.to_string())]),
-        "charts": charts,
-        "policy_rules": policy_rules,
-        "policy_sections": policy_sections,
-        "retention_text": retention_text,
-        "office_hours_text": office_hours_text,
-        "policy_file": input.policy_file.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default(),
-        "policy_sha256": input.policy_sha256,
-        "key_id": input.store_key_id,
-    });
-    render("audit.html", TEMPLATE, &ctx, w)
+    )
 }
