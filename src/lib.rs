@@ -5,23 +5,23 @@
 //! `cmd` -> `app` -> `report` -> `audit`, `stats`, `investigate` -> `engine` -> `policy`,
 //! `store`; `ingest` reads inputs into the store through `privacy`. See `docs/architecture.md`.
 
-pub mod app;
+pub(crate) mod app;
 pub mod audit;
 pub mod cmd;
 mod csv_output;
 pub mod engine;
 pub mod error;
-pub mod evidence;
-pub mod generate;
-pub mod i18n;
+pub(crate) mod evidence;
+pub(crate) mod generate;
+pub(crate) mod i18n;
 pub mod ingest;
-pub mod investigate;
+pub(crate) mod investigate;
 pub mod period;
 mod phase_timings;
 pub mod policy;
 mod prefetch;
-pub mod privacy;
-pub mod report;
+pub(crate) mod privacy;
+pub(crate) mod report;
 pub mod stats;
 pub mod store;
 

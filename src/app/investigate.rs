@@ -4,7 +4,7 @@
 //! events, an HTML page and an evidence manifest.
 
 use crate::app::output::write_file;
-use crate::investigate::model::{matches_search, user_pattern, EventLine, Subject, UserPattern};
+use crate::investigate::model::{matches_search, user_pattern, EventLine, Subject};
 use std::path::PathBuf;
 
 use polars::prelude::*;
@@ -39,7 +39,6 @@ pub struct InvestigationConfig {
 pub struct InvestigationOutcome {
     pub out_dir: PathBuf,
     pub lines: Vec<EventLine>,
-    pub pattern: Option<UserPattern>,
     pub manifest_sha256: String,
 }
 
@@ -55,7 +54,7 @@ pub fn run(config: &InvestigationConfig) -> Result<InvestigationOutcome> {
             .events
             .clone()
             .filter(col("user_id").eq(lit(u.as_str()))),
-        Subject::Client(c) | Subject::SubjectAccess { client_pid: c, .. } => tables
+        Subject::Client(c) | Subject::Resident { client_pid: c, .. } => tables
             .events
             .clone()
             .filter(col("client_pid").eq(lit(c.as_str()))),
@@ -91,7 +90,7 @@ pub fn run(config: &InvestigationConfig) -> Result<InvestigationOutcome> {
         .map(|m| m.key_id.clone())
         .unwrap_or_default();
     match &config.subject {
-        Subject::SubjectAccess { with_names, .. } => {
+        Subject::Resident { with_names, .. } => {
             let letter = crate::report::letter::Letter::build(
                 &rows,
                 &tables,
@@ -132,7 +131,6 @@ pub fn run(config: &InvestigationConfig) -> Result<InvestigationOutcome> {
     Ok(InvestigationOutcome {
         out_dir: out.clone(),
         lines,
-        pattern,
         manifest_sha256,
     })
 }

@@ -292,7 +292,7 @@ pub fn run_subject_access(args: SubjectAccessArgs) -> anyhow::Result<i32> {
     let out = format!("subject-access-{}-{}", short(&pid), label(r));
     let config = config(
         &args.common,
-        Subject::SubjectAccess {
+        Subject::Resident {
             client_pid: pid,
             with_names: args.with_names,
         },

@@ -8,12 +8,12 @@
 //! event's calendar day in the policy's time zone; a period holds on d when
 //! `from <= d <= to (+ grace)`, an open end being +infinity.
 
-pub mod codebook;
-pub mod column_values;
-pub mod facts;
+pub(crate) mod codebook;
+pub(crate) mod column_values;
+pub(crate) mod facts;
 pub mod input;
-pub mod offsets;
-pub mod rules;
+pub(crate) mod offsets;
+pub(crate) mod rules;
 pub mod vocab;
 
 use crate::engine::vocab::Reason;

@@ -47,7 +47,7 @@ pub enum Subject {
     Day(NaiveDate),
     Search(Search),
     /// The resident's own overview (subject access), by pseudonym.
-    SubjectAccess {
+    Resident {
         client_pid: String,
         with_names: bool,
     },

@@ -90,7 +90,7 @@ impl Page<'_> {
                         .unwrap_or("")
                 ),
             ),
-            Subject::Client(c) | Subject::SubjectAccess { client_pid: c, .. } => {
+            Subject::Client(c) | Subject::Resident { client_pid: c, .. } => {
                 (t("inv_client"), c.clone())
             }
             Subject::Day(d) => (t("inv_day"), d.to_string()),

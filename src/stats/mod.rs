@@ -2,4 +2,4 @@
 //! control that keeps any cell from singling out a person.
 
 pub mod disclosure;
-pub mod release;
+pub(crate) mod release;
