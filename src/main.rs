@@ -15,6 +15,13 @@ fn main() {
     // have the kernel zero fresh pages again.
     // SAFETY: sets a plain integer option before any thread is started.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // Writing to a closed pipe (`wmo-audit ... | head -1`) ends the process quietly with the
+    // conventional status, as for other command-line tools, instead of a panic in `println!`.
+    // SAFETY: restores the default action of one signal before any thread is started.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = wmo_audit::cmd::Cli::parse();
     match wmo_audit::cmd::run(cli) {
         Ok(code) => std::process::exit(code),

@@ -56,7 +56,6 @@ pub enum Command {
     Generate(generate::GenerateArgs),
 }
 
-/// Runs a command and returns the process exit code.
 /// `--timings` of `ingest` and `audit`: the run's phases to standard error, under a heading.
 fn print_timings(timings: &crate::phase_timings::PhaseTimings) -> std::io::Result<()> {
     use std::io::Write;
@@ -65,6 +64,7 @@ fn print_timings(timings: &crate::phase_timings::PhaseTimings) -> std::io::Resul
     timings.write(&mut err)
 }
 
+/// Runs a command and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Keygen(a) => keygen::run(a),
