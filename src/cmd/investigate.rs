@@ -59,12 +59,18 @@ pub struct ClientArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum InvestigateCommand {
     /// Everything one employee did, client by client and day by day, beside their usual pattern.
+    #[command(
+        after_help = "Example:\n  wmo-audit investigate user W0012 --store store --policy samples/voorbeeldstad/policy.toml"
+    )]
     User {
         user_id: String,
         #[command(flatten)]
         common: Common,
     },
     /// Every access to one client's dossier: by whom, in which role and team, verdict, signals.
+    #[command(
+        after_help = "Example:\n  wmo-audit investigate client --bsn 123456782 --key /secure/place/wmo-key.json \\\n      --store store --policy samples/voorbeeldstad/policy.toml"
+    )]
     Client {
         #[command(flatten)]
         client: ClientArgs,
@@ -72,6 +78,9 @@ pub enum InvestigateCommand {
         common: Common,
     },
     /// Every access on one day (NEN 7513's daily view).
+    #[command(
+        after_help = "Example:\n  wmo-audit investigate day 2026-03-10 --store store --policy samples/voorbeeldstad/policy.toml"
+    )]
     Day {
         /// The day, YYYY-MM-DD.
         date: String,
@@ -80,6 +89,9 @@ pub enum InvestigateCommand {
     },
     /// Accesses matching every condition given, e.g. emergency logins on restricted clients in May:
     /// `--verdict emergency --signal restricted_client --period 2026-05`.
+    #[command(
+        after_help = "Example:\n  wmo-audit investigate search --verdict emergency --signal restricted_client --period 2026-05 \\\n      --store store --policy samples/voorbeeldstad/policy.toml"
+    )]
     Search {
         #[command(flatten)]
         search: Search,
@@ -208,7 +220,7 @@ fn config(
             .out
             .clone()
             .unwrap_or_else(|| PathBuf::from("reports").join(default_out)),
-        lang: Lang::parse(&common.lang).unwrap_or_default(),
+        lang: Lang::parse(&common.lang).expect("clap allows only the languages Lang parses"),
         command: crate::evidence::command_line(&std::env::args().collect::<Vec<_>>()),
     })
 }

@@ -39,20 +39,40 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a pseudonymisation key file (owner-only permissions).
+    #[command(after_help = "Example:\n  wmo-audit keygen --out /secure/place/wmo-key.json")]
     Keygen(keygen::KeygenArgs),
     /// Validate, pseudonymise and store access logs and reference data.
+    #[command(
+        after_help = "Example:\n  wmo-audit ingest --store store --key samples/demo-key.json \\\n      --profile schemas/profiles/zaaksysteem-nl.toml \\\n      samples/voorbeeldstad/reference samples/voorbeeldstad/export-nl"
+    )]
     Ingest(ingest::IngestArgs),
     /// Check every access of a period against the policy and write the FG's report.
+    #[command(
+        after_help = "Example:\n  wmo-audit audit --store store --policy samples/voorbeeldstad/policy.toml --period 2026-Q1\n\nExit status: 0 nothing to review, 4 accesses to review, 1 an error."
+    )]
     Audit(audit::AuditArgs),
     /// Investigate one employee, one client's dossier, one day, or search the verdicts.
+    #[command(
+        after_help = "Examples:\n  wmo-audit investigate user W0012 --store store --policy samples/voorbeeldstad/policy.toml\n  wmo-audit investigate day 2026-03-10 --store store --policy samples/voorbeeldstad/policy.toml\n  wmo-audit investigate search --verdict emergency --period 2026-05 \\\n      --store store --policy samples/voorbeeldstad/policy.toml"
+    )]
     Investigate(investigate::InvestigateArgs),
     /// A resident's overview of who looked at their dossier (letter-ready HTML).
+    #[command(
+        after_help = "Example:\n  wmo-audit subject-access --bsn 123456782 --key /secure/place/wmo-key.json \\\n      --store store --policy samples/voorbeeldstad/policy.toml"
+    )]
     SubjectAccess(investigate::SubjectAccessArgs),
     /// Anonymised management statistics with disclosure control (HTML, CSV, Excel).
+    #[command(
+        after_help = "Example:\n  wmo-audit stats --store store --policy samples/voorbeeldstad/policy.toml --period 2026"
+    )]
     Stats(stats::StatsArgs),
     /// Re-check an output folder against its evidence manifest.
+    #[command(
+        after_help = "Example:\n  wmo-audit verify reports/audit-voorbeeldstad-2026-Q1\n\nExit status: 0 unchanged, 5 a file changed, 1 an error."
+    )]
     Verify(verify::VerifyArgs),
     /// Generate a synthetic organisation with injected misuse and its labels.
+    #[command(after_help = "Example:\n  wmo-audit generate --out /tmp/org --size large --seed 7")]
     Generate(generate::GenerateArgs),
 }
 

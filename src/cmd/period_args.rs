@@ -53,7 +53,7 @@ impl PeriodArgs {
             policy_path: self.policy.clone(),
             period,
             out_dir,
-            lang: Lang::parse(&self.lang).unwrap_or_default(),
+            lang: Lang::parse(&self.lang).expect("clap allows only the languages Lang parses"),
             command: crate::evidence::command_line(&std::env::args().collect::<Vec<_>>()),
         })
     }
