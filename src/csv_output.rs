@@ -13,24 +13,106 @@ pub trait CsvRow: Serialize {
     const COLUMNS: &'static [&'static str];
 }
 
-/// Writes `rows` to `w`; `name` only names the file in messages.
-pub fn write_rows<T: CsvRow>(rows: &[T], w: &mut dyn Write, name: &str) -> Result<()> {
+/// How a CSV file for people is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CsvDialect {
+    /// As Excel and LibreOffice with Dutch settings open it without the import wizard: UTF-8
+    /// with a byte-order mark, `;` between fields, and a decimal comma.
+    #[default]
+    Semicolon,
+    /// For tools: UTF-8 without a byte-order mark, `,` between fields, a decimal point.
+    Comma,
+}
+
+impl CsvDialect {
+    /// The dialects by the names `--csv-dialect` takes.
+    pub const NAMES: [&'static str; 2] = ["semicolon", "comma"];
+
+    pub fn parse(name: &str) -> Option<CsvDialect> {
+        match name {
+            "semicolon" => Some(CsvDialect::Semicolon),
+            "comma" => Some(CsvDialect::Comma),
+            _ => None,
+        }
+    }
+
+    fn delimiter(self) -> u8 {
+        match self {
+            CsvDialect::Semicolon => b';',
+            CsvDialect::Comma => b',',
+        }
+    }
+
+    /// A CSV writer on `w` in this dialect, the byte-order mark already written.
+    fn writer<'w>(
+        self,
+        w: &'w mut dyn Write,
+        name: &str,
+    ) -> Result<csv::Writer<&'w mut dyn Write>> {
+        if self == CsvDialect::Semicolon {
+            w.write_all("\u{feff}".as_bytes())
+                .map_err(|e| Error::Invalid(format!("writing {name}: {e}")))?;
+        }
+        Ok(csv::WriterBuilder::new()
+            .has_headers(false)
+            .delimiter(self.delimiter())
+            .from_writer(w))
+    }
+
+    /// A number's text: with a decimal comma in the semicolon dialect.
+    fn number(self, text: &str) -> String {
+        match self {
+            CsvDialect::Semicolon => text.replace('.', ","),
+            CsvDialect::Comma => text.to_string(),
+        }
+    }
+}
+
+/// Writes `rows` to `w` in `dialect`; `name` only names the file in messages.
+pub fn write_rows<T: CsvRow>(
+    rows: &[T],
+    w: &mut dyn Write,
+    name: &str,
+    dialect: CsvDialect,
+) -> Result<()> {
     let err = |e: csv::Error| Error::Invalid(format!("writing {name}: {e}"));
-    let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(w);
+    let mut out = dialect.writer(w, name)?;
     out.write_record(T::COLUMNS).map_err(err)?;
     for r in rows {
-        out.serialize(r).map_err(err)?;
+        out.write_record(fields(r, T::COLUMNS, dialect))
+            .map_err(err)?;
     }
     out.flush()
         .map_err(|e| Error::Invalid(format!("writing {name}: {e}")))
 }
 
-/// Writes a frame: its column names, then one line per row, nulls empty.
-pub fn write_frame(df: &DataFrame, w: &mut dyn Write, name: &str) -> Result<()> {
+/// A row's fields in the order of `columns`, as text: numbers in the dialect's notation, a
+/// missing value empty.
+fn fields<T: Serialize>(row: &T, columns: &[&str], dialect: CsvDialect) -> Vec<String> {
+    let value = serde_json::to_value(row).expect("rows of strings, numbers and flags serialise");
+    columns
+        .iter()
+        .map(|c| match &value[*c] {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) if n.is_f64() => dialect.number(&n.to_string()),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// Writes a frame in `dialect`: its column names, then one line per row, nulls empty.
+pub fn write_frame(
+    df: &DataFrame,
+    w: &mut dyn Write,
+    name: &str,
+    dialect: CsvDialect,
+) -> Result<()> {
     let err = |e: csv::Error| Error::Invalid(format!("writing {name}: {e}"));
-    let mut out = csv::Writer::from_writer(w);
+    let mut out = dialect.writer(w, name)?;
     out.write_record(df.get_column_names().iter().map(|n| n.as_str()))
         .map_err(err)?;
+    let floats: Vec<bool> = df.columns().iter().map(|c| c.dtype().is_float()).collect();
     let strings: Vec<Column> = df
         .columns()
         .iter()
@@ -41,8 +123,15 @@ pub fn write_frame(df: &DataFrame, w: &mut dyn Write, name: &str) -> Result<()> 
         .map(|c| c.str())
         .collect::<PolarsResult<_>>()?;
     for i in 0..df.height() {
-        out.write_record(cols.iter().map(|c| c.get(i).unwrap_or("")))
-            .map_err(err)?;
+        let record = cols.iter().zip(&floats).map(|(c, float)| {
+            let text = c.get(i).unwrap_or("");
+            if *float {
+                dialect.number(text)
+            } else {
+                text.to_string()
+            }
+        });
+        out.write_record(record).map_err(err)?;
     }
     out.flush()
         .map_err(|e| Error::Invalid(format!("writing {name}: {e}")))
@@ -80,7 +169,7 @@ mod tests {
     #[test]
     fn an_empty_list_still_has_its_header() {
         let mut out = Vec::new();
-        write_rows::<Row>(&[], &mut out, "x.csv").unwrap();
+        write_rows::<Row>(&[], &mut out, "x.csv", CsvDialect::Comma).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.lines().count(), 1);
         assert!(text.starts_with("event_id,local_time"));

@@ -8,7 +8,7 @@
 pub(crate) mod app;
 pub mod audit;
 pub mod cmd;
-mod csv_output;
+pub(crate) mod csv_output;
 pub mod engine;
 pub mod error;
 pub(crate) mod evidence;

@@ -240,7 +240,7 @@ fn outputs_are_deterministic_and_complete() {
         );
     }
     // The emergency-login list has every emergency login of the sample, with what followed.
-    let mut r = csv::Reader::from_path(a.join("emergency_logins.csv")).unwrap();
+    let mut r = common::csv_reader(&a.join("emergency_logins.csv"));
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
     assert_eq!(rows.len(), 4);
     let h = r.headers().unwrap().clone();
@@ -251,7 +251,7 @@ fn outputs_are_deterministic_and_complete() {
         .iter()
         .any(|x| &x[col("assignment_followed")] == "true"));
     // The review cases rank serial behaviour first.
-    let mut r = csv::Reader::from_path(a.join("cases.csv")).unwrap();
+    let mut r = common::csv_reader(&a.join("cases.csv"));
     let first = r.records().next().unwrap().unwrap();
     assert!(
         first[8].parse::<usize>().unwrap() >= 3,

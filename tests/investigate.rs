@@ -41,15 +41,14 @@ fn refused(args: &[&str], out: &Path, message: &str) -> String {
 }
 
 fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
-    csv::Reader::from_path(path)
-        .unwrap()
+    common::csv_reader(path)
         .records()
         .map(|r| r.unwrap())
         .collect()
 }
 
 fn column(path: &Path, name: &str) -> Vec<String> {
-    let mut r = csv::Reader::from_path(path).unwrap();
+    let mut r = common::csv_reader(path);
     let i = r.headers().unwrap().iter().position(|h| h == name).unwrap();
     r.records().map(|x| x.unwrap()[i].to_string()).collect()
 }

@@ -76,7 +76,7 @@ fn stats(store: &Path, policy: &Path, out: &Path) {
 type Table = Vec<BTreeMap<String, String>>;
 
 fn table(path: &Path) -> Table {
-    let mut r = csv::Reader::from_path(path).unwrap();
+    let mut r = common::csv_reader(path);
     let h = r.headers().unwrap().clone();
     r.records()
         .map(|x| {

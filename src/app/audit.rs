@@ -16,7 +16,7 @@ use crate::audit::outliers::{daily_activity, VolumeOutlier};
 use crate::audit::review_cases::ReviewCase;
 use crate::audit::summary::AuditSummary;
 use crate::audit::verdict_file::VerdictFile;
-use crate::csv_output::{write_frame, write_rows};
+use crate::csv_output::{write_frame, write_rows, CsvDialect};
 use crate::engine;
 use crate::engine::input::AuditTables;
 use crate::error::{Error, Result};
@@ -40,6 +40,8 @@ pub struct PeriodConfig {
     pub period: Period,
     pub out_dir: PathBuf,
     pub lang: Lang,
+    /// How the CSV files are written.
+    pub csv: CsvDialect,
     /// The command line, for the evidence manifest (`evidence::command_line`).
     pub command: Vec<String>,
 }
@@ -93,7 +95,7 @@ pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
     // Written whole: hashed while the review lists and reports are made.
     let verdicts_hash = BackgroundHashes::start(vec![(path, "verdicts.parquet".into())]);
     let lists = ReviewLists::of(kept, &tables, config)?;
-    lists.write(out)?;
+    lists.write(out, config.csv)?;
     let store_key_id = store
         .manifest()
         .map(|m| m.key_id.as_str())
@@ -243,18 +245,18 @@ impl ReviewLists {
     }
 
     /// Writes the lists as CSV into `out`.
-    fn write(&self, out: &Path) -> Result<()> {
+    fn write(&self, out: &Path, csv: CsvDialect) -> Result<()> {
         write_file(&out.join("findings.csv"), |w| {
-            write_frame(&self.findings, w, "findings.csv")
+            write_frame(&self.findings, w, "findings.csv", csv)
         })?;
         write_file(&out.join("cases.csv"), |w| {
-            write_rows(&self.cases, w, "cases.csv")
+            write_rows(&self.cases, w, "cases.csv", csv)
         })?;
         write_file(&out.join("emergency_logins.csv"), |w| {
-            write_rows(&self.logins, w, "emergency_logins.csv")
+            write_rows(&self.logins, w, "emergency_logins.csv", csv)
         })?;
         write_file(&out.join("outliers.csv"), |w| {
-            write_rows(&self.outliers, w, "outliers.csv")
+            write_rows(&self.outliers, w, "outliers.csv", csv)
         })
     }
 }

@@ -12,7 +12,7 @@ use polars::prelude::*;
 use crate::audit::findings::display_names;
 use crate::audit::load::{files_to_read, load_tables, History};
 use crate::audit::verdict_row::VerdictRow;
-use crate::csv_output::write_rows;
+use crate::csv_output::{write_rows, CsvDialect};
 use crate::engine;
 use crate::engine::input::AuditTables;
 use crate::error::Result;
@@ -31,6 +31,8 @@ pub struct InvestigationConfig {
     pub range: DayRange,
     pub out_dir: PathBuf,
     pub lang: Lang,
+    /// How the CSV files are written.
+    pub csv: CsvDialect,
     pub command: Vec<String>,
 }
 
@@ -101,12 +103,12 @@ pub fn run(config: &InvestigationConfig) -> Result<InvestigationOutcome> {
             )?;
             write_file(&out.join("overview.html"), |w| letter.write_html(w))?;
             write_file(&out.join("overview.csv"), |w| {
-                write_rows(&letter.lines, w, "overview.csv")
+                write_rows(&letter.lines, w, "overview.csv", config.csv)
             })?;
         }
         subject => {
             write_file(&out.join("events.csv"), |w| {
-                write_rows(&lines, w, "events.csv")
+                write_rows(&lines, w, "events.csv", config.csv)
             })?;
             let page = crate::report::investigation::Page {
                 subject,

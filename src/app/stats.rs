@@ -45,16 +45,16 @@ pub fn run(config: &PeriodConfig) -> Result<(Release, String)> {
     let out = &config.out_dir;
     evidence::prepare_folder(out)?;
     write_file(&out.join("teams.csv"), |w| {
-        write_rows(&release.teams, w, "teams.csv")
+        write_rows(&release.teams, w, "teams.csv", config.csv)
     })?;
     write_file(&out.join("roles.csv"), |w| {
-        write_rows(&release.roles, w, "roles.csv")
+        write_rows(&release.roles, w, "roles.csv", config.csv)
     })?;
     write_file(&out.join("trend.csv"), |w| {
-        write_rows(&release.trend, w, "trend.csv")
+        write_rows(&release.trend, w, "trend.csv", config.csv)
     })?;
     write_file(&out.join("concentration.csv"), |w| {
-        write_rows(&release.concentration, w, "concentration.csv")
+        write_rows(&release.concentration, w, "concentration.csv", config.csv)
     })?;
     let log = serde_json::to_string_pretty(&serde_json::json!({
         "thresholds": config.policy.disclosure.thresholds,

@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use chrono::NaiveDate;
 
 use crate::app::investigate::{self, InvestigationConfig};
+use crate::csv_output::CsvDialect;
 use crate::i18n::Lang;
 use crate::investigate::model::{Search, Subject};
 use crate::period::DayRange;
@@ -40,6 +41,10 @@ pub struct Common {
     /// Language of the page.
     #[arg(long, default_value = "nl", value_parser = ["nl", "en"])]
     pub lang: String,
+    /// CSV files: 'semicolon' (UTF-8 with a byte-order mark, ';', decimal comma: opens in
+    /// Excel and LibreOffice with Dutch settings) or 'comma' (for tools).
+    #[arg(long, default_value = "semicolon", value_parser = CsvDialect::NAMES)]
+    pub csv_dialect: String,
 }
 
 /// How a client is named on the command line.
@@ -221,6 +226,8 @@ fn config(
             .clone()
             .unwrap_or_else(|| PathBuf::from("reports").join(default_out)),
         lang: Lang::parse(&common.lang).expect("clap allows only the languages Lang parses"),
+        csv: CsvDialect::parse(&common.csv_dialect)
+            .expect("clap allows only the dialects CsvDialect parses"),
         command: crate::evidence::command_line(&std::env::args().collect::<Vec<_>>()),
     })
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 use crate::app::audit::PeriodConfig;
+use crate::csv_output::CsvDialect;
 use crate::i18n::Lang;
 use crate::period::Period;
 use crate::policy::Policy;
@@ -28,6 +29,10 @@ pub struct PeriodArgs {
     /// Language of the report and the narratives.
     #[arg(long, default_value = "nl", value_parser = ["nl", "en"])]
     pub lang: String,
+    /// CSV files: 'semicolon' (UTF-8 with a byte-order mark, ';', decimal comma: opens in
+    /// Excel and LibreOffice with Dutch settings) or 'comma' (for tools).
+    #[arg(long, default_value = "semicolon", value_parser = CsvDialect::NAMES)]
+    pub csv_dialect: String,
 }
 
 impl PeriodArgs {
@@ -54,6 +59,8 @@ impl PeriodArgs {
             period,
             out_dir,
             lang: Lang::parse(&self.lang).expect("clap allows only the languages Lang parses"),
+            csv: CsvDialect::parse(&self.csv_dialect)
+                .expect("clap allows only the dialects CsvDialect parses"),
             command: crate::evidence::command_line(&std::env::args().collect::<Vec<_>>()),
         })
     }

@@ -7,6 +7,19 @@ use std::process::{Command, Output};
 
 use polars::prelude::*;
 
+/// A CSV file's reader: an output file for people (UTF-8 with a byte-order mark, `;` between
+/// fields) or, without the mark, an input or a tool's file with `,`.
+pub fn csv_reader(path: &Path) -> csv::Reader<std::io::Cursor<Vec<u8>>> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (bytes, delimiter) = match bytes.strip_prefix("\u{feff}".as_bytes()) {
+        Some(rest) => (rest.to_vec(), b';'),
+        None => (bytes, b','),
+    };
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_reader(std::io::Cursor::new(bytes))
+}
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
