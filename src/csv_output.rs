@@ -66,6 +66,18 @@ impl CsvDialect {
             CsvDialect::Comma => text.to_string(),
         }
     }
+
+    /// A text field: in the semicolon dialect a local time with its offset
+    /// (`2026-03-10T09:15:00+01:00`) is written as a spreadsheet reads a date and time
+    /// (`2026-03-10 09:15:00`); the comma dialect keeps the offset.
+    fn text(self, text: &str) -> String {
+        match self {
+            CsvDialect::Semicolon if is_local_time_with_offset(text) => {
+                format!("{} {}", &text[..10], &text[11..19])
+            }
+            _ => text.to_string(),
+        }
+    }
 }
 
 /// Writes `rows` to `w` in `dialect`; `name` only names the file in messages.
@@ -94,7 +106,7 @@ fn fields<T: Serialize>(row: &T, columns: &[&str], dialect: CsvDialect) -> Vec<S
         .iter()
         .map(|c| match &value[*c] {
             serde_json::Value::Null => String::new(),
-            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::String(s) => dialect.text(s),
             serde_json::Value::Number(n) if n.is_f64() => dialect.number(&n.to_string()),
             other => other.to_string(),
         })
@@ -128,13 +140,35 @@ pub fn write_frame(
             if *float {
                 dialect.number(text)
             } else {
-                text.to_string()
+                dialect.text(text)
             }
         });
         out.write_record(record).map_err(err)?;
     }
     out.flush()
         .map_err(|e| Error::Invalid(format!("writing {name}: {e}")))
+}
+
+/// Whether `text` is a time as `YYYY-MM-DDTHH:MM:SS+HH:MM` (or `-HH:MM`).
+fn is_local_time_with_offset(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| b[range].iter().all(u8::is_ascii_digit);
+    b.len() == 25
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && (b[19] == b'+' || b[19] == b'-')
+        && digits(20..22)
+        && b[22] == b':'
+        && digits(23..25)
 }
 
 /// The header serde would write for a row, for tests to check `COLUMNS` against.
@@ -174,5 +208,39 @@ mod tests {
         assert_eq!(text.lines().count(), 1);
         assert!(text.starts_with("event_id,local_time"));
         assert_eq!(serde_header(&Row::default()), Row::COLUMNS);
+    }
+
+    #[test]
+    fn the_semicolon_dialect_writes_what_a_dutch_spreadsheet_reads() {
+        #[derive(Serialize)]
+        struct Measured {
+            share: Option<f64>,
+            count: u64,
+            at: String,
+            note: String,
+        }
+        impl CsvRow for Measured {
+            const COLUMNS: &'static [&'static str] = &["share", "count", "at", "note"];
+        }
+        let rows = [Measured {
+            share: Some(97.5),
+            count: 1200,
+            at: "2026-10-25T02:30:00+02:00".into(),
+            note: "a; b".into(),
+        }];
+        let mut out = Vec::new();
+        write_rows(&rows, &mut out, "x.csv", CsvDialect::Semicolon).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\u{feff}share;count;at;note\n97,5;1200;2026-10-25 02:30:00;\"a; b\"\n"
+        );
+        let mut out = Vec::new();
+        write_rows(&rows, &mut out, "x.csv", CsvDialect::Comma).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "share,count,at,note\n97.5,1200,2026-10-25T02:30:00+02:00,a; b\n"
+        );
+        assert!(!is_local_time_with_offset("2026-10-25T02:30:00"));
+        assert!(!is_local_time_with_offset("EV0002026-10-25T02:30:00+02:00"));
     }
 }

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::i18n::{all_texts, text, Lang};
 use crate::period::DayRange;
 use crate::policy::Policy;
-use crate::report::page::render;
+use crate::report::page::{render, to_json};
 
 const TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -26,6 +26,7 @@ const TEMPLATE: &str = include_str!(concat!(
 /// One access as the resident reads it.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct LetterLine {
+    /// The day, ISO 8601 (`YYYY-MM-DD`); the letter shows it as `DD-MM-YYYY`.
     pub date: String,
     pub time: String,
     pub organisation: String,
@@ -98,7 +99,7 @@ impl Letter {
                     _ => String::new(),
                 };
                 LetterLine {
-                    date: local.format("%d-%m-%Y").to_string(),
+                    date: local.format("%Y-%m-%d").to_string(),
                     time: local.format("%H:%M").to_string(),
                     organisation: org.to_string(),
                     team: if team_name.is_empty() {
@@ -153,7 +154,15 @@ impl Letter {
             "t": all_texts(self.lang),
             "organisation": self.organisation,
             "intro": intro,
-            "lines": self.lines,
+            "lines": self
+                .lines
+                .iter()
+                .map(|l| {
+                    let mut v = to_json(l);
+                    v["date"] = json!(dutch_date(&l.date));
+                    v
+                })
+                .collect::<Vec<_>>(),
             "with_names": self.with_names,
             "several_organisations": self
                 .lines
@@ -165,5 +174,13 @@ impl Letter {
             "emergencies": self.lines.iter().filter(|l| l.emergency_login).count(),
         });
         render("letter.html", TEMPLATE, &ctx, w)
+    }
+}
+
+/// An ISO day (`YYYY-MM-DD`) as a Dutch letter writes it (`DD-MM-YYYY`).
+fn dutch_date(iso: &str) -> String {
+    match (iso.get(..4), iso.get(5..7), iso.get(8..10)) {
+        (Some(y), Some(m), Some(d)) => format!("{d}-{m}-{y}"),
+        _ => iso.to_string(),
     }
 }

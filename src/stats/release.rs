@@ -664,8 +664,10 @@ fn concentration(
     t: &Thresholds,
     base: u64,
 ) -> (Vec<ConcentrationRow>, BTreeMap<CellKey, Rule>) {
+    // "2–4" with an en dash and "≥5": a spreadsheet reads "2-4" as a date (2 April) and "5+" as
+    // the number 5.
     let buckets: [(&str, u64, u64); 4] =
-        [("0", 0, 0), ("1", 1, 1), ("2-4", 2, 4), ("5+", 5, u64::MAX)];
+        [("0", 0, 0), ("1", 1, 1), ("2–4", 2, 4), ("≥5", 5, u64::MAX)];
     let mut conc_value = BTreeMap::new();
     let mut conc_supp = BTreeMap::new();
     let conc_key = |b: &str| CellKey::new("concentration", b, ALL);
