@@ -2,6 +2,9 @@
 
 pub mod first_access;
 pub mod in_order;
+mod inputs;
+mod months;
+mod parts;
 pub mod read;
 pub mod row_validator;
 pub mod sha_key;
@@ -9,10 +12,12 @@ pub mod sha_key_table;
 pub mod table_buffer;
 pub mod value;
 
+pub use inputs::{IngestConfig, InputFile, InputFormat, PART_ROWS};
+
 use std::collections::BTreeMap;
 
 use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{Datelike, TimeZone, Utc};
@@ -25,30 +30,27 @@ use crate::evidence::background_hashes::BackgroundHashes;
 use crate::evidence::hash_file;
 use crate::ingest::first_access::{Firsts, Known};
 use crate::ingest::in_order::InOrder;
+use crate::ingest::months::{flush, load_keys, writer_stopped, Keys, Month};
+use crate::ingest::parts::{sort_by_key, write_parts, PartHandover};
 use crate::ingest::read::csv_input::CsvInput;
 use crate::ingest::read::fhir_input::FhirInput;
 use crate::ingest::read::hashing_read::ReadHash;
 use crate::ingest::read::raw_row::RawRow;
-use crate::ingest::read::source_profile::{ClientIds, Encoding, SourceProfile};
+use crate::ingest::read::source_profile::Encoding;
 use crate::ingest::read::time_parser::TimeParser;
 use crate::ingest::row_validator::RowValidator;
 use crate::ingest::sha_key::ShaKey;
-use crate::ingest::sha_key_table::ShaKeyTable;
 use crate::ingest::table_buffer::{frame_rows, TableBuffer};
 use crate::ingest::value::{key_hash, Value};
 use crate::phase_timings::PhaseTimings;
-use crate::privacy::key::Key;
 use crate::privacy::pseudonymiser::Pseudonymiser;
 use crate::store::contract::{ColumnSpec, Contract, TableSpec};
-use crate::store::encoded_writer::{EncodedWriter, ROW_GROUP_ROWS};
 use crate::store::manifest::TimeStats;
 use crate::store::manifest::{FileRecord, Manifest, ProfileRecord, RunRecord, TableRecord};
 use crate::store::{event_parts, write_file, Store};
 
 /// Threads that validate and pseudonymise rows (`Run::read_file`).
 const CHECKERS: usize = 2;
-/// Rows per events part file by default (`IngestConfig::part_rows`).
-pub const PART_ROWS: usize = 2_000_000;
 const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
 /// How many rows ahead the checkers and the run's own thread ask for what a row will look up
 /// (`RowValidator::prefetch`, `Ahead`): at 100M events the tables are far larger than the
@@ -58,128 +60,6 @@ const LOOK_AHEAD: usize = 8;
 type KnownValues = Arc<HashSet<Value>>;
 /// The reference columns the events are checked against (`Known`): (table, column).
 const EVENTS_KNOWN: [(&str, &str); 2] = [("staff", "user_id"), ("clients", "client_id")];
-
-/// How an input file is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputFormat {
-    /// Canonical contract CSV.
-    Csv,
-    /// CSV read through the source profile.
-    CsvProfile,
-    FhirNdjson,
-    FhirJson,
-}
-
-impl InputFormat {
-    fn as_str(self) -> &'static str {
-        match self {
-            InputFormat::Csv => "csv",
-            InputFormat::CsvProfile => "csv+profile",
-            InputFormat::FhirNdjson => "fhir-ndjson",
-            InputFormat::FhirJson => "fhir-json",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct InputFile {
-    pub path: PathBuf,
-    pub table: String,
-    pub format: InputFormat,
-}
-
-/// A checked ingest: everything needed, validated before any work starts.
-pub struct IngestConfig {
-    pub store: PathBuf,
-    pub files: Vec<InputFile>,
-    pub key: Key,
-    pub profile: Option<SourceProfile>,
-    /// Zone for a new store (an existing store keeps its own; a different one is refused).
-    pub time_zone: Tz,
-    pub client_ids: ClientIds,
-    pub progress: bool,
-    /// Events held in memory before the fullest month goes to disk; a month unseen for this
-    /// many stored events lets go of its de-duplication keys.
-    pub part_rows: usize,
-}
-
-impl IngestConfig {
-    /// Expands folders and decides which table each file holds: by the profile's file
-    /// prefixes, else `<table>*.csv`, else FHIR for `.ndjson` / `.json`.
-    pub fn plan_inputs(
-        inputs: &[PathBuf],
-        profile: Option<&SourceProfile>,
-        contract: &Contract,
-    ) -> Result<Vec<InputFile>> {
-        let mut paths = Vec::new();
-        for input in inputs {
-            if input.is_dir() {
-                let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                    .map_err(|e| Error::io(input, e))?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.is_file() && is_data_file(p))
-                    .collect();
-                found.sort();
-                paths.extend(found);
-            } else if input.is_file() {
-                paths.push(input.clone());
-            } else {
-                return Err(Error::input(input, "does not exist"));
-            }
-        }
-        let mut files = Vec::new();
-        for path in paths {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let lower = name.to_lowercase();
-            let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase());
-            let (table, format) = if let Some(t) = profile.and_then(|p| p.table_for(&name)) {
-                (t.to_string(), InputFormat::CsvProfile)
-            } else if ext.as_deref() == Some("ndjson") {
-                (contract.events().name.clone(), InputFormat::FhirNdjson)
-            } else if ext.as_deref() == Some("json") {
-                (contract.events().name.clone(), InputFormat::FhirJson)
-            } else if let Some(t) = contract
-                .tables
-                .iter()
-                .filter(|t| lower.starts_with(&t.name))
-                .max_by_key(|t| t.name.len())
-            {
-                (t.name.clone(), InputFormat::Csv)
-            } else {
-                let known: Vec<String> = contract
-                    .tables
-                    .iter()
-                    .map(|t| format!("{}*.csv", t.name))
-                    .collect();
-                return Err(Error::input(
-                    &path,
-                    format!(
-                        "cannot tell which table '{name}' holds: name it {}, give a profile whose \
-                         file_prefixes match it, or use .ndjson/.json for FHIR AuditEvents",
-                        known.join(", ")
-                    ),
-                ));
-            };
-            files.push(InputFile {
-                path,
-                table,
-                format,
-            });
-        }
-        if files.is_empty() {
-            return Err(Error::Invalid("no input files found".into()));
-        }
-        Ok(files)
-    }
-}
-
-fn is_data_file(p: &Path) -> bool {
-    let ext = p.extension().map(|e| e.to_string_lossy().to_lowercase());
-    matches!(ext.as_deref(), Some("csv" | "txt" | "ndjson" | "json"))
-}
 
 /// One quarantined row, for the terminal (the store keeps them all).
 #[derive(Debug, Clone)]
@@ -972,13 +852,8 @@ impl<'a> Run<'a> {
         // holds at most the part being written besides the buffers. Handing over `None` waits
         // until every part handed over before is written.
         let (new_parts, firsts, stored) = std::thread::scope(|s| -> Result<_> {
-            let (parts, part_rx) = std::sync::mpsc::sync_channel::<Option<(PathBuf, DataFrame)>>(0);
-            let writer = s.spawn(move || -> Result<()> {
-                for (path, df) in part_rx.into_iter().flatten() {
-                    write_part(&path, df)?;
-                }
-                Ok(())
-            });
+            let (parts, part_rx) = std::sync::mpsc::sync_channel::<PartHandover>(0);
+            let writer = s.spawn(move || write_parts(part_rx));
             let read = (|| -> Result<_> {
                 // By month (`EventTag::month`): its keys, and its buffer.
                 let mut seen: HashMap<i32, Month> = HashMap::default();
@@ -1313,332 +1188,4 @@ fn local_time(t: i64, zone: Tz) -> std::result::Result<chrono::DateTime<Tz>, Str
         .single()
         .map(|u| u.with_timezone(&zone))
         .ok_or_else(|| format!("internal: time {t} out of range"))
-}
-
-/// Digests of events by the 128-bit hash of their (source, event_id). A month of a national
-/// log holds millions.
-type Keys = ShaKeyTable<u64>;
-
-/// (source, event_id) hashes and digests of the events in a month's part files, committed ones
-/// and ones this run staged, put in `keys`: an empty table, maybe another month's let go of and
-/// kept for its slots (`Run::events`).
-fn load_keys(
-    mut keys: Keys,
-    store: &Store,
-    committed: &[String],
-    staged: &[&str],
-    key_names: &[&str],
-) -> Result<Keys> {
-    let mut cols: Vec<&str> = key_names.to_vec();
-    cols.push("digest");
-    let frames = committed
-        .iter()
-        .map(|part| store.read(part, Some(&cols)))
-        .chain(
-            staged
-                .iter()
-                .map(|part| store.read_staged(part, Some(&cols))),
-        );
-    for df in frames {
-        let df = df?;
-        let key_cols: Vec<&StringChunked> = key_names
-            .iter()
-            .map(|k| df.column(k).and_then(|c| c.str()))
-            .collect::<PolarsResult<_>>()?;
-        let digests = df.column("digest")?.u64()?;
-        for i in 0..df.height() {
-            let vals: Vec<Value> = key_cols
-                .iter()
-                .map(|c| c.get(i).map_or(Value::Null, |s| Value::Str(s.into())))
-                .collect();
-            keys.insert(
-                ShaKey::new(key_hash(vals.iter())),
-                digests.get(i).unwrap_or(0),
-            );
-        }
-    }
-    Ok(keys)
-}
-
-/// A month the run has events of.
-struct Month {
-    /// As in the partition name: `2026-03`.
-    name: String,
-    /// Digests by key hash of the events the month holds; `None` once let go.
-    keys: Option<Keys>,
-    /// When an event of the month was last seen (`clock` in `Run::events`).
-    last: u64,
-}
-
-fn writer_stopped() -> Error {
-    Error::Invalid("internal: the part writer stopped".into())
-}
-
-/// Hands a month's buffered events to the writer as this run's next part of the month, and
-/// notes it in `new_parts` (month, part file).
-fn flush(
-    store: &mut Store,
-    buf: &mut TableBuffer,
-    month: &str,
-    run: u32,
-    new_parts: &mut Vec<(String, String)>,
-    parts: &std::sync::mpsc::SyncSender<Option<(PathBuf, DataFrame)>>,
-) -> Result<()> {
-    let n = new_parts.iter().filter(|(m, _)| m == month).count();
-    let rel = format!("events/month={month}/part-r{run:06}-{n:04}.parquet");
-    let df = buf.take_frame()?;
-    let path = store.stage_path(&rel)?;
-    parts.send(Some((path, df))).map_err(|_| writer_stopped())?;
-    new_parts.push((month.to_string(), rel));
-    Ok(())
-}
-
-/// The columns an events part is sorted by: the order the audit reads in.
-const PART_ORDER: [&str; 3] = ["event_time", "source", "event_id"];
-
-/// Writes an events part, sorted by `PART_ORDER`. Exports are mostly in time order already:
-/// then the part is written as it is, without sorting a copy, each column encoded as
-/// `EncodedWriter::encoding_of` says.
-fn write_part(path: &Path, df: DataFrame) -> Result<()> {
-    let df = if in_part_order(&df)? {
-        df
-    } else {
-        df.sort(PART_ORDER, SortMultipleOptions::default())?
-    };
-    crate::store::write_encoded_file(path, &df, EncodedWriter::encoding_of)
-}
-
-/// Whether the rows are in `PART_ORDER` already (missing values first, as the sort puts them).
-fn in_part_order(df: &DataFrame) -> Result<bool> {
-    let [time, source, id] = PART_ORDER;
-    let time = df.column(time)?.datetime()?.physical();
-    let (source, id) = (df.column(source)?.str()?, df.column(id)?.str()?);
-    let mut rows = time.iter().zip(source.iter()).zip(id.iter());
-    let Some(mut last) = rows.next() else {
-        return Ok(true);
-    };
-    for row in rows {
-        if row < last {
-            return Ok(false);
-        }
-        last = row;
-    }
-    Ok(true)
-}
-
-/// Sorts a frame by its key columns, rows with equal keys in the order they had: as a stable
-/// sort of its rows by their values (`Value`'s order: nulls first, text byte by byte) would.
-///
-/// Without reading every row's key from elsewhere in memory at each comparison (polars' sort
-/// took twice as long on the 5 million assignments at 100M events): where the first key is
-/// text, rows are ordered by its first 16 bytes, held side by side with the rows' places, and
-/// whole keys are compared only where those tie. (Text compares byte by byte, so zero-padded
-/// prefixes order as the text does, or tie; a missing value, first in the order, ties with "".)
-///
-/// The sorted frame is in chunks of `ROW_GROUP_ROWS`, each a row group when it is written
-/// (polars' writer writes a frame of one chunk as one row group, however long).
-fn sort_by_key(df: &DataFrame, keys: &[PlSmallStr]) -> Result<DataFrame> {
-    // The key columns in one chunk each, for reads by row.
-    let mut key_frame = df.select(keys.iter().cloned())?;
-    key_frame.rechunk_mut();
-    let columns = key_frame
-        .columns()
-        .iter()
-        .map(|c| KeyColumn::new(c.as_materialized_series()))
-        .collect::<Result<Vec<_>>>()?;
-    let by_key = |a: IdxSize, b: IdxSize| {
-        columns
-            .iter()
-            .map(|c| c.cmp(a as usize, b as usize))
-            .find(|o| o.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    };
-    let mut order: Vec<(u128, IdxSize)> = (0..df.height())
-        .map(|i| (columns.first().map_or(0, |c| c.prefix(i)), i as IdxSize))
-        .collect();
-    order.sort_by(|(pa, a), (pb, b)| pa.cmp(pb).then_with(|| by_key(*a, *b)));
-    let order = IdxCa::from_vec(
-        PlSmallStr::EMPTY,
-        order.into_iter().map(|(_, i)| i).collect(),
-    );
-    let sorted = df.take(&order)?;
-    let mut chunked = sorted.slice(0, ROW_GROUP_ROWS);
-    let mut offset = ROW_GROUP_ROWS;
-    while offset < sorted.height() {
-        chunked.vstack_mut_owned(sorted.slice(offset as i64, ROW_GROUP_ROWS))?;
-        offset += ROW_GROUP_ROWS;
-    }
-    Ok(chunked)
-}
-
-/// A key column of a frame of one chunk, compared row with row in `Value`'s order.
-enum KeyColumn {
-    Text(StringChunked),
-    Bool(BooleanChunked),
-    I32(Int32Chunked),
-    I64(Int64Chunked),
-    U32(UInt32Chunked),
-    U64(UInt64Chunked),
-}
-
-impl KeyColumn {
-    fn new(s: &Series) -> Result<KeyColumn> {
-        Ok(match s.dtype() {
-            DataType::String => KeyColumn::Text(s.str()?.clone()),
-            DataType::Boolean => KeyColumn::Bool(s.bool()?.clone()),
-            DataType::Int32 => KeyColumn::I32(s.i32()?.clone()),
-            DataType::Date => KeyColumn::I32(s.date()?.physical().clone()),
-            DataType::Datetime(..) => KeyColumn::I64(s.datetime()?.physical().clone()),
-            DataType::UInt32 => KeyColumn::U32(s.u32()?.clone()),
-            DataType::UInt64 => KeyColumn::U64(s.u64()?.clone()),
-            other => {
-                return Err(Error::Invalid(format!(
-                    "internal: key column '{}' of type {other}",
-                    s.name()
-                )))
-            }
-        })
-    }
-
-    fn cmp(&self, a: usize, b: usize) -> std::cmp::Ordering {
-        match self {
-            KeyColumn::Text(c) => c.get(a).cmp(&c.get(b)),
-            KeyColumn::Bool(c) => c.get(a).cmp(&c.get(b)),
-            KeyColumn::I32(c) => c.get(a).cmp(&c.get(b)),
-            KeyColumn::I64(c) => c.get(a).cmp(&c.get(b)),
-            KeyColumn::U32(c) => c.get(a).cmp(&c.get(b)),
-            KeyColumn::U64(c) => c.get(a).cmp(&c.get(b)),
-        }
-    }
-
-    /// The first 16 bytes of row `i`'s text, zero-padded; 0 for anything else.
-    fn prefix(&self, i: usize) -> u128 {
-        let KeyColumn::Text(c) = self else { return 0 };
-        let Some(s) = c.get(i) else { return 0 };
-        let mut b = [0u8; 16];
-        let n = s.len().min(16);
-        b[..n].copy_from_slice(&s.as_bytes()[..n]);
-        u128::from_be_bytes(b)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_frame_sorts_by_key_as_a_stable_sort_of_its_rows_by_value_does() {
-        use crate::store::contract::ColType;
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7513);
-        // Texts that share prefixes, are prefixes of each other, hold zero bytes or are not
-        // ASCII; a second key column (dates, some before 1970); a payload column (the row's
-        // place), so that the order of equal keys shows.
-        let texts = [
-            "",
-            "a",
-            "a\0",
-            "a\0\0",
-            "bsn1_00000000000",
-            "bsn1_000000000000",
-            "bsn1_0000000000001",
-            "bsn1_00000000000000000000000000000000",
-            "zz",
-            "Z",
-            "\u{e9}t\u{e9}",
-        ];
-        let spec = |name: &str, ty: ColType| ColumnSpec {
-            name: name.into(),
-            ty,
-            required: false,
-            meaning: String::new(),
-            values: Vec::new(),
-            identifier: None,
-            stored_as: None,
-        };
-        let specs = [
-            spec("t", ColType::String),
-            spec("d", ColType::Date),
-            spec("n", ColType::U64),
-        ];
-        for round in 0..40 {
-            let mut buf = TableBuffer::with_columns(specs.to_vec());
-            let rows: Vec<Vec<Value>> = (0..rng.random_range(0..300))
-                .map(|i| {
-                    let t = if round % 10 == 9 && i % 7 == 3 {
-                        Value::Null
-                    } else {
-                        Value::Str(texts[rng.random_range(0..texts.len())].into())
-                    };
-                    vec![t, Value::Date(rng.random_range(-2..3)), Value::U64(i)]
-                })
-                .collect();
-            for r in &rows {
-                buf.push(r).unwrap();
-            }
-            let df = buf.take_frame().unwrap();
-            for keys in [vec!["t"], vec!["t", "d"], vec!["d", "t"]] {
-                let names: Vec<PlSmallStr> = keys.iter().map(|&k| k.into()).collect();
-                let sorted = frame_rows(&sort_by_key(&df, &names).unwrap(), &specs).unwrap();
-                let idx: Vec<usize> = keys
-                    .iter()
-                    .map(|k| specs.iter().position(|s| s.name == *k).unwrap())
-                    .collect();
-                let mut slow = rows.clone();
-                slow.sort_by(|a, b| {
-                    idx.iter()
-                        .map(|&k| a[k].cmp(&b[k]))
-                        .find(|o| o.is_ne())
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                });
-                assert_eq!(sorted, slow, "round {round}, keys {keys:?}");
-            }
-        }
-    }
-
-    fn part(rows: &[(i64, &str, &str)]) -> DataFrame {
-        df!(
-            "event_time" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-            "source" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-            "event_id" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-        )
-        .unwrap()
-        .lazy()
-        .with_column(col("event_time").cast(DataType::Datetime(
-            TimeUnit::Microseconds,
-            Some(polars::prelude::TimeZone::UTC),
-        )))
-        .collect()
-        .unwrap()
-    }
-
-    #[test]
-    fn a_part_is_in_order_only_when_time_then_source_then_id_never_go_down() {
-        assert!(in_part_order(&part(&[])).unwrap());
-        assert!(in_part_order(&part(&[
-            (1, "b", "E9"),
-            (2, "a", "E1"),
-            (2, "a", "E2"),
-            (2, "b", "E0")
-        ]))
-        .unwrap());
-        assert!(!in_part_order(&part(&[(2, "a", "E1"), (1, "b", "E9")])).unwrap());
-        assert!(!in_part_order(&part(&[(2, "b", "E1"), (2, "a", "E9")])).unwrap());
-        assert!(!in_part_order(&part(&[(2, "a", "E2"), (2, "a", "E1")])).unwrap());
-    }
-
-    #[test]
-    fn a_part_out_of_order_is_written_sorted() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("part.parquet");
-        write_part(
-            &path,
-            part(&[(3, "a", "E3"), (1, "b", "E1"), (1, "a", "E2")]),
-        )
-        .unwrap();
-        let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
-            .finish()
-            .unwrap();
-        assert!(back.equals(&part(&[(1, "a", "E2"), (1, "b", "E1"), (3, "a", "E3")])));
-    }
 }
