@@ -1,11 +1,14 @@
 //! The ingest run: input files in, validated and pseudonymised rows into the store.
 
 pub mod first_access;
+mod hashes;
 pub mod in_order;
 mod inputs;
 mod months;
 mod parts;
 pub mod read;
+mod reader;
+mod reference;
 pub mod row_validator;
 pub mod sha_key;
 pub mod sha_key_table;
@@ -15,51 +18,40 @@ pub mod value;
 pub use inputs::{IngestConfig, InputFile, InputFormat, PART_ROWS};
 
 use std::collections::BTreeMap;
-
-use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 use indicatif::{ProgressBar, ProgressStyle};
-use polars::prelude::*;
+use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet, *};
 
 use crate::error::{Error, Result};
-use crate::evidence::background_hashes::BackgroundHashes;
-use crate::evidence::hash_file;
 use crate::ingest::first_access::{Firsts, Known};
-use crate::ingest::in_order::InOrder;
+use crate::ingest::hashes::InputHashes;
 use crate::ingest::months::{flush, load_keys, writer_stopped, Keys, Month};
-use crate::ingest::parts::{sort_by_key, write_parts, PartHandover};
+use crate::ingest::parts::{write_parts, PartHandover};
 use crate::ingest::read::csv_input::CsvInput;
 use crate::ingest::read::fhir_input::FhirInput;
 use crate::ingest::read::hashing_read::ReadHash;
 use crate::ingest::read::raw_row::RawRow;
 use crate::ingest::read::source_profile::Encoding;
 use crate::ingest::read::time_parser::TimeParser;
+use crate::ingest::reader::{read_rows, Accept, Reader, ValidRow, CHECKERS};
+use crate::ingest::reference::EVENTS_KNOWN;
 use crate::ingest::row_validator::RowValidator;
 use crate::ingest::sha_key::ShaKey;
-use crate::ingest::table_buffer::{frame_rows, TableBuffer};
-use crate::ingest::value::{key_hash, Value};
+use crate::ingest::table_buffer::TableBuffer;
+use crate::ingest::value::Value;
 use crate::phase_timings::PhaseTimings;
 use crate::privacy::pseudonymiser::Pseudonymiser;
-use crate::store::contract::{ColumnSpec, Contract, TableSpec};
-use crate::store::manifest::TimeStats;
+use crate::store::contract::{Contract, TableSpec};
 use crate::store::manifest::{FileRecord, Manifest, ProfileRecord, RunRecord, TableRecord};
-use crate::store::{event_parts, write_file, Store};
+use crate::store::{event_parts, Store};
 
-/// Threads that validate and pseudonymise rows (`Run::read_file`).
-const CHECKERS: usize = 2;
 const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
-/// How many rows ahead the checkers and the run's own thread ask for what a row will look up
-/// (`RowValidator::prefetch`, `Ahead`): at 100M events the tables are far larger than the
-/// processor's caches, and a read from memory takes about as long as handling a few rows.
-const LOOK_AHEAD: usize = 8;
 /// The values of a reference table's column, shared by the checks that look them up.
 type KnownValues = Arc<HashSet<Value>>;
-/// The reference columns the events are checked against (`Known`): (table, column).
-const EVENTS_KNOWN: [(&str, &str); 2] = [("staff", "user_id"), ("clients", "client_id")];
 
 /// One quarantined row, for the terminal (the store keeps them all).
 #[derive(Debug, Clone)]
@@ -128,71 +120,15 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
     for f in &config.files {
         std::fs::File::open(&f.path).map_err(|e| Error::io(&f.path, e))?;
     }
-    // The reference files are hashed now; the event files, by far the largest, on a thread of
-    // their own while the reference tables are read (which leave a core mostly idle). Their
-    // hashes are waited for before the events, which need them (`Run::new_record`).
-    // Into a new store, where no file can have been ingested before, event files in CSV are
-    // hashed as they are read (`Run::read_file`), so that they are read once.
-    let is_events = |f: &InputFile| contract.table(&f.table).is_some_and(TableSpec::is_events);
-    let new_store = manifest.runs.is_empty();
-    let when_read =
-        |f: &InputFile| new_store && matches!(f.format, InputFormat::Csv | InputFormat::CsvProfile);
-    let in_background = |f: &InputFile| is_events(f) && !when_read(f);
-    let mut hashes = Vec::with_capacity(config.files.len());
-    for f in &config.files {
-        hashes.push(if is_events(f) {
-            String::new()
-        } else {
-            hash_file(&f.path, "")?.sha256
-        });
-    }
-    let mut event_hashes = Some(BackgroundHashes::start(
-        config
-            .files
-            .iter()
-            .filter(|f| in_background(f))
-            .map(|f| (f.path.clone(), String::new()))
-            .collect(),
-    ));
+    let mut hashes = InputHashes::start(&config, &contract, manifest.runs.is_empty())?;
     timings.end("hashing the reference files");
 
-    let mut ctx = Run {
-        contract: &contract,
-        config: &config,
-        zone,
-        run_no,
-        ps: Vec::new(),
-        quarantine: TableBuffer::with_columns(contract.quarantine.columns.clone()),
-        unhashed_quarantine: Vec::new(),
-        table_writes: Vec::new(),
-        notes: Vec::new(),
-        records: Vec::new(),
-        known: HashMap::default(),
-        unknown_users: 0,
-        unknown_clients: 0,
-        months: Vec::new(),
-    };
+    let mut ctx = Run::new(&contract, &config, zone, run_no);
     for table in &contract.tables {
-        if table.is_events() {
-            if let Some(background) = event_hashes.take() {
-                let mut done = background.wait()?.into_iter();
-                for (f, h) in config.files.iter().zip(hashes.iter_mut()) {
-                    if in_background(f) {
-                        *h = done
-                            .next()
-                            .ok_or_else(|| Error::Invalid("internal: a hash missing".into()))?
-                            .sha256;
-                    }
-                }
-                timings.end("waiting for the event files' hashes");
-            }
+        if table.is_events() && hashes.wait_for_events()? {
+            timings.end("waiting for the event files' hashes");
         }
-        let inputs: Vec<(&InputFile, &String)> = config
-            .files
-            .iter()
-            .zip(&hashes)
-            .filter(|(f, _)| f.table == table.name)
-            .collect();
+        let inputs = hashes.inputs_of(&table.name);
         if table.is_events() {
             ctx.events(table, &inputs, &mut store, &mut manifest)?;
         } else {
@@ -200,42 +136,13 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         }
         timings.end(&format!("table {}", table.name));
     }
-
-    for w in std::mem::take(&mut ctx.table_writes) {
-        w.join()
-            .map_err(|_| Error::Invalid("internal: a table writer failed".into()))??;
-    }
+    ctx.wait_for_table_writes()?;
     timings.end("waiting for the reference tables' files");
-    if !ctx.quarantine.is_empty() {
-        let rel = format!("quarantine/part-r{run_no:06}.parquet");
-        let mut df = ctx.quarantine.take_frame()?;
-        store.stage(&rel, &mut df)?;
-        let t = manifest.tables.entry("quarantine".into()).or_default();
-        t.rows += df.height() as u64;
-        t.files.push(rel);
-    }
-    manifest.runs.push(RunRecord {
-        run: run_no,
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        ingested_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        key_id: config.key.id().into(),
-        profile: config.profile.as_ref().map(|p| ProfileRecord {
-            name: p.name.clone(),
-            sha256: p.sha256.clone(),
-        }),
-        files: ctx.records.clone(),
-    });
+    ctx.stage_quarantine(&mut store, &mut manifest)?;
+    manifest.runs.push(ctx.run_record());
     store.commit(&manifest)?;
     timings.end("quarantine and manifest");
-    Ok(IngestReport {
-        run: run_no,
-        files: ctx.records,
-        quarantine: ctx.notes,
-        unknown_users: ctx.unknown_users,
-        unknown_clients: ctx.unknown_clients,
-        months: ctx.months,
-        timings,
-    })
+    Ok(ctx.report(timings))
 }
 
 fn check_settings(m: &Manifest, config: &IngestConfig) -> Result<()> {
@@ -264,47 +171,6 @@ fn check_settings(m: &Manifest, config: &IngestConfig) -> Result<()> {
     Ok(())
 }
 
-/// What `Run::read_file` hands every valid row to: its values (to take or to read), the hash
-/// of its key (`key_hash`) and the tag the checker thread worked out for it.
-type Accept<'c, R, T> = dyn FnMut(&mut R, &mut FileRecord, &RawRow, &mut Vec<Value>, u128, T, Ahead<T>) -> Result<()>
-    + 'c;
-
-/// The key hash and tag of a valid row a few rows on, if there is one: what `Accept` will look
-/// up then, which it may ask the processor to fetch now.
-type Ahead<T> = Option<(u128, T)>;
-
-/// A valid row's values with its key hash and tag, or the reason it is not valid.
-type Checked<T> = (RawRow, std::result::Result<(Vec<Value>, u128, T), String>);
-
-/// A reader over either input kind.
-enum Reader {
-    Csv(CsvInput),
-    Fhir(FhirInput),
-}
-
-impl Reader {
-    fn next_row(&mut self) -> Result<Option<RawRow>> {
-        match self {
-            Reader::Csv(r) => r.next_row(),
-            Reader::Fhir(r) => r.next_row(),
-        }
-    }
-
-    /// Takes back a row that is done with (a CSV reader reads a later row into it).
-    fn recycle(&mut self, row: RawRow) {
-        if let Reader::Csv(r) = self {
-            r.recycle(row);
-        }
-    }
-
-    fn position(&self) -> Option<u64> {
-        match self {
-            Reader::Csv(r) => Some(r.position()),
-            Reader::Fhir(_) => None,
-        }
-    }
-}
-
 struct Run<'a> {
     contract: &'a Contract,
     config: &'a IngestConfig,
@@ -329,6 +195,25 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
+    fn new(contract: &'a Contract, config: &'a IngestConfig, zone: Tz, run_no: u32) -> Run<'a> {
+        Run {
+            contract,
+            config,
+            zone,
+            run_no,
+            ps: Vec::new(),
+            quarantine: TableBuffer::with_columns(contract.quarantine.columns.clone()),
+            unhashed_quarantine: Vec::new(),
+            table_writes: Vec::new(),
+            notes: Vec::new(),
+            records: Vec::new(),
+            known: HashMap::default(),
+            unknown_users: 0,
+            unknown_clients: 0,
+            months: Vec::new(),
+        }
+    }
+
     fn file_name(path: &Path) -> String {
         path.file_name()
             .map(|n| n.to_string_lossy().to_string())
@@ -441,12 +326,8 @@ impl<'a> Run<'a> {
     }
 
     /// Every row of the file that passes validation, to `accept`; the rest to the quarantine.
-    ///
-    /// A pipeline, so that both cores work: one thread reads rows in batches; `CHECKERS`
-    /// threads validate and pseudonymise batches and tag each valid row with `tag` (work that
-    /// needs no state of the run); this thread takes the batches back in file order and hands
-    /// the rows on (de-duplication, buffers and Parquet writes happen in `accept`). Handed
-    /// batches go back to the reading thread, which reads later rows into them.
+    /// The rows are read, validated, pseudonymised and tagged with `tag` on other threads
+    /// (`reader::read_rows`); de-duplication, buffers and Parquet writes happen in `accept`.
     fn read_file<T: Send + Copy>(
         &mut self,
         input: &InputFile,
@@ -455,166 +336,45 @@ impl<'a> Run<'a> {
         tag: impl FnMut(&[Value]) -> std::result::Result<T, String> + Send + Clone,
         accept: &mut Accept<'_, Self, T>,
     ) -> Result<()> {
-        use std::sync::mpsc::{channel, sync_channel};
-        const BATCH: usize = 1024;
         // A file not hashed yet (`run`) is hashed as it is read.
         let hash = record.sha256.is_empty().then(ReadHash::default);
-        let (mut reader, time, ignored) = self.open(input, table, hash.clone())?;
+        let (reader, time, ignored) = self.open(input, table, hash.clone())?;
         record.ignored_columns = ignored;
-        let client_ids = self.config.client_ids;
+        let validator = RowValidator::new(table, &time, self.config.client_ids);
         let bar = self.progress(input);
         let mut pss = std::mem::take(&mut self.ps);
         while pss.len() < CHECKERS {
             pss.push(Pseudonymiser::new(&self.config.key));
         }
-        let key_idx = table.key_indices();
-        let (stats, handed) = std::thread::scope(|s| {
-            let (raw_tx, raw_rx) = sync_channel::<(u64, Result<Vec<RawRow>>)>(4 * CHECKERS);
-            // Shared by the checkers; gone when the last one stops, which stops the reader.
-            let raw_rx = std::sync::Arc::new(std::sync::Mutex::new(raw_rx));
-            let (tx, rx) = sync_channel::<(u64, Result<Vec<Checked<T>>>)>(4 * CHECKERS);
-            let (back_tx, back_rx) = channel::<Vec<Checked<T>>>();
-            let (bar, time, key_idx) = (&bar, &time, &key_idx);
-            s.spawn(move || {
-                let mut seq = 0u64;
-                let mut batch = Vec::with_capacity(BATCH);
-                let mut read = 0u64;
-                loop {
-                    let row = match reader.next_row() {
-                        Ok(Some(row)) => row,
-                        Ok(None) => break,
-                        Err(e) => {
-                            let _ = raw_tx.send((seq, Err(e)));
-                            return;
-                        }
-                    };
-                    read += 1;
-                    if read.is_multiple_of(8192) {
-                        if let Some(p) = reader.position() {
-                            bar.set_position(p);
-                        }
+        let read = read_rows(
+            reader,
+            table,
+            &validator,
+            &mut pss,
+            &bar,
+            tag,
+            |raw, checked, ahead| {
+                record.rows_read += 1;
+                match checked {
+                    Ok((values, key, tag)) => {
+                        let row = ValidRow {
+                            raw,
+                            values,
+                            key: *key,
+                            tag: *tag,
+                            ahead,
+                        };
+                        accept(self, record, row)
                     }
-                    batch.push(row);
-                    if batch.len() == BATCH {
-                        // Handed batches come back here, where their rows were made: to be
-                        // read into again.
-                        while let Ok(back) = back_rx.try_recv() {
-                            for (row, _) in back {
-                                reader.recycle(row);
-                            }
-                        }
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        if raw_tx.send((seq, Ok(full))).is_err() {
-                            // The checkers stopped: the other side stopped on an error.
-                            return;
-                        }
-                        seq += 1;
+                    Err(reason) => {
+                        let reason = std::mem::take(reason);
+                        self.quarantine(record, &table.name, raw, reason)
                     }
                 }
-                if !batch.is_empty() {
-                    let _ = raw_tx.send((seq, Ok(batch)));
-                }
-            });
-            let checkers: Vec<_> = pss
-                .iter_mut()
-                .map(|ps| {
-                    let (tx, mut tag, raw_rx) = (tx.clone(), tag.clone(), raw_rx.clone());
-                    s.spawn(move || {
-                        let mut stats = TimeStats::default();
-                        let validator = RowValidator::new(table, time, client_ids);
-                        loop {
-                            let next = match raw_rx.lock() {
-                                Ok(rx) => rx.recv(),
-                                Err(_) => break,
-                            };
-                            let Ok((seq, rows)) = next else { break };
-                            let checked = rows.map(|mut rows| {
-                                // Each row's cache look-ups (`RowValidator::prefetch`) are
-                                // started `LOOK_AHEAD` rows early.
-                                for row in rows.iter().take(LOOK_AHEAD) {
-                                    validator.prefetch(&row.fields, ps);
-                                }
-                                let results: Vec<_> = (0..rows.len())
-                                    .map(|i| {
-                                        if let Some(later) = rows.get(i + LOOK_AHEAD) {
-                                            validator.prefetch(&later.fields, ps);
-                                        }
-                                        let row = &mut rows[i];
-                                        match row.problem.clone() {
-                                            Some(problem) => Err(problem),
-                                            None => validator
-                                                .validate(&row.fields, ps, &mut stats)
-                                                .and_then(|v| {
-                                                    let kh =
-                                                        key_hash(key_idx.iter().map(|&k| &v[k]));
-                                                    let t = tag(&v)?;
-                                                    Ok((v, kh, t))
-                                                }),
-                                        }
-                                    })
-                                    .collect();
-                                rows.into_iter().zip(results).collect::<Vec<_>>()
-                            });
-                            if tx.send((seq, checked)).is_err() {
-                                break;
-                            }
-                        }
-                        stats
-                    })
-                })
-                .collect();
-            drop((tx, raw_rx));
-            let handed = (|| -> Result<()> {
-                // Batches come back in any order; they are handed on in the file's.
-                let mut in_order = InOrder::default();
-                let mut ready = Vec::new();
-                for (seq, batch) in rx {
-                    in_order.put(seq, batch, &mut ready);
-                    for batch in ready.drain(..) {
-                        let mut batch = batch?;
-                        for i in 0..batch.len() {
-                            // The key and tag of the valid row `LOOK_AHEAD` rows on, so that
-                            // `accept` can start its look-ups.
-                            let ahead = match batch.get(i + LOOK_AHEAD) {
-                                Some((_, Ok((_, kh, t)))) => Some((*kh, *t)),
-                                _ => None,
-                            };
-                            let (row, checked) = &mut batch[i];
-                            record.rows_read += 1;
-                            match checked {
-                                Ok((values, kh, t)) => {
-                                    accept(self, record, row, values, *kh, *t, ahead)?
-                                }
-                                Err(reason) => {
-                                    let reason = std::mem::take(reason);
-                                    self.quarantine(record, &table.name, row, reason)?
-                                }
-                            }
-                        }
-                        // The reading thread may have stopped: then the batch is freed here.
-                        let _ = back_tx.send(batch);
-                    }
-                }
-                Ok(())
-            })();
-            // Joining after the receiver is gone: checkers blocked on a full channel stop.
-            drop(back_tx);
-            let mut stats = TimeStats::default();
-            let mut failed = false;
-            for c in checkers {
-                match c.join() {
-                    Ok(s) => {
-                        stats.ambiguous += s.ambiguous;
-                        stats.shifted += s.shifted;
-                    }
-                    Err(_) => failed = true,
-                }
-            }
-            (if failed { Err(()) } else { Ok(stats) }, handed)
-        });
+            },
+        );
         self.ps = pss;
-        handed?;
-        let stats = stats.map_err(|_| Error::Invalid("internal: a row checker failed".into()))?;
+        let stats = read?;
         if let Some(hash) = hash {
             // Read to its end: the hash is the file's.
             record.sha256 = hash.hex();
@@ -628,196 +388,55 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// A reference table: merged by key with what the store holds (a new version of a row
-    /// replaces the old one), references to other tables checked, rewritten whole.
-    ///
-    /// Rows go into a columnar buffer as they come; a row replaced later is only marked dead.
-    /// (At 100M events the reference data is millions of rows: as a vector of values each,
-    /// several times the memory.)
-    fn reference(
-        &mut self,
-        table: &'a TableSpec,
-        inputs: &[(&InputFile, &String)],
-        store: &mut Store,
-        manifest: &mut Manifest,
-    ) -> Result<()> {
-        let rel = format!("{}.parquet", table.store);
-        let specs: Vec<_> = table.columns.iter().chain(&table.added).cloned().collect();
-        let key_idx = table.key_indices();
-        let digest_idx = table.columns.len();
-        // The stored rows, then this run's, by number: their digests, whether each is current,
-        // and the current row of each key.
-        let stored = match manifest.tables.get(&table.store) {
-            Some(_) => Some(store.read(&rel, None)?),
-            None => None,
-        };
-        let mut digests: Vec<u64> = Vec::new();
-        let mut index: HashMap<u128, usize> = HashMap::default();
-        if let Some(df) = &stored {
-            let key_specs: Vec<ColumnSpec> = key_idx
-                .iter()
-                .chain([&digest_idx])
-                .map(|&k| specs[k].clone())
-                .collect();
-            for (i, r) in frame_rows(df, &key_specs)?.iter().enumerate() {
-                let Some((Value::U64(d), key)) = r.split_last() else {
-                    return Err(Error::store(
-                        store.root(),
-                        format!("has a {rel} row {i} without a digest"),
-                    ));
-                };
-                index.insert(key_hash(key), i);
-                digests.push(*d);
-            }
+    /// Waits for the reference tables' files (`Run::reference`).
+    fn wait_for_table_writes(&mut self) -> Result<()> {
+        for w in std::mem::take(&mut self.table_writes) {
+            w.join()
+                .map_err(|_| Error::Invalid("internal: a table writer failed".into()))??;
         }
-        let mut current = vec![true; digests.len()];
-        let mut added = TableBuffer::new(table);
-        let checks = self.reference_checks(table)?;
-        let mut changed = false;
-        for (input, sha) in inputs {
-            let mut record = self.new_record(input, sha, manifest);
-            if record.status == "ingested" {
-                let accept: &mut Accept<'_, Self, ()> =
-                    &mut |run, record, raw, values, kh, (), _| {
-                        for (col, target, known) in &checks {
-                            if !known.contains(&values[*col]) {
-                                let shown = match &values[*col] {
-                                    Value::Str(s) if table.columns[*col].stored_as.is_none() => {
-                                        format!(" '{s}'")
-                                    }
-                                    _ => " (value withheld)".into(),
-                                };
-                                let reason = format!(
-                                "{}{shown} is not in {target}: a reference to something the store does not know",
-                                table.columns[*col].name
-                            );
-                                return run.quarantine(record, &table.name, raw, reason);
-                            }
-                        }
-                        let Value::U64(d) = values[digest_idx] else {
-                            return Err(Error::Invalid("internal: digest missing".into()));
-                        };
-                        match index.get(&kh) {
-                            Some(&i) if digests[i] == d => {
-                                record.rows_duplicate += 1;
-                                return Ok(());
-                            }
-                            Some(&i) => {
-                                current[i] = false;
-                                record.rows_replaced += 1;
-                            }
-                            None => {}
-                        }
-                        index.insert(kh, digests.len());
-                        digests.push(d);
-                        current.push(true);
-                        added.push(values)?;
-                        record.rows_stored += 1;
-                        Ok(())
-                    };
-                self.read_file(input, table, &mut record, |_| Ok(()), accept)?;
-            }
-            changed |= record.rows_stored > 0;
-            self.records.push(record);
-        }
-        // The current rows: the stored ones not replaced, and this run's.
-        let mut df = added.take_frame()?;
-        if let Some(old) = stored {
-            df = old.vstack(&df)?;
-        }
-        if current.contains(&false) {
-            df = df.filter(&BooleanChunked::from_slice("current".into(), &current))?;
-        }
-        for column in self.referred_columns(table) {
-            let i = table.require(column)?;
-            let values: HashSet<Value> = frame_rows(&df, &specs[i..=i])?
-                .into_iter()
-                .flatten()
-                .collect();
-            self.known
-                .insert((table.name.clone(), column.into()), Arc::new(values));
-        }
-        // The table is sorted, written and synced, and let go of (at 100M events, millions of
-        // rows), on a thread of its own while the next tables are read; `run` waits for it
-        // before the commit.
-        let write = if changed {
-            manifest.tables.insert(
-                table.store.clone(),
-                TableRecord {
-                    rows: df.height() as u64,
-                    files: vec![rel.clone()],
-                },
-            );
-            Some(store.stage_path(&rel)?)
-        } else {
-            None
-        };
-        let key_names: Vec<PlSmallStr> = key_idx
-            .iter()
-            .map(|&k| specs[k].store_name().into())
-            .collect();
-        self.table_writes.push(std::thread::spawn(move || {
-            drop((index, digests, current));
-            let Some(path) = write else {
-                return Ok(());
-            };
-            write_file(&path, &mut sort_by_key(&df, &key_names)?)
-        }));
         Ok(())
     }
 
-    /// The columns of reference table `table` that later tables refer to or the events look
-    /// up.
-    fn referred_columns(&self, table: &TableSpec) -> Vec<&'a str> {
-        let mut columns: Vec<&str> = self
-            .contract
-            .tables
-            .iter()
-            .flat_map(|t| &t.references)
-            .filter(|r| r.table == table.name)
-            .map(|r| r.key.as_str())
-            .chain(
-                EVENTS_KNOWN
-                    .iter()
-                    .filter(|(t, _)| *t == table.name)
-                    .map(|(_, c)| *c),
-            )
-            .collect();
-        columns.sort_unstable();
-        columns.dedup();
-        columns
-    }
-
-    /// For each reference of the table: its column, the target's name, and the known keys.
-    fn reference_checks(&self, table: &TableSpec) -> Result<Vec<(usize, String, KnownValues)>> {
-        let mut checks = Vec::new();
-        for r in &table.references {
-            let target = self
-                .contract
-                .table(&r.table)
-                .ok_or_else(|| Error::Invalid(format!("internal: unknown table '{}'", r.table)))?;
-            target.require(&r.key)?;
-            let known = self.known(&r.table, &r.key)?;
-            checks.push((table.require(&r.column)?, r.table.clone(), known));
+    /// Stages the run's quarantined rows as the quarantine's part of the run, if there are any.
+    fn stage_quarantine(&mut self, store: &mut Store, manifest: &mut Manifest) -> Result<()> {
+        if self.quarantine.is_empty() {
+            return Ok(());
         }
-        Ok(checks)
+        let rel = format!("quarantine/part-r{:06}.parquet", self.run_no);
+        let mut df = self.quarantine.take_frame()?;
+        store.stage(&rel, &mut df)?;
+        let t = manifest.tables.entry("quarantine".into()).or_default();
+        t.rows += df.height() as u64;
+        t.files.push(rel);
+        Ok(())
     }
 
-    /// The values of `column` over the current rows of reference table `table`.
-    fn known(&self, table: &str, column: &str) -> Result<KnownValues> {
-        let spec = self
-            .contract
-            .table(table)
-            .ok_or_else(|| Error::Invalid(format!("internal: unknown table '{table}'")))?;
-        spec.require(column)?;
-        self.known
-            .get(&(table.to_string(), column.to_string()))
-            .cloned()
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "internal: the values of {table}.{column} were not kept"
-                ))
-            })
+    /// The manifest's record of the run.
+    fn run_record(&self) -> RunRecord {
+        RunRecord {
+            run: self.run_no,
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            ingested_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            key_id: self.config.key.id().into(),
+            profile: self.config.profile.as_ref().map(|p| ProfileRecord {
+                name: p.name.clone(),
+                sha256: p.sha256.clone(),
+            }),
+            files: self.records.clone(),
+        }
+    }
+
+    /// What the run did.
+    fn report(self, timings: PhaseTimings) -> IngestReport {
+        IngestReport {
+            run: self.run_no,
+            files: self.records,
+            quarantine: self.notes,
+            unknown_users: self.unknown_users,
+            unknown_clients: self.unknown_clients,
+            months: self.months,
+            timings,
+        }
     }
 
     /// The access log: de-duplicated by (source, event_id) against the month partitions it
@@ -897,141 +516,131 @@ impl<'a> Run<'a> {
                             pair,
                         })
                     };
-                    let accept: &mut Accept<'_, Self, EventTag> =
-                        &mut |run, record, raw, values, kh, tag, ahead| {
-                            if let Some((next_kh, next)) = ahead {
-                                firsts.prefetch(next.pair);
-                                if let Some(keys) =
-                                    seen.get(&next.month).and_then(|m| m.keys.as_ref())
-                                {
-                                    keys.prefetch(ShaKey::new(next_kh));
-                                }
+                    let accept: &mut Accept<'_, Self, EventTag> = &mut |run, record, row| {
+                        let ValidRow {
+                            raw,
+                            values,
+                            key: kh,
+                            tag,
+                            ahead,
+                        } = row;
+                        if let Some((next_kh, next)) = ahead {
+                            firsts.prefetch(next.pair);
+                            if let Some(keys) = seen.get(&next.month).and_then(|m| m.keys.as_ref())
+                            {
+                                keys.prefetch(ShaKey::new(next_kh));
                             }
-                            let Value::Timestamp(t) = values[time_idx] else {
-                                return Err(Error::Invalid(
-                                    "internal: event_time is not a timestamp".into(),
-                                ));
-                            };
-                            let month = tag.month;
-                            clock += 1;
-                            if !seen.contains_key(&month) {
-                                let name = local_time(t, zone)
-                                    .map_err(Error::Invalid)?
-                                    .format("%Y-%m")
-                                    .to_string();
-                                seen.insert(
-                                    month,
-                                    Month {
-                                        name,
-                                        keys: None,
-                                        last: 0,
-                                    },
-                                );
+                        }
+                        let Value::Timestamp(t) = values[time_idx] else {
+                            return Err(Error::Invalid(
+                                "internal: event_time is not a timestamp".into(),
+                            ));
+                        };
+                        let month = tag.month;
+                        clock += 1;
+                        if !seen.contains_key(&month) {
+                            let name = local_time(t, zone)
+                                .map_err(Error::Invalid)?
+                                .format("%Y-%m")
+                                .to_string();
+                            seen.insert(
+                                month,
+                                Month {
+                                    name,
+                                    keys: None,
+                                    last: 0,
+                                },
+                            );
+                        }
+                        let m = seen
+                            .get_mut(&month)
+                            .ok_or_else(|| Error::Invalid("internal: month keys missing".into()))?;
+                        m.last = clock;
+                        if m.keys.is_none() {
+                            // This run's parts of the month too, once they are on disk.
+                            let staged: Vec<&str> = new_parts
+                                .iter()
+                                .filter(|(name, _)| *name == m.name)
+                                .map(|(_, rel)| rel.as_str())
+                                .collect();
+                            if !staged.is_empty() {
+                                parts.send(None).map_err(|_| writer_stopped())?;
                             }
-                            let m = seen.get_mut(&month).ok_or_else(|| {
-                                Error::Invalid("internal: month keys missing".into())
-                            })?;
-                            m.last = clock;
-                            if m.keys.is_none() {
-                                // This run's parts of the month too, once they are on disk.
-                                let staged: Vec<&str> = new_parts
-                                    .iter()
-                                    .filter(|(name, _)| *name == m.name)
-                                    .map(|(_, rel)| rel.as_str())
-                                    .collect();
-                                if !staged.is_empty() {
-                                    parts.send(None).map_err(|_| writer_stopped())?;
-                                }
-                                m.keys = Some(load_keys(
-                                    spare_keys.take().unwrap_or_default(),
-                                    store,
-                                    &event_parts(manifest, &m.name),
-                                    &staged,
-                                    &key_names,
-                                )?);
-                            }
-                            let keys = m.keys.as_mut().ok_or_else(|| {
-                                Error::Invalid("internal: month keys missing".into())
-                            })?;
-                            let Value::U64(d) = values[digest_idx] else {
-                                return Err(Error::Invalid("internal: digest missing".into()));
-                            };
-                            let key = ShaKey::new(kh);
-                            match keys.get(key) {
-                                Some(&old) if old == d => record.rows_duplicate += 1,
-                                Some(_) => {
-                                    let reason = format!(
+                            m.keys = Some(load_keys(
+                                spare_keys.take().unwrap_or_default(),
+                                store,
+                                &event_parts(manifest, &m.name),
+                                &staged,
+                                &key_names,
+                            )?);
+                        }
+                        let keys = m
+                            .keys
+                            .as_mut()
+                            .ok_or_else(|| Error::Invalid("internal: month keys missing".into()))?;
+                        let Value::U64(d) = values[digest_idx] else {
+                            return Err(Error::Invalid("internal: digest missing".into()));
+                        };
+                        let key = ShaKey::new(kh);
+                        match keys.get(key) {
+                            Some(&old) if old == d => record.rows_duplicate += 1,
+                            Some(_) => {
+                                let reason = format!(
                                     "event '{}' from source '{}' is already stored with different content; \
                                      a source must not reuse an event id",
                                     values[key_idx[1]].as_str().unwrap_or(""),
                                     values[key_idx[0]].as_str().unwrap_or("")
                                 );
-                                    run.quarantine(record, &table.name, raw, reason)?;
-                                }
-                                None => {
-                                    keys.insert(key, d);
-                                    let (pair, known_user, known_client) =
-                                        match (&values[user_idx], &values[client_idx]) {
-                                            (Value::Str(u), Value::Str(c)) => {
-                                                let p = firsts.see(tag.pair, u, c, t, &known)?;
-                                                (Value::U32(p.code), p.known_user, p.known_client)
-                                            }
-                                            (u, c) => (
-                                                Value::Null,
-                                                known.user(u.as_str()),
-                                                known.client(c.as_str()),
-                                            ),
-                                        };
-                                    values.push(pair);
-                                    run.unknown_users += u64::from(!known_user);
-                                    run.unknown_clients += u64::from(!known_client);
-                                    let buf = buffers
-                                        .entry(month)
-                                        .or_insert_with(|| TableBuffer::new(table));
-                                    buf.push(values)?;
-                                    record.rows_stored += 1;
-                                    stored += 1;
-                                    buffered += 1;
-                                    // Memory holds at most `part_rows` events. Months not seen
-                                    // for that long go to disk and let go of their keys; then,
-                                    // if need be, the fullest month goes to disk.
-                                    if buffered >= part_rows {
-                                        for (mo, m) in seen.iter_mut() {
-                                            if *mo == month
-                                                || m.keys.is_none()
-                                                || clock - m.last < part_rows as u64
-                                            {
-                                                continue;
-                                            }
-                                            if let Some(mut keys) = m.keys.take() {
-                                                keys.clear();
-                                                spare_keys = Some(keys);
-                                            }
-                                            let Some(buf) = buffers.get_mut(mo) else {
-                                                continue;
-                                            };
-                                            if !buf.is_empty() {
-                                                buffered -= buf.len();
-                                                flush(
-                                                    store,
-                                                    buf,
-                                                    &m.name,
-                                                    run_no,
-                                                    &mut new_parts,
-                                                    &parts,
-                                                )?;
-                                            }
+                                run.quarantine(record, &table.name, raw, reason)?;
+                            }
+                            None => {
+                                keys.insert(key, d);
+                                let (pair, known_user, known_client) =
+                                    match (&values[user_idx], &values[client_idx]) {
+                                        (Value::Str(u), Value::Str(c)) => {
+                                            let p = firsts.see(tag.pair, u, c, t, &known)?;
+                                            (Value::U32(p.code), p.known_user, p.known_client)
                                         }
-                                    }
-                                    if buffered >= part_rows {
-                                        if let Some((month, buf)) =
-                                            buffers.iter_mut().max_by_key(|(_, b)| b.len())
+                                        (u, c) => (
+                                            Value::Null,
+                                            known.user(u.as_str()),
+                                            known.client(c.as_str()),
+                                        ),
+                                    };
+                                values.push(pair);
+                                run.unknown_users += u64::from(!known_user);
+                                run.unknown_clients += u64::from(!known_client);
+                                let buf = buffers
+                                    .entry(month)
+                                    .or_insert_with(|| TableBuffer::new(table));
+                                buf.push(values)?;
+                                record.rows_stored += 1;
+                                stored += 1;
+                                buffered += 1;
+                                // Memory holds at most `part_rows` events. Months not seen
+                                // for that long go to disk and let go of their keys; then,
+                                // if need be, the fullest month goes to disk.
+                                if buffered >= part_rows {
+                                    for (mo, m) in seen.iter_mut() {
+                                        if *mo == month
+                                            || m.keys.is_none()
+                                            || clock - m.last < part_rows as u64
                                         {
+                                            continue;
+                                        }
+                                        if let Some(mut keys) = m.keys.take() {
+                                            keys.clear();
+                                            spare_keys = Some(keys);
+                                        }
+                                        let Some(buf) = buffers.get_mut(mo) else {
+                                            continue;
+                                        };
+                                        if !buf.is_empty() {
                                             buffered -= buf.len();
                                             flush(
                                                 store,
                                                 buf,
-                                                &seen[month].name,
+                                                &m.name,
                                                 run_no,
                                                 &mut new_parts,
                                                 &parts,
@@ -1039,9 +648,25 @@ impl<'a> Run<'a> {
                                         }
                                     }
                                 }
+                                if buffered >= part_rows {
+                                    if let Some((month, buf)) =
+                                        buffers.iter_mut().max_by_key(|(_, b)| b.len())
+                                    {
+                                        buffered -= buf.len();
+                                        flush(
+                                            store,
+                                            buf,
+                                            &seen[month].name,
+                                            run_no,
+                                            &mut new_parts,
+                                            &parts,
+                                        )?;
+                                    }
+                                }
                             }
-                            Ok(())
-                        };
+                        }
+                        Ok(())
+                    };
                     self.read_file(input, table, &mut record, tag, accept)?;
                     self.records.push(record);
                 }
@@ -1172,7 +797,6 @@ impl<'a> Run<'a> {
         Ok(())
     }
 }
-
 /// What the checker threads work out for each valid event.
 #[derive(Debug, Clone, Copy)]
 struct EventTag {
