@@ -1,5 +1,6 @@
 //! The ingest run: input files in, validated and pseudonymised rows into the store.
 
+mod events;
 pub mod first_access;
 mod hashes;
 pub mod in_order;
@@ -17,11 +18,10 @@ pub mod value;
 
 pub use inputs::{IngestConfig, InputFile, InputFormat, PART_ROWS};
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::{Datelike, TimeZone, Utc};
+use chrono::Utc;
 use chrono_tz::Tz;
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet, *};
@@ -29,8 +29,6 @@ use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet, *};
 use crate::error::{Error, Result};
 use crate::ingest::first_access::{Firsts, Known};
 use crate::ingest::hashes::InputHashes;
-use crate::ingest::months::{flush, load_keys, writer_stopped, Keys, Month};
-use crate::ingest::parts::{write_parts, PartHandover};
 use crate::ingest::read::csv_input::CsvInput;
 use crate::ingest::read::fhir_input::FhirInput;
 use crate::ingest::read::hashing_read::ReadHash;
@@ -38,18 +36,15 @@ use crate::ingest::read::raw_row::RawRow;
 use crate::ingest::read::source_profile::Encoding;
 use crate::ingest::read::time_parser::TimeParser;
 use crate::ingest::reader::{read_rows, Accept, Reader, ValidRow, CHECKERS};
-use crate::ingest::reference::EVENTS_KNOWN;
 use crate::ingest::row_validator::RowValidator;
-use crate::ingest::sha_key::ShaKey;
 use crate::ingest::table_buffer::TableBuffer;
 use crate::ingest::value::Value;
 use crate::phase_timings::PhaseTimings;
 use crate::privacy::pseudonymiser::Pseudonymiser;
 use crate::store::contract::{Contract, TableSpec};
 use crate::store::manifest::{FileRecord, Manifest, ProfileRecord, RunRecord, TableRecord};
-use crate::store::{event_parts, Store};
+use crate::store::Store;
 
-const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
 /// The values of a reference table's column, shared by the checks that look them up.
 type KnownValues = Arc<HashSet<Value>>;
 
@@ -333,7 +328,7 @@ impl<'a> Run<'a> {
         input: &InputFile,
         table: &'a TableSpec,
         record: &mut FileRecord,
-        tag: impl FnMut(&[Value]) -> std::result::Result<T, String> + Send + Clone,
+        tag: impl FnMut(&[Value]) -> T + Send + Clone,
         accept: &mut Accept<'_, Self, T>,
     ) -> Result<()> {
         // A file not hashed yet (`run`) is hashed as it is read.
@@ -439,279 +434,6 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The access log: de-duplicated by (source, event_id) against the month partitions it
-    /// touches, written as new part files; existing parts are never rewritten.
-    fn events(
-        &mut self,
-        table: &'a TableSpec,
-        inputs: &[(&InputFile, &String)],
-        store: &mut Store,
-        manifest: &mut Manifest,
-    ) -> Result<()> {
-        let time_idx = table.require("event_time")?;
-        let user_idx = table.require("user_id")?;
-        let client_idx = table.require("client_id")?;
-        let key_idx = table.key_indices();
-        let key_names: Vec<&str> = key_idx
-            .iter()
-            .map(|&k| table.columns[k].store_name())
-            .collect();
-        let digest_idx = table.columns.len();
-        let [users, clients] = EVENTS_KNOWN;
-        let known = Known {
-            users: self.known(users.0, users.1)?,
-            clients: self.known(clients.0, clients.1)?,
-        };
-        let zone = self.zone;
-        let run_no = self.run_no;
-        let part_rows = self.config.part_rows.max(1);
-
-        // Part files are sorted and written on a thread of their own, one at a time, while
-        // the next rows are read. The hand-over waits for the writer to be free, so that memory
-        // holds at most the part being written besides the buffers. Handing over `None` waits
-        // until every part handed over before is written.
-        let (new_parts, firsts, stored) = std::thread::scope(|s| -> Result<_> {
-            let (parts, part_rx) = std::sync::mpsc::sync_channel::<PartHandover>(0);
-            let writer = s.spawn(move || write_parts(part_rx));
-            let read = (|| -> Result<_> {
-                // By month (`EventTag::month`): its keys, and its buffer.
-                let mut seen: HashMap<i32, Month> = HashMap::default();
-                let mut buffers: BTreeMap<i32, TableBuffer> = BTreeMap::new();
-                // A month's keys let go of, emptied, kept for the next month: at 100M events
-                // a month's table is hundreds of MB.
-                let mut spare_keys: Option<Keys> = None;
-                // Events handed to `accept`, the clock of `Month::last`.
-                let mut clock = 0u64;
-                // (user, client) -> code and earliest time, of the store and of this run.
-                let mut firsts = self.stored_firsts(store, manifest, &known)?;
-                let mut stored = 0u64;
-                let mut new_parts: Vec<(String, String)> = Vec::new();
-                let mut buffered = 0usize;
-
-                for (input, sha) in inputs {
-                    let mut record = self.new_record(input, sha, manifest);
-                    if record.status != "ingested" {
-                        self.records.push(record);
-                        continue;
-                    }
-                    // On the checker threads: the local month.
-                    let mut month_of: (Option<i64>, i32) = (None, 0);
-                    let tag = move |values: &[Value]| {
-                        let Value::Timestamp(t) = values[time_idx] else {
-                            return Err("internal: event_time is not a timestamp".to_string());
-                        };
-                        // Present-day UTC offsets are multiples of 15 minutes, so one quarter hour
-                        // lies in one local month: the month is worked out once per quarter.
-                        let quarter = t.div_euclid(QUARTER_HOUR_MICROS);
-                        if month_of.0 != Some(quarter) {
-                            let local = local_time(t, zone)?;
-                            month_of = (Some(quarter), local.year() * 12 + local.month0() as i32);
-                        }
-                        let pair = match (&values[user_idx], &values[client_idx]) {
-                            (u @ Value::Str(_), c @ Value::Str(_)) => Firsts::pair_key(u, c),
-                            _ => 0,
-                        };
-                        Ok(EventTag {
-                            month: month_of.1,
-                            pair,
-                        })
-                    };
-                    let accept: &mut Accept<'_, Self, EventTag> = &mut |run, record, row| {
-                        let ValidRow {
-                            raw,
-                            values,
-                            key: kh,
-                            tag,
-                            ahead,
-                        } = row;
-                        if let Some((next_kh, next)) = ahead {
-                            firsts.prefetch(next.pair);
-                            if let Some(keys) = seen.get(&next.month).and_then(|m| m.keys.as_ref())
-                            {
-                                keys.prefetch(ShaKey::new(next_kh));
-                            }
-                        }
-                        let Value::Timestamp(t) = values[time_idx] else {
-                            return Err(Error::Invalid(
-                                "internal: event_time is not a timestamp".into(),
-                            ));
-                        };
-                        let month = tag.month;
-                        clock += 1;
-                        if !seen.contains_key(&month) {
-                            let name = local_time(t, zone)
-                                .map_err(Error::Invalid)?
-                                .format("%Y-%m")
-                                .to_string();
-                            seen.insert(
-                                month,
-                                Month {
-                                    name,
-                                    keys: None,
-                                    last: 0,
-                                },
-                            );
-                        }
-                        let m = seen
-                            .get_mut(&month)
-                            .ok_or_else(|| Error::Invalid("internal: month keys missing".into()))?;
-                        m.last = clock;
-                        if m.keys.is_none() {
-                            // This run's parts of the month too, once they are on disk.
-                            let staged: Vec<&str> = new_parts
-                                .iter()
-                                .filter(|(name, _)| *name == m.name)
-                                .map(|(_, rel)| rel.as_str())
-                                .collect();
-                            if !staged.is_empty() {
-                                parts.send(None).map_err(|_| writer_stopped())?;
-                            }
-                            m.keys = Some(load_keys(
-                                spare_keys.take().unwrap_or_default(),
-                                store,
-                                &event_parts(manifest, &m.name),
-                                &staged,
-                                &key_names,
-                            )?);
-                        }
-                        let keys = m
-                            .keys
-                            .as_mut()
-                            .ok_or_else(|| Error::Invalid("internal: month keys missing".into()))?;
-                        let Value::U64(d) = values[digest_idx] else {
-                            return Err(Error::Invalid("internal: digest missing".into()));
-                        };
-                        let key = ShaKey::new(kh);
-                        match keys.get(key) {
-                            Some(&old) if old == d => record.rows_duplicate += 1,
-                            Some(_) => {
-                                let reason = format!(
-                                    "event '{}' from source '{}' is already stored with different content; \
-                                     a source must not reuse an event id",
-                                    values[key_idx[1]].as_str().unwrap_or(""),
-                                    values[key_idx[0]].as_str().unwrap_or("")
-                                );
-                                run.quarantine(record, &table.name, raw, reason)?;
-                            }
-                            None => {
-                                keys.insert(key, d);
-                                let (pair, known_user, known_client) =
-                                    match (&values[user_idx], &values[client_idx]) {
-                                        (Value::Str(u), Value::Str(c)) => {
-                                            let p = firsts.see(tag.pair, u, c, t, &known)?;
-                                            (Value::U32(p.code), p.known_user, p.known_client)
-                                        }
-                                        (u, c) => (
-                                            Value::Null,
-                                            known.user(u.as_str()),
-                                            known.client(c.as_str()),
-                                        ),
-                                    };
-                                values.push(pair);
-                                run.unknown_users += u64::from(!known_user);
-                                run.unknown_clients += u64::from(!known_client);
-                                let buf = buffers
-                                    .entry(month)
-                                    .or_insert_with(|| TableBuffer::new(table));
-                                buf.push(values)?;
-                                record.rows_stored += 1;
-                                stored += 1;
-                                buffered += 1;
-                                // Memory holds at most `part_rows` events. Months not seen
-                                // for that long go to disk and let go of their keys; then,
-                                // if need be, the fullest month goes to disk.
-                                if buffered >= part_rows {
-                                    for (mo, m) in seen.iter_mut() {
-                                        if *mo == month
-                                            || m.keys.is_none()
-                                            || clock - m.last < part_rows as u64
-                                        {
-                                            continue;
-                                        }
-                                        if let Some(mut keys) = m.keys.take() {
-                                            keys.clear();
-                                            spare_keys = Some(keys);
-                                        }
-                                        let Some(buf) = buffers.get_mut(mo) else {
-                                            continue;
-                                        };
-                                        if !buf.is_empty() {
-                                            buffered -= buf.len();
-                                            flush(
-                                                store,
-                                                buf,
-                                                &m.name,
-                                                run_no,
-                                                &mut new_parts,
-                                                &parts,
-                                            )?;
-                                        }
-                                    }
-                                }
-                                if buffered >= part_rows {
-                                    if let Some((month, buf)) =
-                                        buffers.iter_mut().max_by_key(|(_, b)| b.len())
-                                    {
-                                        buffered -= buf.len();
-                                        flush(
-                                            store,
-                                            buf,
-                                            &seen[month].name,
-                                            run_no,
-                                            &mut new_parts,
-                                            &parts,
-                                        )?;
-                                    }
-                                }
-                            }
-                        }
-                        Ok(())
-                    };
-                    self.read_file(input, table, &mut record, tag, accept)?;
-                    self.records.push(record);
-                }
-                for (month, buf) in buffers.iter_mut() {
-                    if !buf.is_empty() {
-                        flush(
-                            store,
-                            buf,
-                            &seen[month].name,
-                            run_no,
-                            &mut new_parts,
-                            &parts,
-                        )?;
-                    }
-                }
-                Ok((new_parts, firsts, stored))
-            })();
-            drop(parts);
-            // The writer's error first: a failed hand-over is its consequence.
-            writer
-                .join()
-                .map_err(|_| Error::Invalid("internal: the part writer failed".into()))??;
-            read
-        })?;
-        let t = manifest.tables.entry(table.store.clone()).or_default();
-        for (month, part) in &new_parts {
-            t.files.push(part.clone());
-            if !self.months.contains(month) {
-                self.months.push(month.clone());
-            }
-        }
-        t.files.sort();
-        t.rows += self
-            .records
-            .iter()
-            .filter(|r| r.table == table.name)
-            .map(|r| r.rows_stored)
-            .sum::<u64>();
-        self.months.sort();
-        if stored > 0 {
-            self.first_access(firsts, store, manifest)?;
-        }
-        Ok(())
-    }
-
     /// The store's first accesses with their pair codes (none in a new store).
     fn stored_firsts(&self, store: &Store, manifest: &Manifest, known: &Known) -> Result<Firsts> {
         let spec = &self.contract.first_access;
@@ -796,20 +518,4 @@ impl<'a> Run<'a> {
         );
         Ok(())
     }
-}
-/// What the checker threads work out for each valid event.
-#[derive(Debug, Clone, Copy)]
-struct EventTag {
-    /// The local month, as year * 12 + month - 1 (ordered as the months' names are).
-    month: i32,
-    /// `Firsts::pair_key` of (user, client), when both are given.
-    pair: u128,
-}
-
-/// The local time of `t` (microseconds since the epoch) in `zone`.
-fn local_time(t: i64, zone: Tz) -> std::result::Result<chrono::DateTime<Tz>, String> {
-    Utc.timestamp_micros(t)
-        .single()
-        .map(|u| u.with_timezone(&zone))
-        .ok_or_else(|| format!("internal: time {t} out of range"))
 }

@@ -100,7 +100,7 @@ pub(super) fn read_rows<T: Send + Copy>(
     validator: &RowValidator,
     checkers: &mut [Pseudonymiser],
     bar: &ProgressBar,
-    tag: impl FnMut(&[Value]) -> std::result::Result<T, String> + Send + Clone,
+    tag: impl FnMut(&[Value]) -> T + Send + Clone,
     hand: impl FnMut(&RawRow, &mut Checked<T>, Ahead<T>) -> Result<()>,
 ) -> Result<TimeStats> {
     let key_idx = table.key_indices();
@@ -185,7 +185,7 @@ fn check_batches<T>(
     validator: &RowValidator,
     key_idx: &[usize],
     ps: &mut Pseudonymiser,
-    mut tag: impl FnMut(&[Value]) -> std::result::Result<T, String>,
+    mut tag: impl FnMut(&[Value]) -> T,
     raw_rx: &Mutex<Receiver<RawBatch>>,
     tx: &SyncSender<CheckedBatch<T>>,
 ) -> TimeStats {
@@ -210,13 +210,11 @@ fn check_batches<T>(
                     let row = &rows[i];
                     match row.problem.clone() {
                         Some(problem) => Err(problem),
-                        None => validator
-                            .validate(&row.fields, ps, &mut stats)
-                            .and_then(|v| {
-                                let kh = key_hash(key_idx.iter().map(|&k| &v[k]));
-                                let t = tag(&v)?;
-                                Ok((v, kh, t))
-                            }),
+                        None => validator.validate(&row.fields, ps, &mut stats).map(|v| {
+                            let kh = key_hash(key_idx.iter().map(|&k| &v[k]));
+                            let t = tag(&v);
+                            (v, kh, t)
+                        }),
                     }
                 })
                 .collect();

@@ -159,7 +159,7 @@ impl<'a> Run<'a> {
                     };
                     merge.add(record, row.values, row.key, d)
                 };
-                self.read_file(input, table, &mut record, |_| Ok(()), accept)?;
+                self.read_file(input, table, &mut record, |_| (), accept)?;
             }
             changed |= record.rows_stored > 0;
             self.records.push(record);

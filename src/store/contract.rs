@@ -185,6 +185,23 @@ impl TableSpec {
         })
     }
 
+    /// Index of a column the code relies on holding a value of type `ty` in every valid row:
+    /// a required column of that type. Anything else is a contract error.
+    pub fn require_filled(&self, name: &str, ty: ColType) -> Result<usize> {
+        let i = self.require(name)?;
+        let column = &self.columns[i];
+        if !column.required || column.ty != ty {
+            return Err(Error::Contract {
+                file: format!("{}.toml", self.name),
+                message: format!(
+                    "the code needs column '{name}' to be a required {}",
+                    format!("{ty:?}").to_lowercase()
+                ),
+            });
+        }
+        Ok(i)
+    }
+
     /// Whether the store partitions this table by month.
     pub fn is_events(&self) -> bool {
         self.store == "events"
