@@ -31,7 +31,10 @@ impl BackgroundHashes {
             let mut hashes = Vec::with_capacity(files.len());
             for (path, name) in &files {
                 if stopped.load(Ordering::Relaxed) {
-                    return Err(Error::Invalid("internal: hashing was stopped".into()));
+                    // Nobody waits for the hashes any more: this result is never read.
+                    return Err(Error::Invalid(
+                        "hashing stopped: the hashes are not wanted".into(),
+                    ));
                 }
                 hashes.push(hash_file(path, name)?);
             }
@@ -43,13 +46,14 @@ impl BackgroundHashes {
         }
     }
 
-    /// The hashes, in the order of the files given, once all are made.
+    /// The hashes, in the order of the files given, once all are made. A panic of the
+    /// hashing thread goes on here.
     pub fn wait(mut self) -> Result<Vec<FileHash>> {
         self.thread
             .take()
-            .ok_or_else(|| Error::Invalid("internal: hashes taken twice".into()))?
+            .expect("only `wait`, which takes the hashes by value, takes the thread")
             .join()
-            .map_err(|_| Error::Invalid("internal: the hashing thread failed".into()))?
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 }
 

@@ -84,7 +84,10 @@ pub fn hash_files(files: &[(PathBuf, String)]) -> Result<Vec<FileHash>> {
             .collect();
         workers
             .into_iter()
-            .map(|w| w.join().unwrap_or_default())
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     let mut slots: Vec<Option<Result<FileHash>>> = (0..files.len()).map(|_| None).collect();
@@ -93,15 +96,7 @@ pub fn hash_files(files: &[(PathBuf, String)]) -> Result<Vec<FileHash>> {
     }
     slots
         .into_iter()
-        .zip(files)
-        .map(|(h, (path, _))| {
-            h.unwrap_or_else(|| {
-                Err(Error::Invalid(format!(
-                    "internal: '{}' was not hashed",
-                    path.display()
-                )))
-            })
-        })
+        .map(|h| h.expect("each file is taken by one worker, which hashes it"))
         .collect()
 }
 
@@ -195,10 +190,14 @@ impl EvidenceManifest {
             .filter(|name| name != MANIFEST)
             .collect();
         if let Some(h) = hashed.iter().find(|h| !names.contains(&h.file)) {
-            return Err(Error::Invalid(format!(
-                "internal: '{}' was hashed but is not in the output folder",
-                h.file
-            )));
+            return Err(Error::input(
+                folder,
+                format!(
+                    "no longer holds '{}', which was written and hashed before the folder was \
+                     sealed",
+                    h.file
+                ),
+            ));
         }
         let files: Vec<(PathBuf, String)> = names
             .iter()

@@ -15,6 +15,7 @@ use crate::ingest::months::Months;
 use crate::ingest::parts::{write_parts, PartHandover};
 use crate::ingest::reader::{Accept, ValidRow};
 use crate::ingest::reference::EVENTS_KNOWN;
+use crate::ingest::row_validator::digest_of;
 use crate::ingest::sha_key::ShaKey;
 use crate::ingest::value::Value;
 use crate::ingest::Run;
@@ -40,8 +41,8 @@ struct EventColumns {
     time: usize,
     user: usize,
     client: usize,
-    /// The digest, which `RowValidator::validate` puts after the contract's columns.
-    digest: usize,
+    /// How many columns the contract gives the table (`digest_of`).
+    contract_columns: usize,
 }
 
 impl EventColumns {
@@ -50,7 +51,7 @@ impl EventColumns {
             time: table.require_filled("event_time", ColType::Timestamp)?,
             user: table.require("user_id")?,
             client: table.require("client_id")?,
-            digest: table.columns.len(),
+            contract_columns: table.columns.len(),
         })
     }
 
@@ -60,14 +61,6 @@ impl EventColumns {
             unreachable!("event_time is a required timestamp: every valid event has one")
         };
         t
-    }
-
-    /// The event's digest.
-    fn digest(self, values: &[Value]) -> u64 {
-        let Value::U64(d) = values[self.digest] else {
-            unreachable!("RowValidator::validate puts every valid row's digest here")
-        };
-        d
     }
 }
 
@@ -111,8 +104,8 @@ impl<'a> Run<'a> {
         let columns = EventColumns::of(table)?;
         let [users, clients] = EVENTS_KNOWN;
         let known = Known {
-            users: self.known(users.0, users.1)?,
-            clients: self.known(clients.0, clients.1)?,
+            users: self.known(users.0, users.1),
+            clients: self.known(clients.0, clients.1),
         };
         let zone = self.zone;
         let part_rows = self.config.part_rows.max(1);
@@ -228,7 +221,7 @@ impl Storing<'_, '_> {
             self.store,
             self.manifest,
         )?;
-        let d = self.columns.digest(row.values);
+        let d = digest_of(row.values, self.columns.contract_columns);
         let key = ShaKey::new(row.key);
         match keys.get(key).copied() {
             Some(old) if old == d => record.rows_duplicate += 1,

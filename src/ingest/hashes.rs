@@ -1,7 +1,7 @@
 //! The sha256 of the input files, which the manifest records and by which a file ingested
 //! before is known (`Run::new_record`): when each file is hashed.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::evidence::background_hashes::BackgroundHashes;
 use crate::evidence::hash_file;
 use crate::ingest::inputs::{IngestConfig, InputFile, InputFormat};
@@ -81,7 +81,7 @@ impl<'c> InputHashes<'c> {
         {
             *h = done
                 .next()
-                .ok_or_else(|| Error::Invalid("internal: a hash missing".into()))?
+                .expect("BackgroundHashes gives a hash for each file it was given")
                 .sha256;
         }
         Ok(true)

@@ -45,6 +45,7 @@ pub struct InputFile {
 /// A checked ingest: everything needed, validated before any work starts.
 pub struct IngestConfig {
     pub store: PathBuf,
+    /// The input files, as `IngestConfig::plan_inputs` plans them with `profile`.
     pub files: Vec<InputFile>,
     pub key: Key,
     pub profile: Option<SourceProfile>,
@@ -85,8 +86,9 @@ impl IngestConfig {
         for path in paths {
             let name = path
                 .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
+                .expect("only files are planned, and a file's path ends in its name")
+                .to_string_lossy()
+                .to_string();
             let lower = name.to_lowercase();
             let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase());
             let (table, format) = if let Some(t) = profile.and_then(|p| p.table_for(&name)) {

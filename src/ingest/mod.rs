@@ -209,10 +209,12 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// The name of an input file, as the manifest records it.
     fn file_name(path: &Path) -> String {
         path.file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default()
+            .expect("an input is a file (IngestConfig::plan_inputs), whose path ends in its name")
+            .to_string_lossy()
+            .to_string()
     }
 
     /// Opens a file and its matching parser. The profile's time settings apply to files read
@@ -226,9 +228,9 @@ impl<'a> Run<'a> {
         let canonical = TimeParser::canonical(self.zone);
         Ok(match input.format {
             InputFormat::CsvProfile => {
-                let p = self.config.profile.as_ref().ok_or_else(|| {
-                    Error::Invalid("internal: profile format without a profile".into())
-                })?;
+                let p = self.config.profile.as_ref().expect(
+                    "a file is planned as csv+profile only with the profile (IngestConfig::files)",
+                );
                 let r = CsvInput::open(
                     &input.path,
                     table,
@@ -245,16 +247,17 @@ impl<'a> Run<'a> {
                 let ignored = r.ignored_columns.clone();
                 (Reader::Csv(r), canonical, ignored)
             }
-            InputFormat::FhirNdjson | InputFormat::FhirJson if hash.is_some() => {
-                return Err(Error::Invalid(
-                    "internal: a FHIR file is hashed before it is read".into(),
-                ))
+            InputFormat::FhirNdjson | InputFormat::FhirJson => {
+                assert!(
+                    hash.is_none(),
+                    "only CSV files are hashed as they are read (InputHashes)"
+                );
+                (
+                    Reader::Fhir(FhirInput::open(&input.path, table)?),
+                    canonical,
+                    Vec::new(),
+                )
             }
-            InputFormat::FhirNdjson | InputFormat::FhirJson => (
-                Reader::Fhir(FhirInput::open(&input.path, table)?),
-                canonical,
-                Vec::new(),
-            ),
         })
     }
 
@@ -269,7 +272,7 @@ impl<'a> Run<'a> {
             ProgressStyle::with_template(
                 "{msg:30!} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
             )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            .expect("the template is valid"),
         );
         bar.set_message(Self::file_name(&input.path));
         bar
@@ -383,11 +386,12 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Waits for the reference tables' files (`Run::reference`).
+    /// Waits for the reference tables' files (`Run::reference`); a writer's panic goes on
+    /// here.
     fn wait_for_table_writes(&mut self) -> Result<()> {
         for w in std::mem::take(&mut self.table_writes) {
             w.join()
-                .map_err(|_| Error::Invalid("internal: a table writer failed".into()))??;
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         }
         Ok(())
     }
@@ -487,7 +491,7 @@ impl<'a> Run<'a> {
     ) -> Result<()> {
         let spec = &self.contract.first_access;
         let file = spec.file();
-        let rows = firsts.rows()?;
+        let rows = firsts.rows();
         let n = rows.len();
         let (mut users, mut clients, mut times) = (
             Vec::with_capacity(n),

@@ -6,7 +6,7 @@ use std::sync::mpsc::Receiver;
 
 use polars::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::encoded_writer::{EncodedWriter, ROW_GROUP_ROWS};
 
 /// The columns an events part is sorted by: the order the audit reads in.
@@ -120,12 +120,11 @@ impl KeyColumn {
             DataType::Datetime(..) => KeyColumn::I64(s.datetime()?.physical().clone()),
             DataType::UInt32 => KeyColumn::U32(s.u32()?.clone()),
             DataType::UInt64 => KeyColumn::U64(s.u64()?.clone()),
-            other => {
-                return Err(Error::Invalid(format!(
-                    "internal: key column '{}' of type {other}",
-                    s.name()
-                )))
-            }
+            other => unreachable!(
+                "key column '{}' of type {other}: a reference table's frame has the store \
+                 schema, whose types (ColumnSpec::store_dtype) are all above",
+                s.name()
+            ),
         })
     }
 

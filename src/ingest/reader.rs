@@ -8,7 +8,7 @@ use std::thread::ScopedJoinHandle;
 
 use indicatif::ProgressBar;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ingest::in_order::InOrder;
 use crate::ingest::read::csv_input::CsvInput;
 use crate::ingest::read::fhir_input::FhirInput;
@@ -126,7 +126,8 @@ pub(super) fn read_rows<T: Send + Copy>(
         (join_checkers(checkers), handed)
     });
     handed?;
-    stats.map_err(|_| Error::Invalid("internal: a row checker failed".into()))
+    // A checker that panicked: the panic goes on here.
+    Ok(stats.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
 }
 
 /// The reading thread: reads the rows in batches of `BATCH` and sends them on, numbered, until

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::ingest::inputs::InputFile;
 use crate::ingest::parts::sort_by_key;
 use crate::ingest::reader::Accept;
+use crate::ingest::row_validator::digest_of;
 use crate::ingest::table_buffer::{frame_rows, TableBuffer};
 use crate::ingest::value::{key_hash, Value};
 use crate::ingest::{KnownValues, Run};
@@ -139,7 +140,6 @@ impl<'a> Run<'a> {
     ) -> Result<()> {
         let rel = format!("{}.parquet", table.store);
         let specs: Vec<_> = table.columns.iter().chain(&table.added).cloned().collect();
-        let digest_idx = table.columns.len();
         let stored = match manifest.tables.get(&table.store) {
             Some(_) => Some(store.read(&rel, None)?),
             None => None,
@@ -154,10 +154,8 @@ impl<'a> Run<'a> {
                     if let Some(reason) = unknown_reference(table, &checks, row.values) {
                         return run.quarantine(record, &table.name, row.raw, reason);
                     }
-                    let Value::U64(d) = row.values[digest_idx] else {
-                        return Err(Error::Invalid("internal: digest missing".into()));
-                    };
-                    merge.add(record, row.values, row.key, d)
+                    let digest = digest_of(row.values, table.columns.len());
+                    merge.add(record, row.values, row.key, digest)
                 };
                 self.read_file(input, table, &mut record, |_| (), accept)?;
             }
@@ -242,36 +240,23 @@ impl<'a> Run<'a> {
     fn reference_checks(&self, table: &TableSpec) -> Result<Vec<ReferenceCheck>> {
         let mut checks = Vec::new();
         for r in &table.references {
-            let target = self
-                .contract
-                .table(&r.table)
-                .ok_or_else(|| Error::Invalid(format!("internal: unknown table '{}'", r.table)))?;
-            target.require(&r.key)?;
-            let known = self.known(&r.table, &r.key)?;
             checks.push(ReferenceCheck {
                 column: table.require(&r.column)?,
                 target: r.table.clone(),
-                known,
+                known: self.known(&r.table, &r.key),
             });
         }
         Ok(checks)
     }
 
-    /// The values of `column` over the current rows of reference table `table`.
-    pub(super) fn known(&self, table: &str, column: &str) -> Result<KnownValues> {
-        let spec = self
-            .contract
-            .table(table)
-            .ok_or_else(|| Error::Invalid(format!("internal: unknown table '{table}'")))?;
-        spec.require(column)?;
+    /// The values of `column` over the current rows of reference table `table`, a table read
+    /// before: one a later table refers to (`Contract::check` puts it before), or one the
+    /// events look up (`EVENTS_KNOWN`; the events come last).
+    pub(super) fn known(&self, table: &str, column: &str) -> KnownValues {
         self.known
             .get(&(table.to_string(), column.to_string()))
             .cloned()
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "internal: the values of {table}.{column} were not kept"
-                ))
-            })
+            .expect("a reference table is read before the tables that look its values up")
     }
 }
 

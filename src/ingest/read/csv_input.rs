@@ -187,7 +187,10 @@ impl CsvInput {
         if !got {
             return Ok(None);
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record
+            .position()
+            .expect("the csv reader sets the position of every record it reads")
+            .line();
         let n = record.len();
         let problem = (n != self.header_len).then(|| {
             format!(
