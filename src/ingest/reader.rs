@@ -87,7 +87,8 @@ impl Reader {
 
 /// Reads every row of `reader` and hands each to `hand` in file order, with its check: its
 /// values, key hash and tag (`tag`), or the reason it is not valid. Gives the counts of local
-/// times the checks resolved, or the first error of the reading or of `hand`.
+/// times the checks resolved, or the first error of the reading or of `hand`; a checker's
+/// panic goes on.
 ///
 /// A pipeline, so that both cores work: one thread reads rows in batches (`read_batches`);
 /// a checker thread per pseudonymiser of `checkers` validates and pseudonymises batches and
@@ -125,9 +126,10 @@ pub(super) fn read_rows<T: Send + Copy>(
         drop(back_tx);
         (join_checkers(checkers), handed)
     });
+    // A checker that panicked (a bug): the panic goes on here, before any error.
+    let stats = stats.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     handed?;
-    // A checker that panicked: the panic goes on here.
-    Ok(stats.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    Ok(stats)
 }
 
 /// The reading thread: reads the rows in batches of `BATCH` and sends them on, numbered, until
