@@ -1,10 +1,9 @@
 //! Hashing files for the evidence manifest on a thread of their own at the lowest priority, so
 //! that the hashes are made from CPU time the audit leaves unused.
 //!
-//! An audit of a 100M-event store hashed 6 GB after its last output was written: 7.2 s of its
-//! wall time on both cores. While the audit's parts run, both cores are busy only about 90% of
+//! A large store is gigabytes to hash. While the audit's parts run, the cores are not busy all
 //! the time; a thread that runs only when a core would otherwise idle hashes the store's files
-//! in that time without slowing the parts.
+//! then, without slowing the parts, instead of after the last output is written.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,4 +1,11 @@
-//! The ingest run: input files in, validated and pseudonymised rows into the store.
+//! The ingest run: input files in, validated and pseudonymised rows into the store (`run`).
+//!
+//! This file holds the run: its settings checked against the store, its state (`Run`),
+//! opening and reading an input file (`Run::read_file`), the quarantine, the first accesses
+//! and the commit. Its steps have files of their own: `inputs` plans the input files, `hashes`
+//! hashes them, `reader` reads a file's rows on a pipeline of threads, `reference` reads the
+//! reference tables, and `events` reads the event log by month (`months`) into part files
+//! (`parts`).
 
 mod events;
 pub mod first_access;
@@ -140,6 +147,7 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
     Ok(ctx.report(timings))
 }
 
+/// Refuses a run whose key, kind of client identifier or time zone differ from the store's.
 fn check_settings(m: &Manifest, config: &IngestConfig) -> Result<()> {
     let err = |message: String| Error::store(&config.store, message);
     if m.key_id != config.key.id() {
@@ -166,6 +174,7 @@ fn check_settings(m: &Manifest, config: &IngestConfig) -> Result<()> {
     Ok(())
 }
 
+/// The state of an ingest run, table after table.
 struct Run<'a> {
     contract: &'a Contract,
     config: &'a IngestConfig,

@@ -58,10 +58,10 @@ fn in_part_order(df: &DataFrame) -> Result<bool> {
 /// Sorts a frame by its key columns, rows with equal keys in the order they had: as a stable
 /// sort of its rows by their values (`Value`'s order: nulls first, text byte by byte) would.
 ///
-/// Without reading every row's key from elsewhere in memory at each comparison (polars' sort
-/// took twice as long on the 5 million assignments at 100M events): where the first key is
-/// text, rows are ordered by its first 16 bytes, held side by side with the rows' places, and
-/// whole keys are compared only where those tie. (Text compares byte by byte, so zero-padded
+/// Most comparisons read no key from elsewhere in memory: where the first key is text, rows
+/// are ordered by its first 16 bytes, held side by side with the rows' places, and whole keys
+/// are compared only where those tie. (A reference table of a national log has millions of
+/// rows, and a read from memory per comparison would dominate the sort.) (Text compares byte by byte, so zero-padded
 /// prefixes order as the text does, or tie; a missing value, first in the order, ties with "".)
 ///
 /// The sorted frame is in chunks of `ROW_GROUP_ROWS`, each a row group when it is written

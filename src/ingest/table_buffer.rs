@@ -77,7 +77,7 @@ impl Builder {
 /// A text column being built. A long text (one not held inline in its view) equal to the last
 /// long text takes that one's view, pointing at the same bytes, instead of a copy of its own: a
 /// log repeats its source system, say, row after row. (The Parquet writer then also knows the
-/// repeat by its view, without hashing the text: `encoded_writer::text_dictionary`.)
+/// repeat by its view, without hashing the text: `store::encoded_writer::text_dictionary`.)
 struct TextColumn {
     array: MutableBinaryViewArray<str>,
     /// The view of the last long text pushed.
