@@ -120,8 +120,7 @@ pub fn command_line(args: &[String]) -> Vec<String> {
         } else if a == "--out" {
             out.push(a.clone());
             next_is_out = true;
-        } else if let Some(rest) = a.strip_prefix("--out=") {
-            let _ = rest;
+        } else if a.starts_with("--out=") {
             out.push("--out=.".to_string());
         } else {
             out.push(a.clone());
