@@ -270,6 +270,7 @@ impl<'a> Run<'a> {
         })
     }
 
+    /// A progress bar of the file's bytes, where asked for and standard error is a terminal.
     fn progress(&self, input: &InputFile) -> ProgressBar {
         use std::io::IsTerminal;
         if !self.config.progress || !std::io::stderr().is_terminal() {
@@ -287,6 +288,8 @@ impl<'a> Run<'a> {
         bar
     }
 
+    /// Quarantines a row of `table` for `reason`: into the quarantine table (once its file's
+    /// hash is known) and into the notes for the terminal.
     fn quarantine(
         &mut self,
         record: &mut FileRecord,
@@ -317,6 +320,8 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// The record of an input file of hash `sha`: `ingested`, or `already-ingested` where an
+    /// earlier run ingested a file of that hash (the file is not read again).
     fn new_record(&self, input: &InputFile, sha: &str, manifest: &Manifest) -> FileRecord {
         let mut r = FileRecord {
             file: Self::file_name(&input.path),
@@ -343,7 +348,7 @@ impl<'a> Run<'a> {
         tag: impl FnMut(&[Value]) -> T + Send + Clone,
         accept: &mut Accept<'_, Self, T>,
     ) -> Result<()> {
-        // A file not hashed yet (`run`) is hashed as it is read.
+        // A file not hashed yet (`InputHashes`) is hashed as it is read.
         let hash = record.sha256.is_empty().then(ReadHash::default);
         let (reader, time, ignored) = self.open(input, table, hash.clone())?;
         record.ignored_columns = ignored;
