@@ -1,185 +1,59 @@
-//! The ingest run: input files in, validated and pseudonymised rows into the store.
+//! The ingest run: input files in, validated and pseudonymised rows into the store (`run`).
+//!
+//! This file holds the run: its settings checked against the store, its state (`Run`),
+//! opening and reading an input file (`Run::read_file`), the quarantine, the first accesses
+//! and the commit. Its steps have files of their own: `inputs` plans the input files, `hashes`
+//! hashes them, `reader` reads a file's rows on a pipeline of threads, `reference` reads the
+//! reference tables, and `events` reads the event log by month (`months`) into part files
+//! (`parts`).
 
+mod events;
 pub mod first_access;
+mod hashes;
 pub mod in_order;
+mod inputs;
+mod months;
+mod parts;
 pub mod read;
+mod reader;
+mod reference;
 pub mod row_validator;
 pub mod sha_key;
 pub mod sha_key_table;
 pub mod table_buffer;
 pub mod value;
 
-use std::collections::BTreeMap;
+pub use inputs::{IngestConfig, InputFile, InputFormat, PART_ROWS};
 
-use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use chrono::{Datelike, TimeZone, Utc};
+use chrono::Utc;
 use chrono_tz::Tz;
 use indicatif::{ProgressBar, ProgressStyle};
-use polars::prelude::*;
+use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet, *};
 
 use crate::error::{Error, Result};
-use crate::evidence::background_hashes::BackgroundHashes;
-use crate::evidence::hash_file;
 use crate::ingest::first_access::{Firsts, Known};
-use crate::ingest::in_order::InOrder;
+use crate::ingest::hashes::InputHashes;
 use crate::ingest::read::csv_input::CsvInput;
 use crate::ingest::read::fhir_input::FhirInput;
 use crate::ingest::read::hashing_read::ReadHash;
 use crate::ingest::read::raw_row::RawRow;
-use crate::ingest::read::source_profile::{ClientIds, Encoding, SourceProfile};
+use crate::ingest::read::source_profile::Encoding;
 use crate::ingest::read::time_parser::TimeParser;
+use crate::ingest::reader::{read_rows, Accept, Reader, ValidRow, CHECKERS};
 use crate::ingest::row_validator::RowValidator;
-use crate::ingest::sha_key::ShaKey;
-use crate::ingest::sha_key_table::ShaKeyTable;
-use crate::ingest::table_buffer::{frame_rows, TableBuffer};
-use crate::ingest::value::{key_hash, Value};
+use crate::ingest::table_buffer::TableBuffer;
+use crate::ingest::value::Value;
 use crate::phase_timings::PhaseTimings;
-use crate::privacy::key::Key;
 use crate::privacy::pseudonymiser::Pseudonymiser;
-use crate::store::contract::{ColumnSpec, Contract, TableSpec};
-use crate::store::encoded_writer::{EncodedWriter, ROW_GROUP_ROWS};
-use crate::store::manifest::TimeStats;
+use crate::store::contract::{Contract, TableSpec};
 use crate::store::manifest::{FileRecord, Manifest, ProfileRecord, RunRecord, TableRecord};
-use crate::store::{event_parts, write_file, Store};
+use crate::store::Store;
 
-/// Threads that validate and pseudonymise rows (`Run::read_file`).
-const CHECKERS: usize = 2;
-/// Rows per events part file by default (`IngestConfig::part_rows`).
-pub const PART_ROWS: usize = 2_000_000;
-const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
-/// How many rows ahead the checkers and the run's own thread ask for what a row will look up
-/// (`RowValidator::prefetch`, `Ahead`): at 100M events the tables are far larger than the
-/// processor's caches, and a read from memory takes about as long as handling a few rows.
-const LOOK_AHEAD: usize = 8;
 /// The values of a reference table's column, shared by the checks that look them up.
 type KnownValues = Arc<HashSet<Value>>;
-/// The reference columns the events are checked against (`Known`): (table, column).
-const EVENTS_KNOWN: [(&str, &str); 2] = [("staff", "user_id"), ("clients", "client_id")];
-
-/// How an input file is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputFormat {
-    /// Canonical contract CSV.
-    Csv,
-    /// CSV read through the source profile.
-    CsvProfile,
-    FhirNdjson,
-    FhirJson,
-}
-
-impl InputFormat {
-    fn as_str(self) -> &'static str {
-        match self {
-            InputFormat::Csv => "csv",
-            InputFormat::CsvProfile => "csv+profile",
-            InputFormat::FhirNdjson => "fhir-ndjson",
-            InputFormat::FhirJson => "fhir-json",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct InputFile {
-    pub path: PathBuf,
-    pub table: String,
-    pub format: InputFormat,
-}
-
-/// A checked ingest: everything needed, validated before any work starts.
-pub struct IngestConfig {
-    pub store: PathBuf,
-    pub files: Vec<InputFile>,
-    pub key: Key,
-    pub profile: Option<SourceProfile>,
-    /// Zone for a new store (an existing store keeps its own; a different one is refused).
-    pub time_zone: Tz,
-    pub client_ids: ClientIds,
-    pub progress: bool,
-    /// Events held in memory before the fullest month goes to disk; a month unseen for this
-    /// many stored events lets go of its de-duplication keys.
-    pub part_rows: usize,
-}
-
-impl IngestConfig {
-    /// Expands folders and decides which table each file holds: by the profile's file
-    /// prefixes, else `<table>*.csv`, else FHIR for `.ndjson` / `.json`.
-    pub fn plan_inputs(
-        inputs: &[PathBuf],
-        profile: Option<&SourceProfile>,
-        contract: &Contract,
-    ) -> Result<Vec<InputFile>> {
-        let mut paths = Vec::new();
-        for input in inputs {
-            if input.is_dir() {
-                let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                    .map_err(|e| Error::io(input, e))?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.is_file() && is_data_file(p))
-                    .collect();
-                found.sort();
-                paths.extend(found);
-            } else if input.is_file() {
-                paths.push(input.clone());
-            } else {
-                return Err(Error::input(input, "does not exist"));
-            }
-        }
-        let mut files = Vec::new();
-        for path in paths {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let lower = name.to_lowercase();
-            let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase());
-            let (table, format) = if let Some(t) = profile.and_then(|p| p.table_for(&name)) {
-                (t.to_string(), InputFormat::CsvProfile)
-            } else if ext.as_deref() == Some("ndjson") {
-                (contract.events().name.clone(), InputFormat::FhirNdjson)
-            } else if ext.as_deref() == Some("json") {
-                (contract.events().name.clone(), InputFormat::FhirJson)
-            } else if let Some(t) = contract
-                .tables
-                .iter()
-                .filter(|t| lower.starts_with(&t.name))
-                .max_by_key(|t| t.name.len())
-            {
-                (t.name.clone(), InputFormat::Csv)
-            } else {
-                let known: Vec<String> = contract
-                    .tables
-                    .iter()
-                    .map(|t| format!("{}*.csv", t.name))
-                    .collect();
-                return Err(Error::input(
-                    &path,
-                    format!(
-                        "cannot tell which table '{name}' holds: name it {}, give a profile whose \
-                         file_prefixes match it, or use .ndjson/.json for FHIR AuditEvents",
-                        known.join(", ")
-                    ),
-                ));
-            };
-            files.push(InputFile {
-                path,
-                table,
-                format,
-            });
-        }
-        if files.is_empty() {
-            return Err(Error::Invalid("no input files found".into()));
-        }
-        Ok(files)
-    }
-}
-
-fn is_data_file(p: &Path) -> bool {
-    let ext = p.extension().map(|e| e.to_string_lossy().to_lowercase());
-    matches!(ext.as_deref(), Some("csv" | "txt" | "ndjson" | "json"))
-}
 
 /// One quarantined row, for the terminal (the store keeps them all).
 #[derive(Debug, Clone)]
@@ -248,71 +122,15 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
     for f in &config.files {
         std::fs::File::open(&f.path).map_err(|e| Error::io(&f.path, e))?;
     }
-    // The reference files are hashed now; the event files, by far the largest, on a thread of
-    // their own while the reference tables are read (which leave a core mostly idle). Their
-    // hashes are waited for before the events, which need them (`Run::new_record`).
-    // Into a new store, where no file can have been ingested before, event files in CSV are
-    // hashed as they are read (`Run::read_file`), so that they are read once.
-    let is_events = |f: &InputFile| contract.table(&f.table).is_some_and(TableSpec::is_events);
-    let new_store = manifest.runs.is_empty();
-    let when_read =
-        |f: &InputFile| new_store && matches!(f.format, InputFormat::Csv | InputFormat::CsvProfile);
-    let in_background = |f: &InputFile| is_events(f) && !when_read(f);
-    let mut hashes = Vec::with_capacity(config.files.len());
-    for f in &config.files {
-        hashes.push(if is_events(f) {
-            String::new()
-        } else {
-            hash_file(&f.path, "")?.sha256
-        });
-    }
-    let mut event_hashes = Some(BackgroundHashes::start(
-        config
-            .files
-            .iter()
-            .filter(|f| in_background(f))
-            .map(|f| (f.path.clone(), String::new()))
-            .collect(),
-    ));
+    let mut hashes = InputHashes::start(&config, &contract, manifest.runs.is_empty())?;
     timings.end("hashing the reference files");
 
-    let mut ctx = Run {
-        contract: &contract,
-        config: &config,
-        zone,
-        run_no,
-        ps: Vec::new(),
-        quarantine: TableBuffer::with_columns(contract.quarantine.columns.clone()),
-        unhashed_quarantine: Vec::new(),
-        table_writes: Vec::new(),
-        notes: Vec::new(),
-        records: Vec::new(),
-        known: HashMap::default(),
-        unknown_users: 0,
-        unknown_clients: 0,
-        months: Vec::new(),
-    };
+    let mut ctx = Run::new(&contract, &config, zone, run_no);
     for table in &contract.tables {
-        if table.is_events() {
-            if let Some(background) = event_hashes.take() {
-                let mut done = background.wait()?.into_iter();
-                for (f, h) in config.files.iter().zip(hashes.iter_mut()) {
-                    if in_background(f) {
-                        *h = done
-                            .next()
-                            .ok_or_else(|| Error::Invalid("internal: a hash missing".into()))?
-                            .sha256;
-                    }
-                }
-                timings.end("waiting for the event files' hashes");
-            }
+        if table.is_events() && hashes.wait_for_events()? {
+            timings.end("waiting for the event files' hashes");
         }
-        let inputs: Vec<(&InputFile, &String)> = config
-            .files
-            .iter()
-            .zip(&hashes)
-            .filter(|(f, _)| f.table == table.name)
-            .collect();
+        let inputs = hashes.inputs_of(&table.name);
         if table.is_events() {
             ctx.events(table, &inputs, &mut store, &mut manifest)?;
         } else {
@@ -320,44 +138,16 @@ pub fn run(config: IngestConfig) -> Result<IngestReport> {
         }
         timings.end(&format!("table {}", table.name));
     }
-
-    for w in std::mem::take(&mut ctx.table_writes) {
-        w.join()
-            .map_err(|_| Error::Invalid("internal: a table writer failed".into()))??;
-    }
+    ctx.wait_for_table_writes()?;
     timings.end("waiting for the reference tables' files");
-    if !ctx.quarantine.is_empty() {
-        let rel = format!("quarantine/part-r{run_no:06}.parquet");
-        let mut df = ctx.quarantine.take_frame()?;
-        store.stage(&rel, &mut df)?;
-        let t = manifest.tables.entry("quarantine".into()).or_default();
-        t.rows += df.height() as u64;
-        t.files.push(rel);
-    }
-    manifest.runs.push(RunRecord {
-        run: run_no,
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        ingested_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        key_id: config.key.id().into(),
-        profile: config.profile.as_ref().map(|p| ProfileRecord {
-            name: p.name.clone(),
-            sha256: p.sha256.clone(),
-        }),
-        files: ctx.records.clone(),
-    });
+    ctx.stage_quarantine(&mut store, &mut manifest)?;
+    manifest.runs.push(ctx.run_record());
     store.commit(&manifest)?;
     timings.end("quarantine and manifest");
-    Ok(IngestReport {
-        run: run_no,
-        files: ctx.records,
-        quarantine: ctx.notes,
-        unknown_users: ctx.unknown_users,
-        unknown_clients: ctx.unknown_clients,
-        months: ctx.months,
-        timings,
-    })
+    Ok(ctx.report(timings))
 }
 
+/// Refuses a run whose key, kind of client identifier or time zone differ from the store's.
 fn check_settings(m: &Manifest, config: &IngestConfig) -> Result<()> {
     let err = |message: String| Error::store(&config.store, message);
     if m.key_id != config.key.id() {
@@ -384,47 +174,7 @@ fn check_settings(m: &Manifest, config: &IngestConfig) -> Result<()> {
     Ok(())
 }
 
-/// What `Run::read_file` hands every valid row to: its values (to take or to read), the hash
-/// of its key (`key_hash`) and the tag the checker thread worked out for it.
-type Accept<'c, R, T> = dyn FnMut(&mut R, &mut FileRecord, &RawRow, &mut Vec<Value>, u128, T, Ahead<T>) -> Result<()>
-    + 'c;
-
-/// The key hash and tag of a valid row a few rows on, if there is one: what `Accept` will look
-/// up then, which it may ask the processor to fetch now.
-type Ahead<T> = Option<(u128, T)>;
-
-/// A valid row's values with its key hash and tag, or the reason it is not valid.
-type Checked<T> = (RawRow, std::result::Result<(Vec<Value>, u128, T), String>);
-
-/// A reader over either input kind.
-enum Reader {
-    Csv(CsvInput),
-    Fhir(FhirInput),
-}
-
-impl Reader {
-    fn next_row(&mut self) -> Result<Option<RawRow>> {
-        match self {
-            Reader::Csv(r) => r.next_row(),
-            Reader::Fhir(r) => r.next_row(),
-        }
-    }
-
-    /// Takes back a row that is done with (a CSV reader reads a later row into it).
-    fn recycle(&mut self, row: RawRow) {
-        if let Reader::Csv(r) = self {
-            r.recycle(row);
-        }
-    }
-
-    fn position(&self) -> Option<u64> {
-        match self {
-            Reader::Csv(r) => Some(r.position()),
-            Reader::Fhir(_) => None,
-        }
-    }
-}
-
+/// The state of an ingest run, table after table.
 struct Run<'a> {
     contract: &'a Contract,
     config: &'a IngestConfig,
@@ -449,10 +199,31 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
+    fn new(contract: &'a Contract, config: &'a IngestConfig, zone: Tz, run_no: u32) -> Run<'a> {
+        Run {
+            contract,
+            config,
+            zone,
+            run_no,
+            ps: Vec::new(),
+            quarantine: TableBuffer::with_columns(contract.quarantine.columns.clone()),
+            unhashed_quarantine: Vec::new(),
+            table_writes: Vec::new(),
+            notes: Vec::new(),
+            records: Vec::new(),
+            known: HashMap::default(),
+            unknown_users: 0,
+            unknown_clients: 0,
+            months: Vec::new(),
+        }
+    }
+
+    /// The name of an input file, as the manifest records it.
     fn file_name(path: &Path) -> String {
         path.file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default()
+            .expect("an input is a file (IngestConfig::plan_inputs), whose path ends in its name")
+            .to_string_lossy()
+            .to_string()
     }
 
     /// Opens a file and its matching parser. The profile's time settings apply to files read
@@ -466,9 +237,9 @@ impl<'a> Run<'a> {
         let canonical = TimeParser::canonical(self.zone);
         Ok(match input.format {
             InputFormat::CsvProfile => {
-                let p = self.config.profile.as_ref().ok_or_else(|| {
-                    Error::Invalid("internal: profile format without a profile".into())
-                })?;
+                let p = self.config.profile.as_ref().expect(
+                    "a file is planned as csv+profile only with the profile (IngestConfig::files)",
+                );
                 let r = CsvInput::open(
                     &input.path,
                     table,
@@ -485,19 +256,21 @@ impl<'a> Run<'a> {
                 let ignored = r.ignored_columns.clone();
                 (Reader::Csv(r), canonical, ignored)
             }
-            InputFormat::FhirNdjson | InputFormat::FhirJson if hash.is_some() => {
-                return Err(Error::Invalid(
-                    "internal: a FHIR file is hashed before it is read".into(),
-                ))
+            InputFormat::FhirNdjson | InputFormat::FhirJson => {
+                assert!(
+                    hash.is_none(),
+                    "only CSV files are hashed as they are read (InputHashes)"
+                );
+                (
+                    Reader::Fhir(FhirInput::open(&input.path, table)?),
+                    canonical,
+                    Vec::new(),
+                )
             }
-            InputFormat::FhirNdjson | InputFormat::FhirJson => (
-                Reader::Fhir(FhirInput::open(&input.path, table)?),
-                canonical,
-                Vec::new(),
-            ),
         })
     }
 
+    /// A progress bar of the file's bytes, where asked for and standard error is a terminal.
     fn progress(&self, input: &InputFile) -> ProgressBar {
         use std::io::IsTerminal;
         if !self.config.progress || !std::io::stderr().is_terminal() {
@@ -509,12 +282,14 @@ impl<'a> Run<'a> {
             ProgressStyle::with_template(
                 "{msg:30!} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
             )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            .expect("the template is valid"),
         );
         bar.set_message(Self::file_name(&input.path));
         bar
     }
 
+    /// Quarantines a row of `table` for `reason`: into the quarantine table (once its file's
+    /// hash is known) and into the notes for the terminal.
     fn quarantine(
         &mut self,
         record: &mut FileRecord,
@@ -545,6 +320,8 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// The record of an input file of hash `sha`: `ingested`, or `already-ingested` where an
+    /// earlier run ingested a file of that hash (the file is not read again).
     fn new_record(&self, input: &InputFile, sha: &str, manifest: &Manifest) -> FileRecord {
         let mut r = FileRecord {
             file: Self::file_name(&input.path),
@@ -561,180 +338,55 @@ impl<'a> Run<'a> {
     }
 
     /// Every row of the file that passes validation, to `accept`; the rest to the quarantine.
-    ///
-    /// A pipeline, so that both cores work: one thread reads rows in batches; `CHECKERS`
-    /// threads validate and pseudonymise batches and tag each valid row with `tag` (work that
-    /// needs no state of the run); this thread takes the batches back in file order and hands
-    /// the rows on (de-duplication, buffers and Parquet writes happen in `accept`). Handed
-    /// batches go back to the reading thread, which reads later rows into them.
+    /// The rows are read, validated, pseudonymised and tagged with `tag` on other threads
+    /// (`reader::read_rows`); de-duplication, buffers and Parquet writes happen in `accept`.
     fn read_file<T: Send + Copy>(
         &mut self,
         input: &InputFile,
         table: &'a TableSpec,
         record: &mut FileRecord,
-        tag: impl FnMut(&[Value]) -> std::result::Result<T, String> + Send + Clone,
+        tag: impl FnMut(&[Value]) -> T + Send + Clone,
         accept: &mut Accept<'_, Self, T>,
     ) -> Result<()> {
-        use std::sync::mpsc::{channel, sync_channel};
-        const BATCH: usize = 1024;
-        // A file not hashed yet (`run`) is hashed as it is read.
+        // A file not hashed yet (`InputHashes`) is hashed as it is read.
         let hash = record.sha256.is_empty().then(ReadHash::default);
-        let (mut reader, time, ignored) = self.open(input, table, hash.clone())?;
+        let (reader, time, ignored) = self.open(input, table, hash.clone())?;
         record.ignored_columns = ignored;
-        let client_ids = self.config.client_ids;
+        let validator = RowValidator::new(table, &time, self.config.client_ids);
         let bar = self.progress(input);
         let mut pss = std::mem::take(&mut self.ps);
         while pss.len() < CHECKERS {
             pss.push(Pseudonymiser::new(&self.config.key));
         }
-        let key_idx = table.key_indices();
-        let (stats, handed) = std::thread::scope(|s| {
-            let (raw_tx, raw_rx) = sync_channel::<(u64, Result<Vec<RawRow>>)>(4 * CHECKERS);
-            // Shared by the checkers; gone when the last one stops, which stops the reader.
-            let raw_rx = std::sync::Arc::new(std::sync::Mutex::new(raw_rx));
-            let (tx, rx) = sync_channel::<(u64, Result<Vec<Checked<T>>>)>(4 * CHECKERS);
-            let (back_tx, back_rx) = channel::<Vec<Checked<T>>>();
-            let (bar, time, key_idx) = (&bar, &time, &key_idx);
-            s.spawn(move || {
-                let mut seq = 0u64;
-                let mut batch = Vec::with_capacity(BATCH);
-                let mut read = 0u64;
-                loop {
-                    let row = match reader.next_row() {
-                        Ok(Some(row)) => row,
-                        Ok(None) => break,
-                        Err(e) => {
-                            let _ = raw_tx.send((seq, Err(e)));
-                            return;
-                        }
-                    };
-                    read += 1;
-                    if read.is_multiple_of(8192) {
-                        if let Some(p) = reader.position() {
-                            bar.set_position(p);
-                        }
+        let read = read_rows(
+            reader,
+            table,
+            &validator,
+            &mut pss,
+            &bar,
+            tag,
+            |raw, checked, ahead| {
+                record.rows_read += 1;
+                match checked {
+                    Ok((values, key, tag)) => {
+                        let row = ValidRow {
+                            raw,
+                            values,
+                            key: *key,
+                            tag: *tag,
+                            ahead,
+                        };
+                        accept(self, record, row)
                     }
-                    batch.push(row);
-                    if batch.len() == BATCH {
-                        // Handed batches come back here, where their rows were made: to be
-                        // read into again.
-                        while let Ok(back) = back_rx.try_recv() {
-                            for (row, _) in back {
-                                reader.recycle(row);
-                            }
-                        }
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        if raw_tx.send((seq, Ok(full))).is_err() {
-                            // The checkers stopped: the other side stopped on an error.
-                            return;
-                        }
-                        seq += 1;
+                    Err(reason) => {
+                        let reason = std::mem::take(reason);
+                        self.quarantine(record, &table.name, raw, reason)
                     }
                 }
-                if !batch.is_empty() {
-                    let _ = raw_tx.send((seq, Ok(batch)));
-                }
-            });
-            let checkers: Vec<_> = pss
-                .iter_mut()
-                .map(|ps| {
-                    let (tx, mut tag, raw_rx) = (tx.clone(), tag.clone(), raw_rx.clone());
-                    s.spawn(move || {
-                        let mut stats = TimeStats::default();
-                        let validator = RowValidator::new(table, time, client_ids);
-                        loop {
-                            let next = match raw_rx.lock() {
-                                Ok(rx) => rx.recv(),
-                                Err(_) => break,
-                            };
-                            let Ok((seq, rows)) = next else { break };
-                            let checked = rows.map(|mut rows| {
-                                // Each row's cache look-ups (`RowValidator::prefetch`) are
-                                // started `LOOK_AHEAD` rows early.
-                                for row in rows.iter().take(LOOK_AHEAD) {
-                                    validator.prefetch(&row.fields, ps);
-                                }
-                                let results: Vec<_> = (0..rows.len())
-                                    .map(|i| {
-                                        if let Some(later) = rows.get(i + LOOK_AHEAD) {
-                                            validator.prefetch(&later.fields, ps);
-                                        }
-                                        let row = &mut rows[i];
-                                        match row.problem.clone() {
-                                            Some(problem) => Err(problem),
-                                            None => validator
-                                                .validate(&row.fields, ps, &mut stats)
-                                                .and_then(|v| {
-                                                    let kh =
-                                                        key_hash(key_idx.iter().map(|&k| &v[k]));
-                                                    let t = tag(&v)?;
-                                                    Ok((v, kh, t))
-                                                }),
-                                        }
-                                    })
-                                    .collect();
-                                rows.into_iter().zip(results).collect::<Vec<_>>()
-                            });
-                            if tx.send((seq, checked)).is_err() {
-                                break;
-                            }
-                        }
-                        stats
-                    })
-                })
-                .collect();
-            drop((tx, raw_rx));
-            let handed = (|| -> Result<()> {
-                // Batches come back in any order; they are handed on in the file's.
-                let mut in_order = InOrder::default();
-                let mut ready = Vec::new();
-                for (seq, batch) in rx {
-                    in_order.put(seq, batch, &mut ready);
-                    for batch in ready.drain(..) {
-                        let mut batch = batch?;
-                        for i in 0..batch.len() {
-                            // The key and tag of the valid row `LOOK_AHEAD` rows on, so that
-                            // `accept` can start its look-ups.
-                            let ahead = match batch.get(i + LOOK_AHEAD) {
-                                Some((_, Ok((_, kh, t)))) => Some((*kh, *t)),
-                                _ => None,
-                            };
-                            let (row, checked) = &mut batch[i];
-                            record.rows_read += 1;
-                            match checked {
-                                Ok((values, kh, t)) => {
-                                    accept(self, record, row, values, *kh, *t, ahead)?
-                                }
-                                Err(reason) => {
-                                    let reason = std::mem::take(reason);
-                                    self.quarantine(record, &table.name, row, reason)?
-                                }
-                            }
-                        }
-                        // The reading thread may have stopped: then the batch is freed here.
-                        let _ = back_tx.send(batch);
-                    }
-                }
-                Ok(())
-            })();
-            // Joining after the receiver is gone: checkers blocked on a full channel stop.
-            drop(back_tx);
-            let mut stats = TimeStats::default();
-            let mut failed = false;
-            for c in checkers {
-                match c.join() {
-                    Ok(s) => {
-                        stats.ambiguous += s.ambiguous;
-                        stats.shifted += s.shifted;
-                    }
-                    Err(_) => failed = true,
-                }
-            }
-            (if failed { Err(()) } else { Ok(stats) }, handed)
-        });
+            },
+        );
         self.ps = pss;
-        handed?;
-        let stats = stats.map_err(|_| Error::Invalid("internal: a row checker failed".into()))?;
+        let stats = read?;
         if let Some(hash) = hash {
             // Read to its end: the hash is the file's.
             record.sha256 = hash.hex();
@@ -748,468 +400,56 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// A reference table: merged by key with what the store holds (a new version of a row
-    /// replaces the old one), references to other tables checked, rewritten whole.
-    ///
-    /// Rows go into a columnar buffer as they come; a row replaced later is only marked dead.
-    /// (At 100M events the reference data is millions of rows: as a vector of values each,
-    /// several times the memory.)
-    fn reference(
-        &mut self,
-        table: &'a TableSpec,
-        inputs: &[(&InputFile, &String)],
-        store: &mut Store,
-        manifest: &mut Manifest,
-    ) -> Result<()> {
-        let rel = format!("{}.parquet", table.store);
-        let specs: Vec<_> = table.columns.iter().chain(&table.added).cloned().collect();
-        let key_idx = table.key_indices();
-        let digest_idx = table.columns.len();
-        // The stored rows, then this run's, by number: their digests, whether each is current,
-        // and the current row of each key.
-        let stored = match manifest.tables.get(&table.store) {
-            Some(_) => Some(store.read(&rel, None)?),
-            None => None,
-        };
-        let mut digests: Vec<u64> = Vec::new();
-        let mut index: HashMap<u128, usize> = HashMap::default();
-        if let Some(df) = &stored {
-            let key_specs: Vec<ColumnSpec> = key_idx
-                .iter()
-                .chain([&digest_idx])
-                .map(|&k| specs[k].clone())
-                .collect();
-            for (i, r) in frame_rows(df, &key_specs)?.iter().enumerate() {
-                let Some((Value::U64(d), key)) = r.split_last() else {
-                    return Err(Error::store(
-                        store.root(),
-                        format!("has a {rel} row {i} without a digest"),
-                    ));
-                };
-                index.insert(key_hash(key), i);
-                digests.push(*d);
-            }
+    /// Waits for the reference tables' files (`Run::reference`); a writer's panic goes on
+    /// here.
+    fn wait_for_table_writes(&mut self) -> Result<()> {
+        for w in std::mem::take(&mut self.table_writes) {
+            w.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         }
-        let mut current = vec![true; digests.len()];
-        let mut added = TableBuffer::new(table);
-        let checks = self.reference_checks(table)?;
-        let mut changed = false;
-        for (input, sha) in inputs {
-            let mut record = self.new_record(input, sha, manifest);
-            if record.status == "ingested" {
-                let accept: &mut Accept<'_, Self, ()> =
-                    &mut |run, record, raw, values, kh, (), _| {
-                        for (col, target, known) in &checks {
-                            if !known.contains(&values[*col]) {
-                                let shown = match &values[*col] {
-                                    Value::Str(s) if table.columns[*col].stored_as.is_none() => {
-                                        format!(" '{s}'")
-                                    }
-                                    _ => " (value withheld)".into(),
-                                };
-                                let reason = format!(
-                                "{}{shown} is not in {target}: a reference to something the store does not know",
-                                table.columns[*col].name
-                            );
-                                return run.quarantine(record, &table.name, raw, reason);
-                            }
-                        }
-                        let Value::U64(d) = values[digest_idx] else {
-                            return Err(Error::Invalid("internal: digest missing".into()));
-                        };
-                        match index.get(&kh) {
-                            Some(&i) if digests[i] == d => {
-                                record.rows_duplicate += 1;
-                                return Ok(());
-                            }
-                            Some(&i) => {
-                                current[i] = false;
-                                record.rows_replaced += 1;
-                            }
-                            None => {}
-                        }
-                        index.insert(kh, digests.len());
-                        digests.push(d);
-                        current.push(true);
-                        added.push(values)?;
-                        record.rows_stored += 1;
-                        Ok(())
-                    };
-                self.read_file(input, table, &mut record, |_| Ok(()), accept)?;
-            }
-            changed |= record.rows_stored > 0;
-            self.records.push(record);
+        Ok(())
+    }
+
+    /// Stages the run's quarantined rows as the quarantine's part of the run, if there are any.
+    fn stage_quarantine(&mut self, store: &mut Store, manifest: &mut Manifest) -> Result<()> {
+        if self.quarantine.is_empty() {
+            return Ok(());
         }
-        // The current rows: the stored ones not replaced, and this run's.
-        let mut df = added.take_frame()?;
-        if let Some(old) = stored {
-            df = old.vstack(&df)?;
-        }
-        if current.contains(&false) {
-            df = df.filter(&BooleanChunked::from_slice("current".into(), &current))?;
-        }
-        for column in self.referred_columns(table) {
-            let i = table.require(column)?;
-            let values: HashSet<Value> = frame_rows(&df, &specs[i..=i])?
-                .into_iter()
-                .flatten()
-                .collect();
-            self.known
-                .insert((table.name.clone(), column.into()), Arc::new(values));
-        }
-        // The table is sorted, written and synced, and let go of (at 100M events, millions of
-        // rows), on a thread of its own while the next tables are read; `run` waits for it
-        // before the commit.
-        let write = if changed {
-            manifest.tables.insert(
-                table.store.clone(),
-                TableRecord {
-                    rows: df.height() as u64,
-                    files: vec![rel.clone()],
-                },
-            );
-            Some(store.stage_path(&rel)?)
-        } else {
-            None
-        };
-        let key_names: Vec<PlSmallStr> = key_idx
-            .iter()
-            .map(|&k| specs[k].store_name().into())
-            .collect();
-        self.table_writes.push(std::thread::spawn(move || {
-            drop((index, digests, current));
-            let Some(path) = write else {
-                return Ok(());
-            };
-            write_file(&path, &mut sort_by_key(&df, &key_names)?)
-        }));
+        let rel = format!("quarantine/part-r{:06}.parquet", self.run_no);
+        let mut df = self.quarantine.take_frame()?;
+        store.stage(&rel, &mut df)?;
+        let t = manifest.tables.entry("quarantine".into()).or_default();
+        t.rows += df.height() as u64;
+        t.files.push(rel);
         Ok(())
     }
 
-    /// The columns of reference table `table` that later tables refer to or the events look
-    /// up.
-    fn referred_columns(&self, table: &TableSpec) -> Vec<&'a str> {
-        let mut columns: Vec<&str> = self
-            .contract
-            .tables
-            .iter()
-            .flat_map(|t| &t.references)
-            .filter(|r| r.table == table.name)
-            .map(|r| r.key.as_str())
-            .chain(
-                EVENTS_KNOWN
-                    .iter()
-                    .filter(|(t, _)| *t == table.name)
-                    .map(|(_, c)| *c),
-            )
-            .collect();
-        columns.sort_unstable();
-        columns.dedup();
-        columns
+    /// The manifest's record of the run.
+    fn run_record(&self) -> RunRecord {
+        RunRecord {
+            run: self.run_no,
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            ingested_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            key_id: self.config.key.id().into(),
+            profile: self.config.profile.as_ref().map(|p| ProfileRecord {
+                name: p.name.clone(),
+                sha256: p.sha256.clone(),
+            }),
+            files: self.records.clone(),
+        }
     }
 
-    /// For each reference of the table: its column, the target's name, and the known keys.
-    fn reference_checks(&self, table: &TableSpec) -> Result<Vec<(usize, String, KnownValues)>> {
-        let mut checks = Vec::new();
-        for r in &table.references {
-            let target = self
-                .contract
-                .table(&r.table)
-                .ok_or_else(|| Error::Invalid(format!("internal: unknown table '{}'", r.table)))?;
-            target.require(&r.key)?;
-            let known = self.known(&r.table, &r.key)?;
-            checks.push((table.require(&r.column)?, r.table.clone(), known));
+    /// What the run did.
+    fn report(self, timings: PhaseTimings) -> IngestReport {
+        IngestReport {
+            run: self.run_no,
+            files: self.records,
+            quarantine: self.notes,
+            unknown_users: self.unknown_users,
+            unknown_clients: self.unknown_clients,
+            months: self.months,
+            timings,
         }
-        Ok(checks)
-    }
-
-    /// The values of `column` over the current rows of reference table `table`.
-    fn known(&self, table: &str, column: &str) -> Result<KnownValues> {
-        let spec = self
-            .contract
-            .table(table)
-            .ok_or_else(|| Error::Invalid(format!("internal: unknown table '{table}'")))?;
-        spec.require(column)?;
-        self.known
-            .get(&(table.to_string(), column.to_string()))
-            .cloned()
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "internal: the values of {table}.{column} were not kept"
-                ))
-            })
-    }
-
-    /// The access log: de-duplicated by (source, event_id) against the month partitions it
-    /// touches, written as new part files; existing parts are never rewritten.
-    fn events(
-        &mut self,
-        table: &'a TableSpec,
-        inputs: &[(&InputFile, &String)],
-        store: &mut Store,
-        manifest: &mut Manifest,
-    ) -> Result<()> {
-        let time_idx = table.require("event_time")?;
-        let user_idx = table.require("user_id")?;
-        let client_idx = table.require("client_id")?;
-        let key_idx = table.key_indices();
-        let key_names: Vec<&str> = key_idx
-            .iter()
-            .map(|&k| table.columns[k].store_name())
-            .collect();
-        let digest_idx = table.columns.len();
-        let [users, clients] = EVENTS_KNOWN;
-        let known = Known {
-            users: self.known(users.0, users.1)?,
-            clients: self.known(clients.0, clients.1)?,
-        };
-        let zone = self.zone;
-        let run_no = self.run_no;
-        let part_rows = self.config.part_rows.max(1);
-
-        // Part files are sorted and written on a thread of their own, one at a time, while
-        // the next rows are read. The hand-over waits for the writer to be free, so that memory
-        // holds at most the part being written besides the buffers. Handing over `None` waits
-        // until every part handed over before is written.
-        let (new_parts, firsts, stored) = std::thread::scope(|s| -> Result<_> {
-            let (parts, part_rx) = std::sync::mpsc::sync_channel::<Option<(PathBuf, DataFrame)>>(0);
-            let writer = s.spawn(move || -> Result<()> {
-                for (path, df) in part_rx.into_iter().flatten() {
-                    write_part(&path, df)?;
-                }
-                Ok(())
-            });
-            let read = (|| -> Result<_> {
-                // By month (`EventTag::month`): its keys, and its buffer.
-                let mut seen: HashMap<i32, Month> = HashMap::default();
-                let mut buffers: BTreeMap<i32, TableBuffer> = BTreeMap::new();
-                // A month's keys let go of, emptied, kept for the next month: at 100M events
-                // a month's table is hundreds of MB.
-                let mut spare_keys: Option<Keys> = None;
-                // Events handed to `accept`, the clock of `Month::last`.
-                let mut clock = 0u64;
-                // (user, client) -> code and earliest time, of the store and of this run.
-                let mut firsts = self.stored_firsts(store, manifest, &known)?;
-                let mut stored = 0u64;
-                let mut new_parts: Vec<(String, String)> = Vec::new();
-                let mut buffered = 0usize;
-
-                for (input, sha) in inputs {
-                    let mut record = self.new_record(input, sha, manifest);
-                    if record.status != "ingested" {
-                        self.records.push(record);
-                        continue;
-                    }
-                    // On the checker threads: the local month.
-                    let mut month_of: (Option<i64>, i32) = (None, 0);
-                    let tag = move |values: &[Value]| {
-                        let Value::Timestamp(t) = values[time_idx] else {
-                            return Err("internal: event_time is not a timestamp".to_string());
-                        };
-                        // Present-day UTC offsets are multiples of 15 minutes, so one quarter hour
-                        // lies in one local month: the month is worked out once per quarter.
-                        let quarter = t.div_euclid(QUARTER_HOUR_MICROS);
-                        if month_of.0 != Some(quarter) {
-                            let local = local_time(t, zone)?;
-                            month_of = (Some(quarter), local.year() * 12 + local.month0() as i32);
-                        }
-                        let pair = match (&values[user_idx], &values[client_idx]) {
-                            (u @ Value::Str(_), c @ Value::Str(_)) => Firsts::pair_key(u, c),
-                            _ => 0,
-                        };
-                        Ok(EventTag {
-                            month: month_of.1,
-                            pair,
-                        })
-                    };
-                    let accept: &mut Accept<'_, Self, EventTag> =
-                        &mut |run, record, raw, values, kh, tag, ahead| {
-                            if let Some((next_kh, next)) = ahead {
-                                firsts.prefetch(next.pair);
-                                if let Some(keys) =
-                                    seen.get(&next.month).and_then(|m| m.keys.as_ref())
-                                {
-                                    keys.prefetch(ShaKey::new(next_kh));
-                                }
-                            }
-                            let Value::Timestamp(t) = values[time_idx] else {
-                                return Err(Error::Invalid(
-                                    "internal: event_time is not a timestamp".into(),
-                                ));
-                            };
-                            let month = tag.month;
-                            clock += 1;
-                            if !seen.contains_key(&month) {
-                                let name = local_time(t, zone)
-                                    .map_err(Error::Invalid)?
-                                    .format("%Y-%m")
-                                    .to_string();
-                                seen.insert(
-                                    month,
-                                    Month {
-                                        name,
-                                        keys: None,
-                                        last: 0,
-                                    },
-                                );
-                            }
-                            let m = seen.get_mut(&month).ok_or_else(|| {
-                                Error::Invalid("internal: month keys missing".into())
-                            })?;
-                            m.last = clock;
-                            if m.keys.is_none() {
-                                // This run's parts of the month too, once they are on disk.
-                                let staged: Vec<&str> = new_parts
-                                    .iter()
-                                    .filter(|(name, _)| *name == m.name)
-                                    .map(|(_, rel)| rel.as_str())
-                                    .collect();
-                                if !staged.is_empty() {
-                                    parts.send(None).map_err(|_| writer_stopped())?;
-                                }
-                                m.keys = Some(load_keys(
-                                    spare_keys.take().unwrap_or_default(),
-                                    store,
-                                    &event_parts(manifest, &m.name),
-                                    &staged,
-                                    &key_names,
-                                )?);
-                            }
-                            let keys = m.keys.as_mut().ok_or_else(|| {
-                                Error::Invalid("internal: month keys missing".into())
-                            })?;
-                            let Value::U64(d) = values[digest_idx] else {
-                                return Err(Error::Invalid("internal: digest missing".into()));
-                            };
-                            let key = ShaKey::new(kh);
-                            match keys.get(key) {
-                                Some(&old) if old == d => record.rows_duplicate += 1,
-                                Some(_) => {
-                                    let reason = format!(
-                                    "event '{}' from source '{}' is already stored with different content; \
-                                     a source must not reuse an event id",
-                                    values[key_idx[1]].as_str().unwrap_or(""),
-                                    values[key_idx[0]].as_str().unwrap_or("")
-                                );
-                                    run.quarantine(record, &table.name, raw, reason)?;
-                                }
-                                None => {
-                                    keys.insert(key, d);
-                                    let (pair, known_user, known_client) =
-                                        match (&values[user_idx], &values[client_idx]) {
-                                            (Value::Str(u), Value::Str(c)) => {
-                                                let p = firsts.see(tag.pair, u, c, t, &known)?;
-                                                (Value::U32(p.code), p.known_user, p.known_client)
-                                            }
-                                            (u, c) => (
-                                                Value::Null,
-                                                known.user(u.as_str()),
-                                                known.client(c.as_str()),
-                                            ),
-                                        };
-                                    values.push(pair);
-                                    run.unknown_users += u64::from(!known_user);
-                                    run.unknown_clients += u64::from(!known_client);
-                                    let buf = buffers
-                                        .entry(month)
-                                        .or_insert_with(|| TableBuffer::new(table));
-                                    buf.push(values)?;
-                                    record.rows_stored += 1;
-                                    stored += 1;
-                                    buffered += 1;
-                                    // Memory holds at most `part_rows` events. Months not seen
-                                    // for that long go to disk and let go of their keys; then,
-                                    // if need be, the fullest month goes to disk.
-                                    if buffered >= part_rows {
-                                        for (mo, m) in seen.iter_mut() {
-                                            if *mo == month
-                                                || m.keys.is_none()
-                                                || clock - m.last < part_rows as u64
-                                            {
-                                                continue;
-                                            }
-                                            if let Some(mut keys) = m.keys.take() {
-                                                keys.clear();
-                                                spare_keys = Some(keys);
-                                            }
-                                            let Some(buf) = buffers.get_mut(mo) else {
-                                                continue;
-                                            };
-                                            if !buf.is_empty() {
-                                                buffered -= buf.len();
-                                                flush(
-                                                    store,
-                                                    buf,
-                                                    &m.name,
-                                                    run_no,
-                                                    &mut new_parts,
-                                                    &parts,
-                                                )?;
-                                            }
-                                        }
-                                    }
-                                    if buffered >= part_rows {
-                                        if let Some((month, buf)) =
-                                            buffers.iter_mut().max_by_key(|(_, b)| b.len())
-                                        {
-                                            buffered -= buf.len();
-                                            flush(
-                                                store,
-                                                buf,
-                                                &seen[month].name,
-                                                run_no,
-                                                &mut new_parts,
-                                                &parts,
-                                            )?;
-                                        }
-                                    }
-                                }
-                            }
-                            Ok(())
-                        };
-                    self.read_file(input, table, &mut record, tag, accept)?;
-                    self.records.push(record);
-                }
-                for (month, buf) in buffers.iter_mut() {
-                    if !buf.is_empty() {
-                        flush(
-                            store,
-                            buf,
-                            &seen[month].name,
-                            run_no,
-                            &mut new_parts,
-                            &parts,
-                        )?;
-                    }
-                }
-                Ok((new_parts, firsts, stored))
-            })();
-            drop(parts);
-            // The writer's error first: a failed hand-over is its consequence.
-            writer
-                .join()
-                .map_err(|_| Error::Invalid("internal: the part writer failed".into()))??;
-            read
-        })?;
-        let t = manifest.tables.entry(table.store.clone()).or_default();
-        for (month, part) in &new_parts {
-            t.files.push(part.clone());
-            if !self.months.contains(month) {
-                self.months.push(month.clone());
-            }
-        }
-        t.files.sort();
-        t.rows += self
-            .records
-            .iter()
-            .filter(|r| r.table == table.name)
-            .map(|r| r.rows_stored)
-            .sum::<u64>();
-        self.months.sort();
-        if stored > 0 {
-            self.first_access(firsts, store, manifest)?;
-        }
-        Ok(())
     }
 
     /// The store's first accesses with their pair codes (none in a new store).
@@ -1265,7 +505,7 @@ impl<'a> Run<'a> {
     ) -> Result<()> {
         let spec = &self.contract.first_access;
         let file = spec.file();
-        let rows = firsts.rows()?;
+        let rows = firsts.rows();
         let n = rows.len();
         let (mut users, mut clients, mut times) = (
             Vec::with_capacity(n),
@@ -1295,350 +535,5 @@ impl<'a> Run<'a> {
             },
         );
         Ok(())
-    }
-}
-
-/// What the checker threads work out for each valid event.
-#[derive(Debug, Clone, Copy)]
-struct EventTag {
-    /// The local month, as year * 12 + month - 1 (ordered as the months' names are).
-    month: i32,
-    /// `Firsts::pair_key` of (user, client), when both are given.
-    pair: u128,
-}
-
-/// The local time of `t` (microseconds since the epoch) in `zone`.
-fn local_time(t: i64, zone: Tz) -> std::result::Result<chrono::DateTime<Tz>, String> {
-    Utc.timestamp_micros(t)
-        .single()
-        .map(|u| u.with_timezone(&zone))
-        .ok_or_else(|| format!("internal: time {t} out of range"))
-}
-
-/// Digests of events by the 128-bit hash of their (source, event_id). A month of a national
-/// log holds millions.
-type Keys = ShaKeyTable<u64>;
-
-/// (source, event_id) hashes and digests of the events in a month's part files, committed ones
-/// and ones this run staged, put in `keys`: an empty table, maybe another month's let go of and
-/// kept for its slots (`Run::events`).
-fn load_keys(
-    mut keys: Keys,
-    store: &Store,
-    committed: &[String],
-    staged: &[&str],
-    key_names: &[&str],
-) -> Result<Keys> {
-    let mut cols: Vec<&str> = key_names.to_vec();
-    cols.push("digest");
-    let frames = committed
-        .iter()
-        .map(|part| store.read(part, Some(&cols)))
-        .chain(
-            staged
-                .iter()
-                .map(|part| store.read_staged(part, Some(&cols))),
-        );
-    for df in frames {
-        let df = df?;
-        let key_cols: Vec<&StringChunked> = key_names
-            .iter()
-            .map(|k| df.column(k).and_then(|c| c.str()))
-            .collect::<PolarsResult<_>>()?;
-        let digests = df.column("digest")?.u64()?;
-        for i in 0..df.height() {
-            let vals: Vec<Value> = key_cols
-                .iter()
-                .map(|c| c.get(i).map_or(Value::Null, |s| Value::Str(s.into())))
-                .collect();
-            keys.insert(
-                ShaKey::new(key_hash(vals.iter())),
-                digests.get(i).unwrap_or(0),
-            );
-        }
-    }
-    Ok(keys)
-}
-
-/// A month the run has events of.
-struct Month {
-    /// As in the partition name: `2026-03`.
-    name: String,
-    /// Digests by key hash of the events the month holds; `None` once let go.
-    keys: Option<Keys>,
-    /// When an event of the month was last seen (`clock` in `Run::events`).
-    last: u64,
-}
-
-fn writer_stopped() -> Error {
-    Error::Invalid("internal: the part writer stopped".into())
-}
-
-/// Hands a month's buffered events to the writer as this run's next part of the month, and
-/// notes it in `new_parts` (month, part file).
-fn flush(
-    store: &mut Store,
-    buf: &mut TableBuffer,
-    month: &str,
-    run: u32,
-    new_parts: &mut Vec<(String, String)>,
-    parts: &std::sync::mpsc::SyncSender<Option<(PathBuf, DataFrame)>>,
-) -> Result<()> {
-    let n = new_parts.iter().filter(|(m, _)| m == month).count();
-    let rel = format!("events/month={month}/part-r{run:06}-{n:04}.parquet");
-    let df = buf.take_frame()?;
-    let path = store.stage_path(&rel)?;
-    parts.send(Some((path, df))).map_err(|_| writer_stopped())?;
-    new_parts.push((month.to_string(), rel));
-    Ok(())
-}
-
-/// The columns an events part is sorted by: the order the audit reads in.
-const PART_ORDER: [&str; 3] = ["event_time", "source", "event_id"];
-
-/// Writes an events part, sorted by `PART_ORDER`. Exports are mostly in time order already:
-/// then the part is written as it is, without sorting a copy, each column encoded as
-/// `EncodedWriter::encoding_of` says.
-fn write_part(path: &Path, df: DataFrame) -> Result<()> {
-    let df = if in_part_order(&df)? {
-        df
-    } else {
-        df.sort(PART_ORDER, SortMultipleOptions::default())?
-    };
-    crate::store::write_encoded_file(path, &df, EncodedWriter::encoding_of)
-}
-
-/// Whether the rows are in `PART_ORDER` already (missing values first, as the sort puts them).
-fn in_part_order(df: &DataFrame) -> Result<bool> {
-    let [time, source, id] = PART_ORDER;
-    let time = df.column(time)?.datetime()?.physical();
-    let (source, id) = (df.column(source)?.str()?, df.column(id)?.str()?);
-    let mut rows = time.iter().zip(source.iter()).zip(id.iter());
-    let Some(mut last) = rows.next() else {
-        return Ok(true);
-    };
-    for row in rows {
-        if row < last {
-            return Ok(false);
-        }
-        last = row;
-    }
-    Ok(true)
-}
-
-/// Sorts a frame by its key columns, rows with equal keys in the order they had: as a stable
-/// sort of its rows by their values (`Value`'s order: nulls first, text byte by byte) would.
-///
-/// Without reading every row's key from elsewhere in memory at each comparison (polars' sort
-/// took twice as long on the 5 million assignments at 100M events): where the first key is
-/// text, rows are ordered by its first 16 bytes, held side by side with the rows' places, and
-/// whole keys are compared only where those tie. (Text compares byte by byte, so zero-padded
-/// prefixes order as the text does, or tie; a missing value, first in the order, ties with "".)
-///
-/// The sorted frame is in chunks of `ROW_GROUP_ROWS`, each a row group when it is written
-/// (polars' writer writes a frame of one chunk as one row group, however long).
-fn sort_by_key(df: &DataFrame, keys: &[PlSmallStr]) -> Result<DataFrame> {
-    // The key columns in one chunk each, for reads by row.
-    let mut key_frame = df.select(keys.iter().cloned())?;
-    key_frame.rechunk_mut();
-    let columns = key_frame
-        .columns()
-        .iter()
-        .map(|c| KeyColumn::new(c.as_materialized_series()))
-        .collect::<Result<Vec<_>>>()?;
-    let by_key = |a: IdxSize, b: IdxSize| {
-        columns
-            .iter()
-            .map(|c| c.cmp(a as usize, b as usize))
-            .find(|o| o.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    };
-    let mut order: Vec<(u128, IdxSize)> = (0..df.height())
-        .map(|i| (columns.first().map_or(0, |c| c.prefix(i)), i as IdxSize))
-        .collect();
-    order.sort_by(|(pa, a), (pb, b)| pa.cmp(pb).then_with(|| by_key(*a, *b)));
-    let order = IdxCa::from_vec(
-        PlSmallStr::EMPTY,
-        order.into_iter().map(|(_, i)| i).collect(),
-    );
-    let sorted = df.take(&order)?;
-    let mut chunked = sorted.slice(0, ROW_GROUP_ROWS);
-    let mut offset = ROW_GROUP_ROWS;
-    while offset < sorted.height() {
-        chunked.vstack_mut_owned(sorted.slice(offset as i64, ROW_GROUP_ROWS))?;
-        offset += ROW_GROUP_ROWS;
-    }
-    Ok(chunked)
-}
-
-/// A key column of a frame of one chunk, compared row with row in `Value`'s order.
-enum KeyColumn {
-    Text(StringChunked),
-    Bool(BooleanChunked),
-    I32(Int32Chunked),
-    I64(Int64Chunked),
-    U32(UInt32Chunked),
-    U64(UInt64Chunked),
-}
-
-impl KeyColumn {
-    fn new(s: &Series) -> Result<KeyColumn> {
-        Ok(match s.dtype() {
-            DataType::String => KeyColumn::Text(s.str()?.clone()),
-            DataType::Boolean => KeyColumn::Bool(s.bool()?.clone()),
-            DataType::Int32 => KeyColumn::I32(s.i32()?.clone()),
-            DataType::Date => KeyColumn::I32(s.date()?.physical().clone()),
-            DataType::Datetime(..) => KeyColumn::I64(s.datetime()?.physical().clone()),
-            DataType::UInt32 => KeyColumn::U32(s.u32()?.clone()),
-            DataType::UInt64 => KeyColumn::U64(s.u64()?.clone()),
-            other => {
-                return Err(Error::Invalid(format!(
-                    "internal: key column '{}' of type {other}",
-                    s.name()
-                )))
-            }
-        })
-    }
-
-    fn cmp(&self, a: usize, b: usize) -> std::cmp::Ordering {
-        match self {
-            KeyColumn::Text(c) => c.get(a).cmp(&c.get(b)),
-            KeyColumn::Bool(c) => c.get(a).cmp(&c.get(b)),
-            KeyColumn::I32(c) => c.get(a).cmp(&c.get(b)),
-            KeyColumn::I64(c) => c.get(a).cmp(&c.get(b)),
-            KeyColumn::U32(c) => c.get(a).cmp(&c.get(b)),
-            KeyColumn::U64(c) => c.get(a).cmp(&c.get(b)),
-        }
-    }
-
-    /// The first 16 bytes of row `i`'s text, zero-padded; 0 for anything else.
-    fn prefix(&self, i: usize) -> u128 {
-        let KeyColumn::Text(c) = self else { return 0 };
-        let Some(s) = c.get(i) else { return 0 };
-        let mut b = [0u8; 16];
-        let n = s.len().min(16);
-        b[..n].copy_from_slice(&s.as_bytes()[..n]);
-        u128::from_be_bytes(b)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_frame_sorts_by_key_as_a_stable_sort_of_its_rows_by_value_does() {
-        use crate::store::contract::ColType;
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7513);
-        // Texts that share prefixes, are prefixes of each other, hold zero bytes or are not
-        // ASCII; a second key column (dates, some before 1970); a payload column (the row's
-        // place), so that the order of equal keys shows.
-        let texts = [
-            "",
-            "a",
-            "a\0",
-            "a\0\0",
-            "bsn1_00000000000",
-            "bsn1_000000000000",
-            "bsn1_0000000000001",
-            "bsn1_00000000000000000000000000000000",
-            "zz",
-            "Z",
-            "\u{e9}t\u{e9}",
-        ];
-        let spec = |name: &str, ty: ColType| ColumnSpec {
-            name: name.into(),
-            ty,
-            required: false,
-            meaning: String::new(),
-            values: Vec::new(),
-            identifier: None,
-            stored_as: None,
-        };
-        let specs = [
-            spec("t", ColType::String),
-            spec("d", ColType::Date),
-            spec("n", ColType::U64),
-        ];
-        for round in 0..40 {
-            let mut buf = TableBuffer::with_columns(specs.to_vec());
-            let rows: Vec<Vec<Value>> = (0..rng.random_range(0..300))
-                .map(|i| {
-                    let t = if round % 10 == 9 && i % 7 == 3 {
-                        Value::Null
-                    } else {
-                        Value::Str(texts[rng.random_range(0..texts.len())].into())
-                    };
-                    vec![t, Value::Date(rng.random_range(-2..3)), Value::U64(i)]
-                })
-                .collect();
-            for r in &rows {
-                buf.push(r).unwrap();
-            }
-            let df = buf.take_frame().unwrap();
-            for keys in [vec!["t"], vec!["t", "d"], vec!["d", "t"]] {
-                let names: Vec<PlSmallStr> = keys.iter().map(|&k| k.into()).collect();
-                let sorted = frame_rows(&sort_by_key(&df, &names).unwrap(), &specs).unwrap();
-                let idx: Vec<usize> = keys
-                    .iter()
-                    .map(|k| specs.iter().position(|s| s.name == *k).unwrap())
-                    .collect();
-                let mut slow = rows.clone();
-                slow.sort_by(|a, b| {
-                    idx.iter()
-                        .map(|&k| a[k].cmp(&b[k]))
-                        .find(|o| o.is_ne())
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                });
-                assert_eq!(sorted, slow, "round {round}, keys {keys:?}");
-            }
-        }
-    }
-
-    fn part(rows: &[(i64, &str, &str)]) -> DataFrame {
-        df!(
-            "event_time" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-            "source" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-            "event_id" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-        )
-        .unwrap()
-        .lazy()
-        .with_column(col("event_time").cast(DataType::Datetime(
-            TimeUnit::Microseconds,
-            Some(polars::prelude::TimeZone::UTC),
-        )))
-        .collect()
-        .unwrap()
-    }
-
-    #[test]
-    fn a_part_is_in_order_only_when_time_then_source_then_id_never_go_down() {
-        assert!(in_part_order(&part(&[])).unwrap());
-        assert!(in_part_order(&part(&[
-            (1, "b", "E9"),
-            (2, "a", "E1"),
-            (2, "a", "E2"),
-            (2, "b", "E0")
-        ]))
-        .unwrap());
-        assert!(!in_part_order(&part(&[(2, "a", "E1"), (1, "b", "E9")])).unwrap());
-        assert!(!in_part_order(&part(&[(2, "b", "E1"), (2, "a", "E9")])).unwrap());
-        assert!(!in_part_order(&part(&[(2, "a", "E2"), (2, "a", "E1")])).unwrap());
-    }
-
-    #[test]
-    fn a_part_out_of_order_is_written_sorted() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("part.parquet");
-        write_part(
-            &path,
-            part(&[(3, "a", "E3"), (1, "b", "E1"), (1, "a", "E2")]),
-        )
-        .unwrap();
-        let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
-            .finish()
-            .unwrap();
-        assert!(back.equals(&part(&[(1, "a", "E2"), (1, "b", "E1"), (3, "a", "E3")])));
     }
 }

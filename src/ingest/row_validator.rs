@@ -24,10 +24,14 @@ pub struct RowValidator<'a> {
 
 impl<'a> RowValidator<'a> {
     pub fn new(spec: &'a TableSpec, time: &'a TimeParser, client_ids: ClientIds) -> Self {
+        let index = |column: &str| {
+            spec.column_index(column)
+                .expect("Contract::check requires a period's columns")
+        };
         let period = spec
             .period
             .as_ref()
-            .and_then(|(from, to)| Some((spec.column_index(from)?, spec.column_index(to)?)));
+            .map(|(from, to)| (index(from), index(to)));
         let bsn_columns = (0..spec.columns.len())
             .filter(|&i| {
                 spec.columns[i]
@@ -113,14 +117,13 @@ impl<'a> RowValidator<'a> {
                     Value::Timestamp(t)
                 }
                 ColType::Identifier => {
-                    let kind = col.identifier.unwrap_or(IdKind::Client);
+                    let kind = col
+                        .identifier
+                        .expect("Contract::check gives every identifier column its kind");
                     Value::Str(self.pseudonym(kind, &col.name, text, ps)?.into())
                 }
                 ColType::U32 | ColType::U64 => {
-                    return Err(format!(
-                        "internal: column '{}' cannot be read from input",
-                        col.name
-                    ))
+                    unreachable!("Contract::check refuses u32 and u64 in a table's columns")
                 }
             };
             values.push(v);
@@ -176,6 +179,14 @@ impl<'a> RowValidator<'a> {
     fn is_bsn(&self, kind: IdKind) -> bool {
         is_bsn(kind, self.client_ids)
     }
+}
+
+/// The digest of a row of a table with `columns` contract columns, as `validate` made it.
+pub fn digest_of(values: &[Value], columns: usize) -> u64 {
+    let Value::U64(d) = values[columns] else {
+        unreachable!("RowValidator::validate puts the digest after the contract's columns")
+    };
+    d
 }
 
 /// Whether an identifier of this kind is a BSN where clients are identified by `client_ids`.

@@ -105,9 +105,12 @@ pub fn redact_bsns(text: &str) -> String {
                 continue;
             }
         }
-        let ch = text[i..].chars().next().unwrap_or('\u{fffd}');
+        let ch = text[i..]
+            .chars()
+            .next()
+            .expect("i is before the end, on a character boundary: it moves by whole characters");
         out.push(ch);
-        i += ch.len_utf8().max(1);
+        i += ch.len_utf8();
     }
     out
 }

@@ -185,6 +185,23 @@ impl TableSpec {
         })
     }
 
+    /// Index of a column the code relies on holding a value of type `ty` in every valid row:
+    /// a required column of that type. Anything else is a contract error.
+    pub fn require_filled(&self, name: &str, ty: ColType) -> Result<usize> {
+        let i = self.require(name)?;
+        let column = &self.columns[i];
+        if !column.required || column.ty != ty {
+            return Err(Error::Contract {
+                file: format!("{}.toml", self.name),
+                message: format!(
+                    "the code needs column '{name}' to be a required {}",
+                    format!("{ty:?}").to_lowercase()
+                ),
+            });
+        }
+        Ok(i)
+    }
+
     /// Whether the store partitions this table by month.
     pub fn is_events(&self) -> bool {
         self.store == "events"
@@ -209,7 +226,10 @@ impl TableSpec {
     pub fn key_indices(&self) -> Vec<usize> {
         self.key
             .iter()
-            .filter_map(|k| self.column_index(k))
+            .map(|k| {
+                self.column_index(k)
+                    .expect("Contract::check requires the key columns")
+            })
             .collect()
     }
 }
@@ -298,6 +318,17 @@ impl Contract {
     }
 
     fn check(&self) -> Result<()> {
+        for (i, t) in self.tables.iter().enumerate() {
+            // The events are read last, after every table whose values they look up.
+            if t.is_events() != (i + 1 == self.tables.len()) {
+                return Err(Error::Contract {
+                    file: format!("{}.toml", t.name),
+                    message: "the events table (store = \"events\") must be the only one, and \
+                              the last in the ingest order"
+                        .into(),
+                });
+            }
+        }
         for t in &self.tables {
             let err = |message: String| Error::Contract {
                 file: format!("{}.toml", t.name),
@@ -325,6 +356,13 @@ impl Contract {
                 if c.ty == ColType::Enum && c.values.is_empty() {
                     return Err(err(format!("enum column '{}' lists no values", c.name)));
                 }
+                if matches!(c.ty, ColType::U32 | ColType::U64) {
+                    return Err(err(format!(
+                        "column '{}': u32 and u64 are types of the store's own columns, not of \
+                         input columns",
+                        c.name
+                    )));
+                }
             }
             for r in &t.references {
                 t.require(&r.column)?;
@@ -348,12 +386,12 @@ impl Contract {
         self.tables.iter().find(|t| t.name == name)
     }
 
-    /// The access log's spec (the contract always has it; `load` checks).
+    /// The access log's spec: the last table (`check`).
     pub fn events(&self) -> &TableSpec {
         self.tables
-            .iter()
-            .find(|t| t.is_events())
-            .unwrap_or(&self.tables[self.tables.len() - 1])
+            .last()
+            .filter(|t| t.is_events())
+            .expect("Contract::check makes the last table the events table")
     }
 }
 
@@ -378,6 +416,28 @@ mod tests {
             ]
         );
         assert!(c.events().is_events());
+    }
+
+    #[test]
+    fn what_the_code_relies_on_is_checked_when_the_contract_is_read() {
+        let c = Contract::load().unwrap();
+        let events = c.events();
+        assert!(events
+            .require_filled("event_time", ColType::Timestamp)
+            .is_ok());
+        let e = events
+            .require_filled("workstation", ColType::String)
+            .unwrap_err();
+        assert!(e.to_string().contains("to be a required string"), "{e}");
+
+        let mut moved = c.clone();
+        moved.tables.swap(0, 6);
+        let e = moved.check().unwrap_err().to_string();
+        assert!(e.contains("access_log.toml") && e.contains("last"), "{e}");
+        let mut counted = c.clone();
+        counted.tables[1].columns[0].ty = ColType::U32;
+        let e = counted.check().unwrap_err().to_string();
+        assert!(e.contains("u32 and u64"), "{e}");
     }
 
     #[test]

@@ -174,7 +174,11 @@ fn text_dictionary(array: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
         Box::new(ArrowDataType::Utf8View),
         false,
     );
-    DictionaryArray::try_new(dtype, keys, values).ok()
+    let dictionary = DictionaryArray::try_new(dtype, keys, values).expect(
+        "the types are a dictionary's, and every key of a valid row indexes `values` (a null \
+         row's key 0 is checked only where some row is valid, so `values` is not empty)",
+    );
+    Some(dictionary)
 }
 
 #[cfg(test)]
@@ -230,6 +234,9 @@ mod tests {
         let distinct_rows =
             Utf8ViewArray::arr_from_iter_trusted(["a", "b", "c", "d"].map(Some).iter().copied());
         assert!(text_dictionary(&distinct_rows).is_none());
+        // A column of nulls only: a dictionary of nothing.
+        let nulls = Utf8ViewArray::arr_from_iter_trusted([None::<&str>; 8].iter().copied());
+        assert_eq!(text_dictionary(&nulls).unwrap().values().len(), 0);
     }
 
     /// A frame in chunks (as ingest's buffers make them) is written in row groups of

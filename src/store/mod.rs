@@ -218,7 +218,6 @@ impl Store {
     }
 }
 
-/// Writes a frame as a Parquet file at `path`, synced to disk.
 /// Reads a Parquet file, optionally only some columns.
 fn read_file(path: &Path, columns: Option<&[&str]>) -> Result<DataFrame> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
@@ -229,6 +228,7 @@ fn read_file(path: &Path, columns: Option<&[&str]>) -> Result<DataFrame> {
     Ok(reader.finish()?)
 }
 
+/// Writes a frame as a Parquet file at `path` (`write_parquet`), synced to disk.
 pub fn write_file(path: &Path, df: &mut DataFrame) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     write_parquet(&file, df)?;

@@ -36,6 +36,9 @@ pub struct CsvInput {
 const SPARE_ROWS: usize = 1 << 16;
 
 impl CsvInput {
+    /// Opens a CSV file of `table` and reads its header: each contract column once, found by
+    /// its name or by the profile's `mapping`, and every required one. `hash`: hashes the
+    /// file's bytes as they are read.
     pub fn open(
         path: &Path,
         table: &TableSpec,
@@ -44,26 +47,7 @@ impl CsvInput {
         encoding: Encoding,
         hash: Option<ReadHash>,
     ) -> Result<CsvInput> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        // Hashed as it is read, if asked: the head too.
-        let mut file: Box<dyn Read + Send> = match hash {
-            Some(sha) => Box::new(HashingRead::new(file, sha)),
-            None => Box::new(file),
-        };
-        let mut head = vec![0u8; 8192];
-        let n = read_up_to(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
-        head.truncate(n);
-        if head.contains(&0) {
-            return Err(Error::input(
-                path,
-                "holds NUL bytes: this is a binary file, not CSV text",
-            ));
-        }
-        let skip_bom = head.starts_with(&[0xEF, 0xBB, 0xBF]);
-        let rest: Box<dyn Read + Send> = Box::new(BufReader::with_capacity(1 << 20, file));
-        let start = if skip_bom { &head[3..] } else { &head[..] };
-        let stream: Box<dyn Read + Send> =
-            Box::new(std::io::Cursor::new(start.to_vec()).chain(rest));
+        let stream = text_stream(path, hash)?;
         // Records end at '\n' only: the csv crate's line numbers run one behind on CRLF
         // files otherwise. The '\r' this leaves on the last field is trimmed like all
         // surrounding white space.
@@ -73,73 +57,20 @@ impl CsvInput {
             .has_headers(false)
             .flexible(true)
             .from_reader(stream);
-
-        let mut header = csv::ByteRecord::new();
-        let got = reader
-            .read_byte_record(&mut header)
-            .map_err(|e| Error::input(path, format!("cannot read the header: {e}")))?;
-        if !got {
-            return Err(Error::input(path, "is empty: there is no header row"));
-        }
-        let names: Vec<String> = header
-            .iter()
-            .map(|f| encoding.decode(f).map(|s| s.trim().to_string()))
-            .collect::<Option<_>>()
-            .ok_or_else(|| Error::input(path, not_utf8(1)))?;
-
-        let rename = |file_name: &str| -> String {
-            mapping
-                .and_then(|m| m.columns.get(file_name).cloned())
-                .unwrap_or_else(|| file_name.to_string())
-        };
-        let mut positions = vec![None; table.columns.len()];
-        let mut ignored_columns = Vec::new();
-        let mut redact = vec![false; names.len()];
-        for (i, name) in names.iter().enumerate() {
-            match table.column_index(&rename(name)) {
-                Some(c) if positions[c].is_none() => {
-                    positions[c] = Some(i);
-                    redact[i] = table.columns[c].ty == ColType::Identifier;
-                }
-                Some(_) => {
-                    return Err(Error::input(
-                        path,
-                        format!("header names column '{name}' twice"),
-                    ))
-                }
-                None => ignored_columns.push(name.clone()),
-            }
-        }
+        let names = read_header(&mut reader, path, encoding)?;
+        let header = Header::map(&names, table, mapping, path)?;
         let missing: Vec<&str> = table
             .columns
             .iter()
-            .zip(&positions)
+            .zip(&header.positions)
             .filter(|(c, p)| c.required && p.is_none())
             .map(|(c, _)| c.name.as_str())
             .collect();
         if !missing.is_empty() {
-            let mut message = format!(
-                "is not a {} file: the header lacks {} (found: {})",
-                table.name,
-                missing
-                    .iter()
-                    .map(|m| format!("'{m}'"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                names
-                    .iter()
-                    .take(12)
-                    .map(|m| format!("'{m}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            if names.len() == 1 {
-                message.push_str(&format!(
-                    "; the header has one column, so the delimiter is probably not '{}'",
-                    delimiter as char
-                ));
-            }
-            return Err(Error::input(path, message));
+            return Err(Error::input(
+                path,
+                lacking_columns(table, &missing, &names, delimiter),
+            ));
         }
         let value_maps = table
             .columns
@@ -151,11 +82,11 @@ impl CsvInput {
             reader,
             encoding,
             delimiter,
-            positions,
+            positions: header.positions,
             value_maps,
-            redact: redact.into(),
+            redact: header.redact.into(),
             header_len: names.len(),
-            ignored_columns,
+            ignored_columns: header.ignored_columns,
             spare: Vec::new(),
         })
     }
@@ -187,7 +118,10 @@ impl CsvInput {
         if !got {
             return Ok(None);
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record
+            .position()
+            .expect("the csv reader sets the position of every record it reads")
+            .line();
         let n = record.len();
         let problem = (n != self.header_len).then(|| {
             format!(
@@ -241,6 +175,124 @@ impl CsvInput {
             self.spare.push(row);
         }
     }
+}
+
+/// The file's text as a stream, hashed as it is read if `hash` is given, without a UTF-8
+/// byte-order mark. A file with NUL bytes in its head is refused: it is binary, not CSV.
+fn text_stream(path: &Path, hash: Option<ReadHash>) -> Result<Box<dyn Read + Send>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    // Hashed as it is read, if asked: the head too.
+    let mut file: Box<dyn Read + Send> = match hash {
+        Some(sha) => Box::new(HashingRead::new(file, sha)),
+        None => Box::new(file),
+    };
+    let mut head = vec![0u8; 8192];
+    let n = read_up_to(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
+    head.truncate(n);
+    if head.contains(&0) {
+        return Err(Error::input(
+            path,
+            "holds NUL bytes: this is a binary file, not CSV text",
+        ));
+    }
+    let skip_bom = head.starts_with(&[0xEF, 0xBB, 0xBF]);
+    let rest: Box<dyn Read + Send> = Box::new(BufReader::with_capacity(1 << 20, file));
+    let start = if skip_bom { &head[3..] } else { &head[..] };
+    Ok(Box::new(std::io::Cursor::new(start.to_vec()).chain(rest)))
+}
+
+/// The header's column names, trimmed.
+fn read_header(
+    reader: &mut csv::Reader<Box<dyn Read + Send>>,
+    path: &Path,
+    encoding: Encoding,
+) -> Result<Vec<String>> {
+    let mut header = csv::ByteRecord::new();
+    let got = reader
+        .read_byte_record(&mut header)
+        .map_err(|e| Error::input(path, format!("cannot read the header: {e}")))?;
+    if !got {
+        return Err(Error::input(path, "is empty: there is no header row"));
+    }
+    header
+        .iter()
+        .map(|f| encoding.decode(f).map(|s| s.trim().to_string()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::input(path, not_utf8(1)))
+}
+
+/// Where the header puts the contract's columns.
+struct Header {
+    /// For each contract column, the index of the file column that holds it.
+    positions: Vec<Option<usize>>,
+    /// For each file column, whether its raw text is redacted in the quarantine.
+    redact: Vec<bool>,
+    /// The file columns that are not the contract's.
+    ignored_columns: Vec<String>,
+}
+
+impl Header {
+    /// Finds the contract's columns among the header's `names`, each by its name or by the
+    /// name `mapping` gives it. A column named twice is refused.
+    fn map(
+        names: &[String],
+        table: &TableSpec,
+        mapping: Option<&TableMapping>,
+        path: &Path,
+    ) -> Result<Header> {
+        let rename = |file_name: &str| -> String {
+            mapping
+                .and_then(|m| m.columns.get(file_name).cloned())
+                .unwrap_or_else(|| file_name.to_string())
+        };
+        let mut header = Header {
+            positions: vec![None; table.columns.len()],
+            redact: vec![false; names.len()],
+            ignored_columns: Vec::new(),
+        };
+        for (i, name) in names.iter().enumerate() {
+            match table.column_index(&rename(name)) {
+                Some(c) if header.positions[c].is_none() => {
+                    header.positions[c] = Some(i);
+                    header.redact[i] = table.columns[c].ty == ColType::Identifier;
+                }
+                Some(_) => {
+                    return Err(Error::input(
+                        path,
+                        format!("header names column '{name}' twice"),
+                    ))
+                }
+                None => header.ignored_columns.push(name.clone()),
+            }
+        }
+        Ok(header)
+    }
+}
+
+/// Why a file whose header lacks the required columns `missing` is not a `table` file.
+fn lacking_columns(table: &TableSpec, missing: &[&str], names: &[String], delimiter: u8) -> String {
+    let mut message = format!(
+        "is not a {} file: the header lacks {} (found: {})",
+        table.name,
+        missing
+            .iter()
+            .map(|m| format!("'{m}'"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        names
+            .iter()
+            .take(12)
+            .map(|m| format!("'{m}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if names.len() == 1 {
+        message.push_str(&format!(
+            "; the header has one column, so the delimiter is probably not '{}'",
+            delimiter as char
+        ));
+    }
+    message
 }
 
 fn map_value<'t>(text: &'t str, map: Option<&'t BTreeMap<String, String>>) -> &'t str {

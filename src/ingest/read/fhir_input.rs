@@ -143,7 +143,7 @@ impl FhirInput {
     }
 
     fn map(&self, line: u64, doc: &Json) -> RawRow {
-        let mut raw = serde_json::to_string(doc).unwrap_or_default();
+        let mut raw = serde_json::to_string(doc).expect("a JSON value always serialises");
         let kind = doc.get("resourceType").and_then(Json::as_str).unwrap_or("");
         if kind != "AuditEvent" {
             return RawRow {

@@ -64,8 +64,9 @@ impl RawText {
                         }
                     })
                     .collect();
-                let _ = w.write_record(&shown);
-                let bytes = w.into_inner().unwrap_or_default();
+                w.write_record(&shown)
+                    .expect("one record written to memory cannot fail");
+                let bytes = w.into_inner().expect("flushing into memory cannot fail");
                 crate::privacy::bsn::redact_bsns(String::from_utf8_lossy(&bytes).trim_end())
             }
         }
