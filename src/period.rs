@@ -89,11 +89,43 @@ impl Period {
         }
         out
     }
+
+    /// A period named relative to `today` (`previous-month`, `previous-quarter`: the last
+    /// whole month or quarter before the one `today` is in), or `None` for any other text.
+    /// The label is that of the period written out (`2026-11`, `2026-Q3`).
+    pub fn relative(text: &str, today: NaiveDate) -> Option<Period> {
+        let (year, month) = (today.year(), today.month());
+        let written = match text.trim() {
+            "previous-month" if month == 1 => format!("{}-12", year - 1),
+            "previous-month" => format!("{year}-{:02}", month - 1),
+            "previous-quarter" if month <= 3 => format!("{}-Q4", year - 1),
+            "previous-quarter" => format!("{year}-Q{}", (month - 1) / 3),
+            _ => return None,
+        };
+        Some(Period::parse(&written).expect("a month or quarter written out parses"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn previous_month_and_quarter_are_the_last_whole_ones_before_today() {
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let label = |text: &str, today: &str| Period::relative(text, day(today)).unwrap().label;
+        assert_eq!(label("previous-month", "2026-12-08"), "2026-11");
+        assert_eq!(label("previous-month", "2026-01-01"), "2025-12");
+        assert_eq!(label("previous-quarter", "2026-12-08"), "2026-Q3");
+        assert_eq!(label("previous-quarter", "2026-03-31"), "2025-Q4");
+        assert_eq!(label("previous-quarter", "2026-04-01"), "2026-Q1");
+        let q = Period::relative("previous-quarter", day("2026-07-15")).unwrap();
+        assert_eq!(
+            (q.range.first, q.range.last),
+            (day("2026-04-01"), day("2026-06-30"))
+        );
+        assert!(Period::relative("2026-Q1", day("2026-07-15")).is_none());
+    }
 
     fn p(t: &str) -> (String, String, String) {
         let p = Period::parse(t).unwrap();

@@ -1,7 +1,7 @@
 //! `audit`: check the arguments into a `PeriodConfig`, run the audit, print where the report is.
 
 use super::period_args::PeriodArgs;
-use crate::app::audit;
+use crate::app::audit::{self, AuditOutcome, PeriodConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
@@ -15,6 +15,24 @@ pub struct AuditArgs {
 pub fn run(args: AuditArgs) -> anyhow::Result<i32> {
     let config = args.run.check("audit")?;
     let o = audit::run(&config)?;
+    print_outcome(&config, &o);
+    if args.timings {
+        super::print_timings(&o.timings)?;
+    }
+    Ok(exit_status(&o))
+}
+
+/// The audit's exit status: 4 when it found accesses to review, else 0.
+pub fn exit_status(o: &AuditOutcome) -> i32 {
+    if o.has_findings() {
+        super::EXIT_FINDINGS
+    } else {
+        super::EXIT_OK
+    }
+}
+
+/// The verdict counts, the lists for review, and where the report and evidence are.
+pub fn print_outcome(config: &PeriodConfig, o: &AuditOutcome) {
     println!(
         "audit {} {}: {} accesses, {} justified, {} unjustified, {} emergency logins",
         config.policy.id, config.period.label, o.events, o.justified, o.unjustified, o.emergency
@@ -25,12 +43,4 @@ pub fn run(args: AuditArgs) -> anyhow::Result<i32> {
     );
     println!("  report: {}", o.out_dir.join("report.html").display());
     println!("  evidence: manifest.json sha256 {}", o.manifest_sha256);
-    if args.timings {
-        super::print_timings(&o.timings)?;
-    }
-    Ok(if o.has_findings() {
-        super::EXIT_FINDINGS
-    } else {
-        super::EXIT_OK
-    })
 }

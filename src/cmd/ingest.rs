@@ -49,6 +49,22 @@ pub struct IngestArgs {
 const SHOW_QUARANTINE: usize = 20;
 
 pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
+    let config = check(&args)?;
+    let report = execute(config, &args.store)?;
+    if args.timings {
+        super::print_timings(&report.timings)?;
+    }
+    let quarantined = report.totals().rows_quarantined > 0;
+    Ok(if args.strict && quarantined {
+        super::EXIT_QUARANTINED
+    } else {
+        super::EXIT_OK
+    })
+}
+
+/// Checks every argument into an `IngestConfig` (the key, the profile, the zone, the inputs)
+/// before anything is read.
+pub fn check(args: &IngestArgs) -> anyhow::Result<IngestConfig> {
     let contract = Contract::load()?;
     let profile = args
         .profile
@@ -79,7 +95,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
         }
     }
     let files = IngestConfig::plan_inputs(&args.inputs, profile.as_ref(), &contract)?;
-    let config = IngestConfig {
+    Ok(IngestConfig {
         store: args.store.clone(),
         files,
         key,
@@ -88,9 +104,13 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
         client_ids,
         progress: !args.quiet,
         part_rows: usize::try_from(args.part_rows).unwrap_or(usize::MAX),
-    };
+    })
+}
+
+/// Runs a checked ingest and prints its summary and the first quarantined rows.
+pub fn execute(config: IngestConfig, store: &std::path::Path) -> anyhow::Result<IngestReport> {
     let report = ingest::run(config)
-        .with_context(|| format!("nothing was written to '{}'", args.store.display()))?;
+        .with_context(|| format!("nothing was written to '{}'", store.display()))?;
     print_report(&report, &mut std::io::stdout().lock())?;
     for note in report.quarantine.iter().take(SHOW_QUARANTINE) {
         eprintln!("{}:{}: {}", note.file, note.line, note.reason);
@@ -99,18 +119,10 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
         eprintln!(
             "... and {} more quarantined rows; all are in {}/quarantine/",
             report.quarantine.len() - SHOW_QUARANTINE,
-            args.store.display()
+            store.display()
         );
     }
-    if args.timings {
-        super::print_timings(&report.timings)?;
-    }
-    let quarantined = report.totals().rows_quarantined > 0;
-    Ok(if args.strict && quarantined {
-        super::EXIT_QUARANTINED
-    } else {
-        super::EXIT_OK
-    })
+    Ok(report)
 }
 
 /// The end-of-run summary: one line per file, the totals, and what deserves attention.

@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod investigate;
 pub mod keygen;
 pub mod period_args;
+pub mod run;
 pub mod stats;
 pub mod verify;
 
@@ -38,6 +39,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The main job in one command: ingest, audit and statistics (the sample without --config).
+    #[command(
+        after_help = "Examples:\n  wmo-audit run                                   # the committed sample, from the project's folder\n  wmo-audit run --config /etc/wmo-audit/job.toml  # an organisation's periodic job\n\nExit status: 0 nothing to review, 4 accesses to review, 1 an error (nothing after it runs)."
+    )]
+    Run(run::RunArgs),
     /// Create a pseudonymisation key file (owner-only permissions).
     #[command(after_help = "Example:\n  wmo-audit keygen --out /secure/place/wmo-key.json")]
     Keygen(keygen::KeygenArgs),
@@ -87,6 +93,7 @@ fn print_timings(timings: &crate::phase_timings::PhaseTimings) -> std::io::Resul
 /// Runs a command and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
+        Command::Run(a) => run::run(a),
         Command::Keygen(a) => keygen::run(a),
         Command::Ingest(a) => ingest::run(a),
         Command::Audit(a) => audit::run(a),

@@ -1,7 +1,7 @@
 //! The arguments `audit` and `stats` share (store, policy, period, output folder, language),
 //! checked once into a `PeriodConfig` before any work starts.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -38,30 +38,61 @@ pub struct PeriodArgs {
 impl PeriodArgs {
     /// Checks every argument; the default output folder is `reports/<kind>-<policy>-<period>`.
     pub fn check(&self, kind: &str) -> anyhow::Result<PeriodConfig> {
-        let text = std::fs::read(&self.policy)
-            .with_context(|| format!("cannot read policy '{}'", self.policy.display()))?;
-        let policy = Policy::load(&self.policy)?;
+        let policy = CheckedPolicy::load(&self.policy)?;
         let period = Period::parse(&self.period)?;
-        if !self.store.join("manifest.json").exists() {
-            anyhow::bail!(
-                "store '{}' has no manifest.json; ingest data into it first",
-                self.store.display()
-            );
-        }
-        let out_dir = self.out.clone().unwrap_or_else(|| {
-            PathBuf::from("reports").join(format!("{kind}-{}-{}", policy.id, period.label))
-        });
+        require_store(&self.store)?;
         Ok(PeriodConfig {
+            out_dir: self
+                .out
+                .clone()
+                .unwrap_or_else(|| out_dir(Path::new("reports"), kind, &policy.policy, &period)),
             store: self.store.clone(),
-            policy_sha256: hex::encode(Sha256::digest(&text)),
-            policy,
+            policy_sha256: policy.sha256,
+            policy: policy.policy,
             policy_path: self.policy.clone(),
             period,
-            out_dir,
             lang: Lang::parse(&self.lang).expect("clap allows only the languages Lang parses"),
             csv: CsvDialect::parse(&self.csv_dialect)
                 .expect("clap allows only the dialects CsvDialect parses"),
-            command: crate::evidence::command_line(&std::env::args().collect::<Vec<_>>()),
+            command: command_line(),
         })
     }
+}
+
+/// A checked policy with the SHA-256 of its file as read.
+pub struct CheckedPolicy {
+    pub policy: Policy,
+    pub sha256: String,
+}
+
+impl CheckedPolicy {
+    pub fn load(path: &Path) -> anyhow::Result<CheckedPolicy> {
+        let text = std::fs::read(path)
+            .with_context(|| format!("cannot read policy '{}'", path.display()))?;
+        Ok(CheckedPolicy {
+            policy: Policy::load(path)?,
+            sha256: hex::encode(Sha256::digest(&text)),
+        })
+    }
+}
+
+/// Refuses a store that holds no data yet, with what to do.
+pub fn require_store(store: &Path) -> anyhow::Result<()> {
+    if !store.join("manifest.json").exists() {
+        anyhow::bail!(
+            "store '{}' has no manifest.json; ingest data into it first",
+            store.display()
+        );
+    }
+    Ok(())
+}
+
+/// The output folder of a run: `<reports>/<kind>-<policy>-<period>`.
+pub fn out_dir(reports: &Path, kind: &str, policy: &Policy, period: &Period) -> PathBuf {
+    reports.join(format!("{kind}-{}-{}", policy.id, period.label))
+}
+
+/// The command line, for the evidence manifest.
+pub fn command_line() -> Vec<String> {
+    crate::evidence::command_line(&std::env::args().collect::<Vec<_>>())
 }

@@ -1,6 +1,7 @@
 //! `stats`: check the arguments into a `PeriodConfig`, write the management release.
 
 use super::period_args::PeriodArgs;
+use crate::app::audit::PeriodConfig;
 use crate::app::stats;
 
 #[derive(Debug, clap::Args)]
@@ -11,7 +12,13 @@ pub struct StatsArgs {
 
 pub fn run(args: StatsArgs) -> anyhow::Result<i32> {
     let config = args.run.check("stats")?;
-    let (release, manifest_sha256) = stats::run(&config)?;
+    execute(&config)?;
+    Ok(super::EXIT_OK)
+}
+
+/// Writes the release and prints its size and where the report and evidence are.
+pub fn execute(config: &PeriodConfig) -> anyhow::Result<()> {
+    let (release, manifest_sha256) = stats::run(config)?;
     println!(
         "stats {} {}: {} team cells, {} role cells, {} suppressions",
         config.policy.id,
@@ -22,5 +29,5 @@ pub fn run(args: StatsArgs) -> anyhow::Result<i32> {
     );
     println!("  report: {}", config.out_dir.join("stats.html").display());
     println!("  evidence: manifest.json sha256 {manifest_sha256}");
-    Ok(super::EXIT_OK)
+    Ok(())
 }
