@@ -67,14 +67,18 @@ impl CsvDialect {
         }
     }
 
-    /// A text field: in the semicolon dialect a local time with its offset
+    /// A text field. In the semicolon dialect, for a spreadsheet: a local time with its offset
     /// (`2026-03-10T09:15:00+01:00`) is written as a spreadsheet reads a date and time
-    /// (`2026-03-10 09:15:00`); the comma dialect keeps the offset.
+    /// (`2026-03-10 09:15:00`), and a text a spreadsheet would run as a formula (one that begins
+    /// with `=`, `+`, `-`, `@`, a tab or a carriage return, such as a display name or an
+    /// emergency reason from a source system) gets a leading `'`, as OWASP advises against CSV
+    /// injection. The comma dialect, for tools, writes the text as it is.
     fn text(self, text: &str) -> String {
         match self {
             CsvDialect::Semicolon if is_local_time_with_offset(text) => {
                 format!("{} {}", &text[..10], &text[11..19])
             }
+            CsvDialect::Semicolon if runs_as_formula(text) => format!("'{text}"),
             _ => text.to_string(),
         }
     }
@@ -147,6 +151,20 @@ pub fn write_frame(
     }
     out.flush()
         .map_err(|e| Error::Invalid(format!("writing {name}: {e}")))
+}
+
+/// Whether a spreadsheet would run `text` as a formula: it begins with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return, and is not a plain number such as `-0,67` or a sign alone.
+fn runs_as_formula(text: &str) -> bool {
+    let plain_number = text.strip_prefix(['-', '+']).is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b',' || b == b'.')
+            && rest.bytes().next().is_some_and(|b| b.is_ascii_digit())
+    });
+    let sign_alone = text == "-" || text == "+";
+    text.starts_with(['=', '+', '-', '@', '\t', '\r']) && !plain_number && !sign_alone
 }
 
 /// Whether `text` is a time as `YYYY-MM-DDTHH:MM:SS+HH:MM` (or `-HH:MM`).
@@ -241,6 +259,22 @@ mod tests {
             "share,count,at,note\n97.5,1200,2026-10-25T02:30:00+02:00,a; b\n"
         );
         assert!(!is_local_time_with_offset("2026-10-25T02:30:00"));
+        for formula in [
+            "=1+1",
+            "+31 6",
+            "-x",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "=HYPERLINK(\"http://x\")",
+        ] {
+            assert!(runs_as_formula(formula), "{formula:?}");
+            assert_eq!(CsvDialect::Semicolon.text(formula), format!("'{formula}"));
+            assert_eq!(CsvDialect::Comma.text(formula), formula);
+        }
+        for plain in ["-0,67", "-12", "+3", "Jan de Vries", "x=1", "", "-"] {
+            assert!(!runs_as_formula(plain), "{plain:?}");
+        }
         assert!(!is_local_time_with_offset("EV0002026-10-25T02:30:00+02:00"));
     }
 }

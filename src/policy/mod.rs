@@ -286,6 +286,21 @@ follow_up_days = 7
     }
 
     #[test]
+    fn an_id_that_could_name_a_path_is_refused() {
+        for id in ["../../x", "a/b", "..", "", "Leiden", "x\\\\y", "a b"] {
+            let m = message(&MINIMAL.replace("id = \"t\"", &format!("id = \"{id}\"")));
+            assert!(m.contains("is not a plain name"), "{id}: {m}");
+            assert!(m.contains("p.toml:2:"), "{id}: {m}");
+        }
+        assert_eq!(
+            parse(&MINIMAL.replace("id = \"t\"", "id = \"inzet-zoetermeer_2\""))
+                .unwrap()
+                .id,
+            "inzet-zoetermeer_2"
+        );
+    }
+
+    #[test]
     fn negative_grace_is_refused() {
         let m = message(&MINIMAL.replace("grace_days = 7", "grace_days = -3"));
         assert!(

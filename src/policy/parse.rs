@@ -24,6 +24,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Policy> {
         line: e.span().map(|s| at.line(s.start)).unwrap_or(1),
         message: e.message().to_lowercase(),
     })?;
+    let id = policy_id(&at, &raw.id)?;
     let time_zone = time_zone(&at, &raw.time_zone)?;
     let office_hours = office_hours(&at, &raw.office_hours)?;
     let rules = rules(&at, &raw.rules)?;
@@ -33,7 +34,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Policy> {
     let outliers = outliers(&at, raw.outliers.as_ref())?;
     let disclosure = disclosure(&at, raw.disclosure.as_ref())?;
     Ok(Policy {
-        id: raw.id,
+        id,
         organisation: raw.organisation,
         protocol: raw.protocol,
         source: raw.source,
@@ -46,6 +47,27 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Policy> {
         outliers,
         disclosure,
     })
+}
+
+/// The policy's id: it names the output folders (`audit-<id>-<period>`), so it is a plain name
+/// of lower-case letters, digits, `-` and `_`, never a path.
+fn policy_id(at: &Located, id: &Spanned<String>) -> Result<String> {
+    let name = id.get_ref();
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !plain {
+        return Err(at.err(
+            id,
+            format!(
+                "id '{}' is not a plain name; use lower-case letters, digits, '-' and '_' (it names the output folders)",
+                name.escape_debug()
+            ),
+        ));
+    }
+    Ok(name.clone())
 }
 
 /// The policy's time zone, an IANA zone name.
@@ -427,7 +449,7 @@ fn one_of(list: &[&str]) -> String {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
-    id: String,
+    id: Spanned<String>,
     organisation: String,
     protocol: String,
     #[serde(default)]
