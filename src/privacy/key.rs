@@ -109,8 +109,14 @@ impl Key {
             path: PathBuf::from(path),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let file: KeyFile = serde_json::from_str(&text)
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            err(format!(
+                "cannot be read ({e}); give the key file made by 'wmo-audit keygen' for this store"
+            ))
+        })?;
+        // A byte-order mark, as some editors write one, is not part of the JSON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let file: KeyFile = serde_json::from_str(text)
             .map_err(|e| err(format!("not a key file made by 'keygen' ({e})")))?;
         if file.format != FORMAT || file.version != 1 {
             return Err(err(format!(
@@ -183,6 +189,18 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = Key::load(&path).unwrap_err().to_string();
         assert!(err.contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn a_key_file_with_a_byte_order_mark_loads_and_a_missing_one_says_what_to_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.json");
+        Key::generate().unwrap().write_new(&path).unwrap();
+        let text = std::fs::read(&path).unwrap();
+        std::fs::write(&path, [b"\xef\xbb\xbf".as_slice(), &text].concat()).unwrap();
+        assert!(Key::load(&path).is_ok());
+        let err = Key::load(&dir.path().join("none.json")).unwrap_err().to_string();
+        assert!(err.contains("none.json") && err.contains("keygen"), "{err}");
     }
 
     #[test]
