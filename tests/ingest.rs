@@ -877,3 +877,30 @@ fn a_month_that_comes_back_after_its_keys_were_let_go_is_still_de_duplicated() {
     assert!(events(&stores[0]).equals_missing(&events(&stores[1])));
     assert_eq!(events(&stores[0]).height(), 11);
 }
+
+#[test]
+fn fhir_files_with_a_byte_order_mark_read_as_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let with_mark = dir.path().join("with-mark");
+    std::fs::create_dir_all(&with_mark).unwrap();
+    for name in ["r4-bundle.json", "r5-export.ndjson"] {
+        let bytes = std::fs::read(fixture(&format!("fhir/{name}"))).unwrap();
+        std::fs::write(
+            with_mark.join(name),
+            [b"\xef\xbb\xbf".as_slice(), &bytes].concat(),
+        )
+        .unwrap();
+    }
+    let stores = [("plain", fixture("fhir")), ("marked", with_mark)].map(|(name, fhir)| {
+        let store = dir.path().join(name);
+        ok(&ingest(&store, &key, &refs(&reference()[..6]), &[]));
+        let out = ok(&ingest(&store, &key, &[&fhir], &[]));
+        assert!(
+            out.contains("rows read 6 = stored 4 + quarantined 2 + duplicates 0"),
+            "{name}: {out}"
+        );
+        events(&store)
+    });
+    assert!(stores[0].equals_missing(&stores[1]));
+}

@@ -199,7 +199,9 @@ mod tests {
         let text = std::fs::read(&path).unwrap();
         std::fs::write(&path, [b"\xef\xbb\xbf".as_slice(), &text].concat()).unwrap();
         assert!(Key::load(&path).is_ok());
-        let err = Key::load(&dir.path().join("none.json")).unwrap_err().to_string();
+        let err = Key::load(&dir.path().join("none.json"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("none.json") && err.contains("keygen"), "{err}");
     }
 

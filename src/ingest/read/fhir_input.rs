@@ -54,6 +54,15 @@ pub struct FhirInput {
     source: FhirSource,
 }
 
+/// Skips a UTF-8 byte-order mark at the start of `file` (some exporters write one; it is not
+/// part of the JSON).
+fn skip_byte_order_mark(file: &mut BufReader<std::fs::File>) -> std::io::Result<()> {
+    if file.fill_buf()?.starts_with(b"\xef\xbb\xbf") {
+        file.consume(3);
+    }
+    Ok(())
+}
+
 enum FhirSource {
     Lines(std::io::Lines<BufReader<std::fs::File>>, u64),
     Entries(std::vec::IntoIter<Json>, u64),
@@ -63,13 +72,15 @@ impl FhirInput {
     pub fn open(path: &Path, table: &TableSpec) -> Result<FhirInput> {
         let columns = table.columns.iter().map(|c| c.name.clone()).collect();
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut file = BufReader::new(file);
+        skip_byte_order_mark(&mut file).map_err(|e| Error::io(path, e))?;
         let is_ndjson = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("ndjson"));
         let source = if is_ndjson {
-            FhirSource::Lines(BufReader::new(file).lines(), 0)
+            FhirSource::Lines(file.lines(), 0)
         } else {
-            let doc: Json = serde_json::from_reader(BufReader::new(file))
+            let doc: Json = serde_json::from_reader(file)
                 .map_err(|e| Error::input(path, format!("is not a JSON document: {e}")))?;
             let entries = match doc.get("resourceType").and_then(Json::as_str) {
                 Some("Bundle") => doc
