@@ -904,3 +904,44 @@ fn fhir_files_with_a_byte_order_mark_read_as_without_one() {
     });
     assert!(stores[0].equals_missing(&stores[1]));
 }
+
+#[test]
+fn a_huge_field_is_quoted_by_its_start_and_a_non_existent_day_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = (dir.path().join("store"), keygen(dir.path()));
+    let good = std::fs::read_to_string(fixture("ref/access_log.csv")).unwrap();
+    let mut lines = good.lines();
+    let header = lines.next().unwrap();
+    let first = lines.next().unwrap();
+    let fields: Vec<&str> = first.split(',').collect();
+    let with = |at: usize, value: &str| {
+        let mut f: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+        f[at] = value.to_string();
+        f.join(",")
+    };
+    let at = |name: &str| header.split(',').position(|h| h == name).unwrap();
+    let log = dir.path().join("access_log.csv");
+    let huge = "Q".repeat(10 * 1024 * 1024);
+    std::fs::write(
+        &log,
+        format!(
+            "{header}\n{}\n{}\n",
+            with(at("action"), &huge),
+            with(at("event_time"), "2025-02-29T10:00:00+01:00").replacen(fields[0], "x-feb", 1)
+        ),
+    )
+    .unwrap();
+    let reference = reference();
+    let mut inputs = refs(&reference[..6]);
+    inputs.push(&log);
+    let o = ingest(&store, &key, &inputs, &[]);
+    let err = stderr(&o);
+    assert!(err.len() < 10_000, "stderr holds {} bytes", err.len());
+    assert!(err.contains("(10485760 bytes)"), "{err}");
+    assert!(
+        err.contains(
+            "timestamp '2025-02-29T10:00:00+01:00' names a day or time that does not exist"
+        ),
+        "{err}"
+    );
+}

@@ -297,6 +297,7 @@ impl<'a> Run<'a> {
         row: &RawRow,
         reason: String,
     ) -> Result<()> {
+        let reason = shortened_quotes(reason);
         record.rows_quarantined += 1;
         let row_values = [
             Value::Str(record.file.as_str().into()),
@@ -535,5 +536,55 @@ impl<'a> Run<'a> {
             },
         );
         Ok(())
+    }
+}
+
+/// The longest value a quarantine reason quotes whole; a longer one (a 10 MB field) is quoted
+/// by its start and its length, so that a message stays a line.
+const QUOTED_AT_MOST: usize = 80;
+
+/// `reason` with every value it quotes (`'...'`) longer than `QUOTED_AT_MOST` characters cut
+/// to its start, with the value's length in bytes.
+fn shortened_quotes(reason: String) -> String {
+    let parts: Vec<&str> = reason.split('\'').collect();
+    if parts
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .all(|q| q.chars().count() <= QUOTED_AT_MOST)
+    {
+        return reason;
+    }
+    let mut out = String::with_capacity(QUOTED_AT_MOST * 4);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('\'');
+        }
+        if i % 2 == 1 && part.chars().count() > QUOTED_AT_MOST {
+            out.extend(part.chars().take(QUOTED_AT_MOST));
+            out.push_str(&format!("… ({} bytes)", part.len()));
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_quoted_value_is_cut_to_its_start_and_length() {
+        let long = "x".repeat(10_000_000);
+        let reason = shortened_quotes(format!("unknown action '{long}'; use one of 'C', 'R'"));
+        assert!(reason.len() < 200, "{}", reason.len());
+        assert!(reason.starts_with(&format!(
+            "unknown action '{}… (10000000 bytes)'",
+            "x".repeat(80)
+        )));
+        assert!(reason.ends_with("; use one of 'C', 'R'"));
+        let short = "required field 'user_id' is empty".to_string();
+        assert_eq!(shortened_quotes(short.clone()), short);
     }
 }

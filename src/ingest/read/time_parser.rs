@@ -65,28 +65,48 @@ impl TimeParser {
 
     pub fn timestamp(&self, text: &str) -> Result<(i64, Resolution), String> {
         let text = text.trim();
-        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        let iso = DateTime::parse_from_rfc3339(text);
+        if let Ok(t) = iso {
             return Ok((t.timestamp_micros(), Resolution::Exact));
         }
         // ISO 8601 with a space instead of 'T', as many exports write it.
-        if let Ok(t) = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z") {
+        let spaced = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z");
+        if let Ok(t) = spaced {
             return Ok((t.timestamp_micros(), Resolution::Exact));
         }
         if self.local_formats.is_empty() {
+            if [iso.err(), spaced.err()]
+                .into_iter()
+                .flatten()
+                .any(names_no_such_day)
+            {
+                return Err(format!(
+                    "timestamp '{text}' names a day or time that does not exist"
+                ));
+            }
             return Err(format!(
                 "timestamp '{text}' is not ISO 8601 with a UTC offset (e.g. 2026-03-01T09:15:00+01:00)"
             ));
         }
-        let naive = self
+        let parsed: Vec<_> = self
             .local_formats
             .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-            .ok_or_else(|| {
-                format!(
+            .map(|f| NaiveDateTime::parse_from_str(text, f))
+            .collect();
+        let naive = match parsed.iter().find_map(|p| p.ok()) {
+            Some(naive) => naive,
+            None if parsed.iter().any(|p| p.is_err_and(names_no_such_day)) => {
+                return Err(format!(
+                    "timestamp '{text}' names a day or time that does not exist"
+                ))
+            }
+            None => {
+                return Err(format!(
                     "timestamp '{text}' matches none of the formats {}",
                     self.local_formats.join(", ")
-                )
-            })?;
+                ))
+            }
+        };
         self.resolve_local(naive)
             .map_err(|why| format!("local time '{text}' in {}: {why}", self.zone))
     }
@@ -124,10 +144,24 @@ impl TimeParser {
                 return Ok(days_since_epoch(d));
             }
         }
-        let d = NaiveDate::parse_from_str(text, &self.date_format)
-            .map_err(|_| format!("date '{text}' is not in the form {}", self.date_format))?;
+        let d = NaiveDate::parse_from_str(text, &self.date_format).map_err(|e| {
+            if names_no_such_day(e) {
+                format!("date '{text}' does not exist")
+            } else {
+                format!("date '{text}' is not in the form {}", self.date_format)
+            }
+        })?;
         Ok(days_since_epoch(d))
     }
+}
+
+/// Whether a parse failed on a day or time that does not exist (29 February of a year that is
+/// not a leap year, 31 April, 25:00), not on the text's form.
+fn names_no_such_day(e: chrono::ParseError) -> bool {
+    matches!(
+        e.kind(),
+        chrono::format::ParseErrorKind::OutOfRange | chrono::format::ParseErrorKind::Impossible
+    )
 }
 
 /// A date written `YYYY-MM-DD`, digits only, that exists; else `None` (and the general parser
@@ -151,6 +185,27 @@ fn iso_date(text: &str) -> Option<NaiveDate> {
 mod tests {
     use super::*;
     use crate::period::date_from_days;
+
+    #[test]
+    fn a_day_that_does_not_exist_is_said_to_be_so() {
+        let p = TimeParser::canonical(chrono_tz::Europe::Amsterdam);
+        let e = p.date("2025-02-29").unwrap_err();
+        assert_eq!(e, "date '2025-02-29' does not exist");
+        assert!(p.date("2024-02-29").is_ok());
+        assert_eq!(
+            p.date("2025-2-29x").unwrap_err(),
+            "date '2025-2-29x' is not in the form %Y-%m-%d"
+        );
+        let e = p.timestamp("2025-02-29T10:00:00+01:00").unwrap_err();
+        assert_eq!(
+            e,
+            "timestamp '2025-02-29T10:00:00+01:00' names a day or time that does not exist"
+        );
+        assert!(p
+            .timestamp("gisteren")
+            .unwrap_err()
+            .contains("is not ISO 8601"));
+    }
 
     fn local(ambiguous: Ambiguous, nonexistent: Nonexistent) -> TimeParser {
         TimeParser {
