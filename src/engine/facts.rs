@@ -188,28 +188,45 @@ fn bools(df: &DataFrame, name: &str) -> Result<Vec<bool>> {
         .collect())
 }
 
+/// The coded reference rows the relations are indexed from (`Engine::new` makes them):
+/// - `periods`: `pair`, `kind`, `p_from`, `p_to`, `grace` (pairs below `n_pairs`);
+/// - `cases`: `c`, `t`, `c_from`, `c_to`, `domestic_violence`, `keep_default` and
+///   `keep_<section>` for each of `keep_sections` (clients below `n_clients`);
+/// - `staff`: `u`, `t`, `role`, `s_from`, `s_to`, `big_registered`, `any_team_kind`
+///   (users below `n_users`);
+/// - `people`: `u`, `u_person`, `u_surname`, `u_address`, one row per user;
+/// - `clients`: `c`, `c_surname`, `c_address`, `restricted`, one row per client.
+pub(crate) struct CodedReference {
+    pub periods: DataFrame,
+    pub n_pairs: usize,
+    pub cases: DataFrame,
+    pub n_clients: usize,
+    pub keep_sections: Vec<String>,
+    /// The grace of `team_coach`: a case's coach may open it this many days after it closed.
+    pub coach_grace: i32,
+    pub staff: DataFrame,
+    pub people: DataFrame,
+    pub n_users: usize,
+    pub clients: DataFrame,
+}
+
 impl Relations {
-    /// Indexes the coded reference rows:
-    /// - `periods`: `pair`, `kind`, `p_from`, `p_to`, `grace` (pairs below `n_pairs`);
-    /// - `cases`: `c`, `t`, `c_from`, `c_to`, `domestic_violence`, `keep_default` and
-    ///   `keep_<section>` for each of `keep_sections` (clients below `n_clients`);
-    /// - `staff`: `u`, `t`, `role`, `s_from`, `s_to`, `big_registered`, `any_team_kind`
-    ///   (users below `n_users`);
-    /// - `people`: `u`, `u_person`, `u_surname`, `u_address`, one row per user;
-    /// - `clients`: `c`, `c_surname`, `c_address`, `restricted`, one row per client.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        periods: &DataFrame,
-        n_pairs: usize,
-        cases: &DataFrame,
-        n_clients: usize,
-        keep_sections: Vec<String>,
-        coach_grace: i32,
-        staff: &DataFrame,
-        people: &DataFrame,
-        n_users: usize,
-        clients: &DataFrame,
-    ) -> Result<Relations> {
+    /// Indexes the coded reference rows (see `CodedReference`).
+    pub(crate) fn new(rows: CodedReference) -> Result<Relations> {
+        let CodedReference {
+            periods,
+            n_pairs,
+            cases,
+            n_clients,
+            keep_sections,
+            coach_grace,
+            staff,
+            people,
+            n_users,
+            clients,
+        } = rows;
+        let (periods, cases, staff, people, clients) =
+            (&periods, &cases, &staff, &people, &clients);
         let (p_index, order) = Offsets::new(&u32s(periods, "pair")?, n_pairs, "pair")?;
         let grace = days(periods, "grace", 0)?;
         let p_to: Vec<i64> = days(periods, "p_to", NEVER)?

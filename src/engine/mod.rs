@@ -23,7 +23,7 @@ use polars::prelude::*;
 
 use crate::engine::codebook::Codebook;
 use crate::engine::column_values::{flags, options};
-use crate::engine::facts::{EventKeys, Relations};
+use crate::engine::facts::{CodedReference, EventKeys, Relations};
 use crate::engine::input::AuditTables;
 use crate::engine::rules::{EventMarks, RuleTable};
 use crate::error::Result;
@@ -613,18 +613,18 @@ impl<'p> Engine<'p> {
             "c",
         )
         .collect()?;
-        let relations = Relations::new(
-            &periods(tables, policy, &dict, &pairs, &cases)?,
-            pairs.height(),
-            &case_rows(tables, policy, &dict, cases)?,
-            dict.clients.height(),
-            policy.retention.sections.keys().cloned().collect(),
-            policy.grace(RuleKind::TeamCoach),
-            &staff_rows(tables, policy, &dict)?,
-            &people(tables, &dict)?,
-            dict.users.height(),
-            &client_rows(tables, &dict)?,
-        )?;
+        let relations = Relations::new(CodedReference {
+            periods: periods(tables, policy, &dict, &pairs, &cases)?,
+            n_pairs: pairs.height(),
+            cases: case_rows(tables, policy, &dict, cases)?,
+            n_clients: dict.clients.height(),
+            keep_sections: policy.retention.sections.keys().cloned().collect(),
+            coach_grace: policy.grace(RuleKind::TeamCoach),
+            staff: staff_rows(tables, policy, &dict)?,
+            people: people(tables, &dict)?,
+            n_users: dict.users.height(),
+            clients: client_rows(tables, &dict)?,
+        })?;
         let rules = RuleTable::new(policy, &crate::engine::facts::role_names());
         Ok(Engine {
             policy,
