@@ -30,8 +30,10 @@ const MANIFEST: &str = "manifest.json";
 
 /// Environment variable that makes a run stop dead at a named point, to test crash safety.
 /// Values: `staged` (files written, not committed) and `committed` (commit point passed,
-/// files not yet moved).
-pub const FAILPOINT_ENV: &str = "WMO_AUDIT_FAILPOINT";
+/// files not yet moved). Only in builds with debug assertions (the tests' builds): a release
+/// binary ignores it.
+#[cfg(debug_assertions)]
+const FAILPOINT_ENV: &str = "WMO_AUDIT_FAILPOINT";
 
 /// An open store, locked for this process until dropped.
 pub struct Store {
@@ -287,10 +289,13 @@ fn sync_dir(path: &Path) {
 }
 
 fn failpoint(name: &str) {
+    #[cfg(debug_assertions)]
     if std::env::var(FAILPOINT_ENV).as_deref() == Ok(name) {
         eprintln!("wmo-audit: stopping at failpoint '{name}'");
         std::process::exit(86);
     }
+    #[cfg(not(debug_assertions))]
+    let _ = name;
 }
 
 /// All files of the events table, per month, from the manifest.
