@@ -945,3 +945,26 @@ fn a_huge_field_is_quoted_by_its_start_and_a_non_existent_day_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_nul_character_in_a_fhir_value_is_quarantined_as_in_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = (dir.path().join("store"), keygen(dir.path()));
+    ok(&ingest(&store, &key, &refs(&reference()[..6]), &[]));
+    let text = std::fs::read_to_string(fixture("fhir/r5-export.ndjson")).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(first.contains("\"r5-read-1\""));
+    let log = dir.path().join("nul.ndjson");
+    std::fs::write(&log, first.replace("\"r5-read-1\"", "\"r5-\\u0000read-1\"")).unwrap();
+    let o = ingest(&store, &key, &[&log], &[]);
+    let out = ok(&o);
+    assert!(
+        out.contains("rows read 1 = stored 0 + quarantined 1"),
+        "{out}"
+    );
+    assert!(
+        stderr(&o).contains("nul.ndjson:1: event_id holds a NUL character"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -198,15 +198,23 @@ impl FhirInput {
                 _ => None,
             }
         };
+        let values: Vec<Option<String>> = self.columns.iter().map(|c| get(c)).collect();
+        // A NUL character is refused as in a CSV file: no stored text holds one.
+        let problem = self
+            .columns
+            .iter()
+            .zip(&values)
+            .find(|(_, v)| v.as_deref().is_some_and(|v| v.contains('\0')))
+            .map(|(c, _)| format!("{c} holds a NUL character (\\u0000)"));
         let mut fields = RawFields::default();
-        for c in &self.columns {
-            fields.push(get(c).as_deref().filter(|v| !v.trim().is_empty()));
+        for v in &values {
+            fields.push(v.as_deref().filter(|v| !v.trim().is_empty()));
         }
         RawRow {
             line,
             fields,
             raw: RawText::Text(redact_bsns(&raw)),
-            problem: None,
+            problem,
         }
     }
 }
