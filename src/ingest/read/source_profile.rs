@@ -153,6 +153,19 @@ impl SourceProfile {
                 file.time_zone
             ))
         })?;
+        for f in &file.timestamp_formats {
+            if !round_trips(f, true) {
+                return Err(err(format!(
+                    "timestamp format '{f}' cannot read a date and time; write it as chrono does, e.g. \"%d-%m-%Y %H:%M:%S\""
+                )));
+            }
+        }
+        if !round_trips(&file.date_format, false) {
+            return Err(err(format!(
+                "date_format '{}' cannot read a date; write it as chrono does, e.g. \"%d-%m-%Y\"",
+                file.date_format
+            )));
+        }
         for (table, mapping) in &file.tables {
             let spec = contract.table(table).ok_or_else(|| {
                 err(format!(
@@ -211,6 +224,24 @@ impl SourceProfile {
     }
 }
 
+/// Whether `format` (chrono's strftime) writes a date (and time, with `with_time`) that it reads
+/// back as the same: a format with an unknown specifier, or without a day or an hour, would
+/// quarantine every row.
+fn round_trips(format: &str, with_time: bool) -> bool {
+    use chrono::format::{Item, StrftimeItems};
+    use chrono::{NaiveDate, NaiveDateTime};
+    if StrftimeItems::new(format).any(|i| matches!(i, Item::Error)) {
+        return false;
+    }
+    let day = NaiveDate::from_ymd_opt(2026, 3, 28).expect("a real day");
+    if with_time {
+        let at = day.and_hms_opt(21, 15, 0).expect("a real time");
+        NaiveDateTime::parse_from_str(&at.format(format).to_string(), format) == Ok(at)
+    } else {
+        NaiveDate::parse_from_str(&day.format(format).to_string(), format) == Ok(day)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +261,24 @@ mod tests {
         assert_eq!(p.encoding, Encoding::Windows1252);
         assert_eq!(p.table_for("Logboek_2026.csv"), Some("access_log"));
         assert_eq!(p.table_for("teams.csv"), None);
+    }
+
+    #[test]
+    fn a_time_format_that_cannot_read_a_time_is_refused_when_the_profile_is_loaded() {
+        let base = "name='x'\ndescription='x'\ntime_zone='Europe/Amsterdam'\n";
+        for bad in ["%d-%m-%Y %H:%M:%Q", "%d-%m-%Y", "%H:%M"] {
+            let e = parse(&format!("{base}timestamp_formats=['{bad}']\n[tables]\n")).unwrap_err();
+            assert!(
+                e.to_string().contains(&format!("timestamp format '{bad}'")),
+                "{e}"
+            );
+        }
+        let e = parse(&format!("{base}date_format='%d-%m'\n[tables]\n")).unwrap_err();
+        assert!(e.to_string().contains("date_format '%d-%m'"), "{e}");
+        assert!(parse(&format!(
+            "{base}timestamp_formats=['%d-%m-%Y %H:%M:%S', '%Y%m%d%H%M%S']\n[tables]\n"
+        ))
+        .is_ok());
     }
 
     #[test]
