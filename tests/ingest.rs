@@ -968,3 +968,16 @@ fn a_nul_character_in_a_fhir_value_is_quarantined_as_in_csv() {
         stderr(&o)
     );
 }
+
+#[test]
+fn an_empty_fhir_file_is_refused_as_an_empty_csv_file_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = (dir.path().join("store"), keygen(dir.path()));
+    for name in ["access_log.csv", "export.ndjson", "bundle.json"] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, "").unwrap();
+        let o = ingest(&store, &key, &[&file], &[]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        assert!(stderr(&o).contains("is empty"), "{name}: {}", stderr(&o));
+    }
+}

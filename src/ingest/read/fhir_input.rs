@@ -74,6 +74,14 @@ impl FhirInput {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let mut file = BufReader::new(file);
         skip_byte_order_mark(&mut file).map_err(|e| Error::io(path, e))?;
+        // As an empty CSV file (without even its header) is refused, so is an empty FHIR file:
+        // an export that wrote nothing at all is more likely broken than empty.
+        if file.fill_buf().map_err(|e| Error::io(path, e))?.is_empty() {
+            return Err(Error::input(
+                path,
+                "is empty: there is no FHIR resource in it",
+            ));
+        }
         let is_ndjson = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("ndjson"));
