@@ -981,3 +981,34 @@ fn an_empty_fhir_file_is_refused_as_an_empty_csv_file_is() {
         assert!(stderr(&o).contains("is empty"), "{name}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn a_folder_inside_an_input_folder_is_refused_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = (dir.path().join("store"), keygen(dir.path()));
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(input.join("2025")).unwrap();
+    for f in reference() {
+        std::fs::copy(&f, input.join(f.file_name().unwrap())).unwrap();
+    }
+    let o = ingest(&store, &key, &[&input], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("holds the folder '2025'"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!store.join("manifest.json").exists());
+    // A folder named like a data file is a folder too.
+    std::fs::remove_dir(input.join("2025")).unwrap();
+    std::fs::create_dir(input.join("teams.csv.d")).unwrap();
+    let o = ingest(&store, &key, &[&input], &[]);
+    assert!(
+        stderr(&o).contains("holds the folder 'teams.csv.d'"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir(input.join("teams.csv.d")).unwrap();
+    std::fs::create_dir(input.join(".hidden")).unwrap();
+    ok(&ingest(&store, &key, &[&input], &[]));
+}

@@ -69,13 +69,7 @@ impl IngestConfig {
         let mut paths = Vec::new();
         for input in inputs {
             if input.is_dir() {
-                let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                    .map_err(|e| Error::io(input, e))?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.is_file() && is_data_file(p))
-                    .collect();
-                found.sort();
-                paths.extend(found);
+                paths.extend(folder_files(input)?);
             } else if input.is_file() {
                 paths.push(input.clone());
             } else {
@@ -130,6 +124,36 @@ impl IngestConfig {
         }
         Ok(files)
     }
+}
+
+/// The data files directly in `folder`, sorted. A folder inside it is refused rather than
+/// skipped, so that ingest never reads less than it was given without saying so; hidden entries
+/// (`.name`) and files of other kinds are left alone.
+fn folder_files(folder: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))? {
+        let path = entry.map_err(|e| Error::io(folder, e))?.path();
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            return Err(Error::input(
+                folder,
+                format!(
+                    "holds the folder '{}'; ingest reads the files directly in a folder: give that folder as an input of its own, or move it out",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                ),
+            ));
+        }
+        if path.is_file() && is_data_file(&path) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 fn is_data_file(p: &Path) -> bool {
