@@ -1012,3 +1012,37 @@ fn a_folder_inside_an_input_folder_is_refused_not_skipped() {
     std::fs::create_dir(input.join(".hidden")).unwrap();
     ok(&ingest(&store, &key, &[&input], &[]));
 }
+
+#[test]
+fn a_first_ingest_killed_after_its_commit_point_is_completed_by_an_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, key) = (dir.path().join("store"), keygen(dir.path()));
+    let mut c = bin();
+    c.env("WMO_AUDIT_FAILPOINT", "committed")
+        .args(["ingest", "-q", "--store"])
+        .arg(&store)
+        .arg("--key")
+        .arg(&key)
+        .args(reference());
+    assert_eq!(c.output().unwrap().status.code(), Some(86));
+    assert!(!store.join("manifest.json").exists());
+    let policy = root().join("samples/voorbeeldstad/policy.toml");
+    for (command, period) in [("audit", "2026"), ("stats", "2026")] {
+        let o = bin()
+            .args([command, "--store"])
+            .arg(&store)
+            .arg("--policy")
+            .arg(&policy)
+            .args(["--period", period, "--out"])
+            .arg(dir.path().join(command))
+            .output()
+            .unwrap();
+        assert!(
+            matches!(o.status.code(), Some(0) | Some(4)),
+            "{command}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(store.join("manifest.json").exists());
+    assert_eq!(events(&store).height(), 3);
+}

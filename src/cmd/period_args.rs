@@ -76,9 +76,10 @@ impl CheckedPolicy {
     }
 }
 
-/// Refuses a store that holds no data yet, with what to do.
+/// Refuses a store that holds no data yet, with what to do (a first ingest killed after its
+/// commit point is completed when the store is opened).
 pub fn require_store(store: &Path) -> anyhow::Result<()> {
-    if !store.join("manifest.json").exists() {
+    if !store.join("manifest.json").exists() && !store.join(".staging").exists() {
         anyhow::bail!(
             "store '{}' has no manifest.json; ingest data into it first",
             store.display()

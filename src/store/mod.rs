@@ -78,7 +78,10 @@ impl Store {
     /// Opens the store for reading: a shared lock, so that audits run side by side while no
     /// ingest writes. An interrupted ingest is recovered first when nobody else has the store.
     pub fn open_read(root: &Path) -> Result<Store> {
-        if !root.join(MANIFEST).exists() {
+        // A first ingest killed after its commit point has left no manifest yet, only its
+        // committed staging folder: it is completed below, as any later run's is.
+        let staged = root.join(STAGING).exists();
+        if !root.join(MANIFEST).exists() && !staged {
             return Err(Error::store(
                 root,
                 "has no manifest.json; ingest data into it first",
@@ -92,7 +95,7 @@ impl Store {
             manifest: None,
             staged: Vec::new(),
         };
-        if root.join(STAGING).exists() && store.lock.try_lock().is_ok() {
+        if staged && store.lock.try_lock().is_ok() {
             store.recover()?;
             let _ = store.lock.unlock();
         }
@@ -102,6 +105,12 @@ impl Store {
                 "is being written by an ingest run; wait for it to finish",
             )
         })?;
+        if !root.join(MANIFEST).exists() {
+            return Err(Error::store(
+                root,
+                "has no manifest.json: its first ingest stopped before it committed; ingest again",
+            ));
+        }
         store.manifest = store.read_manifest()?;
         Ok(store)
     }
