@@ -488,3 +488,41 @@ fn timings_go_to_stderr_phase_by_phase_and_change_no_output_file() {
         }
     }
 }
+
+#[test]
+fn an_audit_that_fails_leaves_no_output_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let sample = root().join("samples/voorbeeldstad");
+    ok(&ingest(
+        &store,
+        &root().join("samples/demo-key.json"),
+        &[&sample.join("reference"), &sample.join("canonical")],
+        &[],
+    ));
+    // A damaged part of the period's second month.
+    let part = files_under(&store.join("events/month=2026-02"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    std::fs::write(&part, b"PAR1 not a parquet file PAR1").unwrap();
+    let out = dir.path().join("audit");
+    let o = bin()
+        .args(["audit", "--store"])
+        .arg(&store)
+        .arg("--policy")
+        .arg(sample.join("policy.toml"))
+        .args(["--period", "2026-Q1", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let left: Vec<String> = files_under(&out)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(left, [".wmo-audit-unfinished"], "{left:?}");
+    // verify refuses the folder: it holds no sealed run.
+    let v = bin().arg("verify").arg(&out).output().unwrap();
+    assert_ne!(v.status.code(), Some(0));
+}

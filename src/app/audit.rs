@@ -72,6 +72,15 @@ impl AuditOutcome {
 
 /// Runs the audit and writes its folder.
 pub fn run(config: &PeriodConfig) -> Result<AuditOutcome> {
+    let result = write(config);
+    if result.is_err() {
+        evidence::discard_unfinished(&config.out_dir);
+    }
+    result
+}
+
+/// The run itself; `run` removes what it wrote when it fails.
+fn write(config: &PeriodConfig) -> Result<AuditOutcome> {
     let mut timings = PhaseTimings::start();
     let store = Store::open_read(&config.store)?;
     let zone = config.policy.time_zone;

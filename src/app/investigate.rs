@@ -46,6 +46,15 @@ pub struct InvestigationOutcome {
 
 /// Runs an investigation and writes its folder.
 pub fn run(config: &InvestigationConfig) -> Result<InvestigationOutcome> {
+    let result = write(config);
+    if result.is_err() {
+        evidence::discard_unfinished(&config.out_dir);
+    }
+    result
+}
+
+/// The run itself; `run` removes what it wrote when it fails.
+fn write(config: &InvestigationConfig) -> Result<InvestigationOutcome> {
     let store = Store::open_read(&config.store)?;
     let policy_zone = config.policy.time_zone;
     let tables = load_tables(&store, config.range, policy_zone, History::Full)?;

@@ -19,6 +19,15 @@ use crate::store::Store;
 /// Runs the statistics and writes the release folder; returns the release and the sha256 of
 /// its evidence manifest.
 pub fn run(config: &PeriodConfig) -> Result<(Release, String)> {
+    let result = write(config);
+    if result.is_err() {
+        evidence::discard_unfinished(&config.out_dir);
+    }
+    result
+}
+
+/// The run itself; `run` removes what it wrote when it fails.
+fn write(config: &PeriodConfig) -> Result<(Release, String)> {
     let store = Store::open_read(&config.store)?;
     let before = previous(&config.period);
     let range = DayRange {

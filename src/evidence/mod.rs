@@ -268,6 +268,21 @@ pub fn prepare_folder(folder: &Path) -> Result<()> {
     fs::write(&marker, b"").map_err(|e| Error::io(&marker, e))
 }
 
+/// After a run into `folder` failed: removes what it wrote there, so that a failed run leaves
+/// no output behind (only the marker that makes the folder the next run's to replace). A
+/// folder without the marker is not a run's unfinished one and is left as it is. Best effort:
+/// the run's own error is what is reported.
+pub fn discard_unfinished(folder: &Path) {
+    if !folder.join(UNFINISHED).exists() {
+        return;
+    }
+    for n in folder_files(folder).unwrap_or_default() {
+        if n != UNFINISHED {
+            let _ = fs::remove_file(folder.join(n));
+        }
+    }
+}
+
 /// Names of the files directly in `folder`, sorted.
 fn folder_files(folder: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
