@@ -28,7 +28,7 @@ pub enum Error {
         line: usize,
         message: String,
     },
-    #[error("polars: {0}")]
+    #[error("polars: {}", said_once(.0))]
     Polars(#[from] polars::prelude::PolarsError),
     #[error("{0}")]
     Invalid(String),
@@ -59,3 +59,43 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A polars error's text, said once: polars wraps some errors in their own context, which
+/// repeats the text (`parquet: X: parquet: X`).
+fn said_once(e: &polars::prelude::PolarsError) -> String {
+    let text = e.to_string();
+    let half = text.len().saturating_sub(2) / 2;
+    match (
+        text.get(..half),
+        text.get(half..half + 2),
+        text.get(half + 2..),
+    ) {
+        (Some(a), Some(": "), Some(b)) if a == b => a.to_string(),
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_polars_error_that_repeats_itself_is_said_once() {
+        let e = polars::prelude::PolarsError::ComputeError("parquet: x: parquet: x".into());
+        let twice = e.to_string();
+        assert!(twice.ends_with("parquet: x: parquet: x"), "{twice}");
+        let once = Error::from(polars::prelude::PolarsError::ComputeError("a: b".into()));
+        assert_eq!(
+            once.to_string(),
+            format!(
+                "polars: {}",
+                polars::prelude::PolarsError::ComputeError("a: b".into())
+            )
+        );
+        let text = "parquet: File out of specification: The file must end with PAR1";
+        let repeated = format!("{text}: {text}");
+        let e = polars::prelude::PolarsError::ComputeError(repeated.into());
+        let shown = Error::from(e).to_string();
+        assert_eq!(shown.matches("must end with PAR1").count(), 1, "{shown}");
+    }
+}

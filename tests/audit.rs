@@ -505,17 +505,43 @@ fn an_audit_that_fails_leaves_no_output_behind() {
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "parquet"))
         .unwrap();
+    let saved = dir.path().join("saved.parquet");
+    std::fs::copy(&part, &saved).unwrap();
     std::fs::write(&part, b"PAR1 not a parquet file PAR1").unwrap();
-    let out = dir.path().join("audit");
-    let o = bin()
-        .args(["audit", "--store"])
-        .arg(&store)
-        .arg("--policy")
-        .arg(sample.join("policy.toml"))
-        .args(["--period", "2026-Q1", "--out"])
-        .arg(&out)
-        .output()
+    let march = files_under(&store.join("events/month=2026-03"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
         .unwrap();
+    let out = dir.path().join("audit");
+    let audit = || {
+        bin()
+            .args(["audit", "--store"])
+            .arg(&store)
+            .arg("--policy")
+            .arg(sample.join("policy.toml"))
+            .args(["--period", "2026-Q1", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let o = audit();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&part.display().to_string()) && err.contains("is damaged"),
+        "{err}"
+    );
+    // The damage is found before the folder is made.
+    assert!(!out.exists(), "{:?}", files_under(&out));
+
+    // Damage that only a reader finds (a file that begins and ends well, with a broken footer)
+    // stops the audit after its first part; what it wrote is removed.
+    let mut bytes = std::fs::read(&march).unwrap();
+    let end = bytes.len() - 8;
+    bytes[end - 40..end].fill(0xff);
+    std::fs::write(&march, &bytes).unwrap();
+    std::fs::copy(&saved, &part).unwrap();
+    let o = audit();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let left: Vec<String> = files_under(&out)
         .iter()

@@ -77,7 +77,41 @@ pub fn files_to_read(
                 .cloned(),
         );
     }
+    for f in &files {
+        check_whole(&store.root().join(f))?;
+    }
     Ok(files)
+}
+
+/// Refuses a store file that is not a whole Parquet file (truncated, overwritten), naming it,
+/// before a reader fails on it without a name. A Parquet file begins with `PAR1` and ends with
+/// its footer's length and `PAR1`.
+fn check_whole(path: &std::path::Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let damaged = |why: &str| {
+        Error::store(
+            path,
+            format!(
+                "is damaged: {why}; restore it from a backup, or ingest its data into a new store"
+            ),
+        )
+    };
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let (mut head, mut tail) = ([0u8; 4], [0u8; 8]);
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    if len < 12 {
+        return Err(damaged("it is too short to be a Parquet file"));
+    }
+    file.read_exact(&mut head).map_err(|e| Error::io(path, e))?;
+    file.seek(SeekFrom::End(-8))
+        .map_err(|e| Error::io(path, e))?;
+    file.read_exact(&mut tail).map_err(|e| Error::io(path, e))?;
+    // The footer's length, then `PAR1`.
+    let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if &head != b"PAR1" || &tail[4..] != b"PAR1" || footer + 12 > len {
+        return Err(damaged("it does not begin and end as a Parquet file does"));
+    }
+    Ok(())
 }
 
 /// Reads the tables a run over `range` needs (the files of `files_to_read`).
