@@ -552,3 +552,51 @@ fn an_audit_that_fails_leaves_no_output_behind() {
     let v = bin().arg("verify").arg(&out).output().unwrap();
     assert_ne!(v.status.code(), Some(0));
 }
+
+#[test]
+fn an_output_folder_holding_a_link_is_refused_and_nothing_is_written_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("audit");
+    std::fs::create_dir_all(&out).unwrap();
+    let outside = dir.path().join("outside.html");
+    std::os::unix::fs::symlink(&outside, out.join("report.html")).unwrap();
+    let o = bin()
+        .args(["audit", "--store"])
+        .arg(sample_store())
+        .arg("--policy")
+        .arg(root().join("samples/voorbeeldstad/policy.toml"))
+        .args(["--period", "2026-Q1", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds the link 'report.html'"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!outside.exists(), "a file was written through the link");
+}
+
+#[test]
+fn a_policy_id_with_path_parts_is_refused_before_any_folder_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("samples/voorbeeldstad/policy.toml"))
+        .unwrap()
+        .replacen("id = \"voorbeeldstad\"", "id = \"../../x\"", 1);
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, text).unwrap();
+    let o = bin()
+        .current_dir(dir.path())
+        .args(["audit", "--store"])
+        .arg(sample_store())
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--period", "2026-Q1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is not a plain name"), "{}", stderr(&o));
+    let made: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(made.len(), 1, "only the policy file: {made:?}");
+}

@@ -6,7 +6,6 @@ use crate::audit::findings::{display_names, findings, stack, Kept};
 use crate::audit::load::{
     files_to_read, load_tables, near, part_days, parts, scan_events, History,
 };
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -163,7 +162,7 @@ fn write_verdicts(
     timings: &mut PhaseTimings,
 ) -> Result<Kept> {
     let (policy, zone, range) = (&config.policy, config.policy.time_zone, config.period.range);
-    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::app::output::create_new(path)?;
     let labels = engine.labels();
     let verdict_file = VerdictFile::new(&labels);
     let mut kept = Kept::default();

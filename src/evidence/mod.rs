@@ -283,13 +283,22 @@ pub fn discard_unfinished(folder: &Path) {
     }
 }
 
-/// Names of the files directly in `folder`, sorted.
+/// Names of the files directly in `folder`, sorted. A link there is refused: outputs never
+/// follow a link out of their folder.
 fn folder_files(folder: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for e in fs::read_dir(folder).map_err(|e| Error::io(folder, e))? {
         let e = e.map_err(|e| Error::io(folder, e))?;
-        if e.path().is_file() {
-            names.push(e.file_name().to_string_lossy().to_string());
+        let kind = e.file_type().map_err(|err| Error::io(e.path(), err))?;
+        let name = e.file_name().to_string_lossy().to_string();
+        if kind.is_symlink() {
+            return Err(Error::input(
+                folder,
+                format!("holds the link '{name}'; an output folder holds no links: remove it or choose another --out"),
+            ));
+        }
+        if kind.is_file() {
+            names.push(name);
         }
     }
     names.sort();
