@@ -186,6 +186,37 @@ fn every_printing_command_ends_quietly_when_its_reader_goes_away() {
         .map(|s| s.to_string())
         .chain(["--out".into(), out("day")])
         .collect(),
+        [
+            "investigate",
+            "user",
+            "mw1003",
+            "--store",
+            &store_s,
+            "--policy",
+            &policy_s,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["--out".into(), out("user")])
+        .collect(),
+        [
+            "subject-access",
+            "--bsn",
+            "849773337",
+            "--key",
+            &key_s,
+            "--store",
+            &store_s,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            "--policy".into(),
+            policy_s.clone(),
+            "--out".into(),
+            out("resident"),
+        ])
+        .collect(),
         vec!["verify".into(), out("audit")],
         // Prints its first step's line, then works for seconds before printing more: the pipe
         // is closed by then.
