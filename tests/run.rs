@@ -147,6 +147,14 @@ fn every_printing_command_ends_quietly_when_its_reader_goes_away() {
     let path = |p: &Path| p.to_str().unwrap().to_string();
     let (store_s, policy_s, key_s) = (path(&store), path(&policy), path(&key));
     let out = |name: &str| path(&d.join(name));
+    // A command's words, then `--out` and a folder of its own.
+    let into = |words: &[&str], folder: &str| -> Vec<String> {
+        words
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--out".into(), out(folder)])
+            .collect()
+    };
     let commands: Vec<Vec<String>> = vec![
         vec![
             "ingest".into(),
@@ -159,64 +167,56 @@ fn every_printing_command_ends_quietly_when_its_reader_goes_away() {
         ],
         vec!["--help".into()],
         vec!["audit".into(), "--help".into()],
-        [
-            "audit", "--store", &store_s, "--policy", &policy_s, "--period", "2026-Q1",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(["--out".into(), out("audit")])
-        .collect(),
-        [
-            "stats", "--store", &store_s, "--policy", &policy_s, "--period", "2026",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(["--out".into(), out("stats")])
-        .collect(),
-        [
-            "investigate",
+        into(
+            &[
+                "audit", "--store", &store_s, "--policy", &policy_s, "--period", "2026-Q1",
+            ],
+            "audit",
+        ),
+        into(
+            &[
+                "stats", "--store", &store_s, "--policy", &policy_s, "--period", "2026",
+            ],
+            "stats",
+        ),
+        into(
+            &[
+                "investigate",
+                "day",
+                "2026-03-10",
+                "--store",
+                &store_s,
+                "--policy",
+                &policy_s,
+            ],
             "day",
-            "2026-03-10",
-            "--store",
-            &store_s,
-            "--policy",
-            &policy_s,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(["--out".into(), out("day")])
-        .collect(),
-        [
-            "investigate",
+        ),
+        into(
+            &[
+                "investigate",
+                "user",
+                "mw1003",
+                "--store",
+                &store_s,
+                "--policy",
+                &policy_s,
+            ],
             "user",
-            "mw1003",
-            "--store",
-            &store_s,
-            "--policy",
-            &policy_s,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(["--out".into(), out("user")])
-        .collect(),
-        [
-            "subject-access",
-            "--bsn",
-            "849773337",
-            "--key",
-            &key_s,
-            "--store",
-            &store_s,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([
-            "--policy".into(),
-            policy_s.clone(),
-            "--out".into(),
-            out("resident"),
-        ])
-        .collect(),
+        ),
+        into(
+            &[
+                "subject-access",
+                "--bsn",
+                "849773337",
+                "--key",
+                &key_s,
+                "--store",
+                &store_s,
+                "--policy",
+                &policy_s,
+            ],
+            "resident",
+        ),
         vec!["verify".into(), out("audit")],
         // Prints its first step's line, then works for seconds before printing more: the pipe
         // is closed by then.

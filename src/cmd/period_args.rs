@@ -67,11 +67,11 @@ pub struct CheckedPolicy {
 
 impl CheckedPolicy {
     pub fn load(path: &Path) -> anyhow::Result<CheckedPolicy> {
-        let text = std::fs::read(path)
+        let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read policy '{}'", path.display()))?;
         Ok(CheckedPolicy {
-            policy: Policy::load(path)?,
-            sha256: hex::encode(Sha256::digest(&text)),
+            policy: Policy::parse(path, &text)?,
+            sha256: hex::encode(Sha256::digest(text.as_bytes())),
         })
     }
 }

@@ -159,10 +159,7 @@ fn check(text: &str, base: &Path, name: &str, today: Option<NaiveDate>) -> anyho
         policy_path: policy_path.clone(),
         policy_sha256: policy.sha256.clone(),
         out_dir: out_dir(&reports, kind, &policy.policy, &period),
-        period: Period {
-            label: period.label.clone(),
-            range: period.range,
-        },
+        period: period.clone(),
         lang,
         csv,
         command: command_line(),
